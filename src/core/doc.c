@@ -1,0 +1,83 @@
+/* core/doc: see doc.h */
+#include "core/doc.h"
+#include "core/numparse.h"
+#include "core/util.h"
+#include <stdlib.h>
+#include <string.h>
+
+rg_doc *rg_doc_new(const char *id, const char *source, const char *kind) {
+    rg_doc *d = xcalloc(1, sizeof *d);
+    d->id = xstrdup(id);
+    d->source = xstrdup(source ? source : id);
+    d->kind = xstrdup(kind ? kind : "text");
+    return d;
+}
+
+void rg_table_free(rg_table *t) {
+    if (!t) return;
+    for (int i = 0; i < t->nrows * t->ncols; i++) free(t->cells[i].raw);
+    free(t->cells);
+    free(t->caption);
+    free(t);
+}
+
+void rg_doc_free(rg_doc *d) {
+    if (!d) return;
+    for (int i = 0; i < d->nblocks; i++) {
+        free(d->blocks[i].text);
+        free(d->blocks[i].section);
+        rg_table_free(d->blocks[i].table);
+    }
+    free(d->blocks);
+    free(d->id); free(d->source); free(d->kind); free(d->title); free(d->meta_json);
+    free(d);
+}
+
+static rg_block *add_block(rg_doc *d, rg_block_kind kind, const char *section) {
+    if (d->nblocks == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 16;
+        d->blocks = xrealloc(d->blocks, (size_t)d->cap * sizeof *d->blocks);
+    }
+    rg_block *b = &d->blocks[d->nblocks++];
+    memset(b, 0, sizeof *b);
+    b->kind = kind;
+    b->section = xstrdup(section ? section : "");
+    b->offset = -1;
+    return b;
+}
+
+rg_block *rg_doc_add_text(rg_doc *d, rg_block_kind kind, int level, const char *text, const char *section) {
+    rg_block *b = add_block(d, kind, section);
+    b->level = level;
+    b->text = xstrdup(text ? text : "");
+    return b;
+}
+
+rg_block *rg_doc_add_table(rg_doc *d, rg_table *t, const char *section) {
+    rg_block *b = add_block(d, RG_BLOCK_TABLE, section);
+    b->table = t;
+    return b;
+}
+
+rg_table *rg_table_new(int nrows, int ncols) {
+    rg_table *t = xcalloc(1, sizeof *t);
+    if (nrows < 0) nrows = 0;
+    if (ncols < 0) ncols = 0;
+    t->nrows = nrows;
+    t->ncols = ncols;
+    t->cells = xcalloc((size_t)nrows * (size_t)ncols + 1, sizeof *t->cells);
+    return t;
+}
+
+rg_cell *rg_table_cell(rg_table *t, int r, int c) {
+    if (r < 0 || c < 0 || r >= t->nrows || c >= t->ncols) return NULL;
+    return &t->cells[(size_t)r * (size_t)t->ncols + (size_t)c];
+}
+
+void rg_table_set(rg_table *t, int r, int c, const char *raw) {
+    rg_cell *cell = rg_table_cell(t, r, c);
+    if (!cell) return;
+    free(cell->raw);
+    cell->raw = xstrdup(raw ? raw : "");
+    rg_cell_parse(cell->raw, &cell->type, &cell->value, cell->unit);
+}

@@ -1,0 +1,234 @@
+/* core/util: see util.h */
+#include "core/util.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <libgen.h>
+#include <openssl/evp.h>
+
+static _Thread_local char err_buf[1024];
+
+void rg_err(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+    va_end(ap);
+}
+const char *rg_errmsg(void) { return err_buf[0] ? err_buf : "unknown error"; }
+
+static void oom(size_t n) {
+    fprintf(stderr, "ragd: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+void *xmalloc(size_t n) { void *p = malloc(n ? n : 1); if (!p) oom(n); return p; }
+void *xcalloc(size_t n, size_t size) { void *p = calloc(n ? n : 1, size ? size : 1); if (!p) oom(n * size); return p; }
+void *xrealloc(void *p, size_t n) { void *q = realloc(p, n ? n : 1); if (!q) oom(n); return q; }
+char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+char *xstrndup(const char *s, size_t n) {
+    char *p = xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+char *xasprintf(const char *fmt, ...) {
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = xmalloc((size_t)(n < 0 ? 0 : n) + 1);
+    vsnprintf(p, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    return p;
+}
+
+static void buf_grow(rg_buf *b, size_t need) {
+    if (b->len + need + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + need + 1) cap *= 2;
+    b->data = xrealloc(b->data, cap);
+    b->cap = cap;
+}
+void rg_buf_put(rg_buf *b, const void *p, size_t n) {
+    buf_grow(b, n);
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = 0;
+}
+void rg_buf_puts(rg_buf *b, const char *s) { rg_buf_put(b, s, strlen(s)); }
+void rg_buf_putc(rg_buf *b, char c) { rg_buf_put(b, &c, 1); }
+void rg_buf_printf(rg_buf *b, const char *fmt, ...) {
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        buf_grow(b, (size_t)n);
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
+        b->len += (size_t)n;
+    }
+    va_end(ap2);
+}
+char *rg_buf_take(rg_buf *b) {
+    if (!b->data) return xstrdup("");
+    char *p = b->data;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+void rg_buf_free(rg_buf *b) { free(b->data); b->data = NULL; b->len = b->cap = 0; }
+
+char *rg_read_file(const char *path, size_t max_bytes, size_t *len) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { rg_err("%s: %s", path, strerror(errno)); return NULL; }
+    struct stat st;
+    if (fstat(fd, &st) != 0) { rg_err("%s: %s", path, strerror(errno)); close(fd); return NULL; }
+    if (S_ISDIR(st.st_mode)) { rg_err("%s: is a directory", path); close(fd); return NULL; }
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max_bytes) {
+        rg_err("%s: %lld bytes, over the limit of %zu", path, (long long)st.st_size, max_bytes);
+        close(fd);
+        return NULL;
+    }
+    rg_buf b = {0};
+    char tmp[65536];
+    for (;;) {
+        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            rg_err("%s: %s", path, strerror(errno));
+            rg_buf_free(&b); close(fd); return NULL;
+        }
+        if (n == 0) break;
+        if (b.len + (size_t)n > max_bytes) {
+            rg_err("%s: over the limit of %zu bytes", path, max_bytes);
+            rg_buf_free(&b); close(fd); return NULL;
+        }
+        rg_buf_put(&b, tmp, (size_t)n);
+    }
+    close(fd);
+    if (len) *len = b.len;
+    if (!b.data) return xcalloc(1, 1);
+    return rg_buf_take(&b);
+}
+
+int rg_write_file_atomic(const char *path, const void *data, size_t len) {
+    char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) { rg_err("%s: %s", tmp, strerror(errno)); free(tmp); return -1; }
+    const char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            rg_err("%s: %s", tmp, strerror(errno));
+            close(fd); unlink(tmp); free(tmp); return -1;
+        }
+        p += n; left -= (size_t)n;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        rg_err("%s: %s", tmp, strerror(errno)); unlink(tmp); free(tmp); return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        rg_err("%s: %s", path, strerror(errno)); unlink(tmp); free(tmp); return -1;
+    }
+    free(tmp);
+    char *dcopy = xstrdup(path);
+    int dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) { fsync(dfd); close(dfd); }
+    free(dcopy);
+    return 0;
+}
+
+int rg_mkdir_p(const char *path, int mode) {
+    char *p = xstrdup(path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) { rg_err("%s: %s", p, strerror(errno)); free(p); return -1; }
+        *s = '/';
+    }
+    if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) { rg_err("%s: %s", p, strerror(errno)); free(p); return -1; }
+    free(p);
+    return 0;
+}
+
+void rg_sha256_hex(const void *data, size_t len, char out[65]) {
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) { out[2 * i] = hex[md[i] >> 4]; out[2 * i + 1] = hex[md[i] & 15]; }
+    out[64] = 0;
+}
+
+double rg_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+int64_t rg_unix_time(void) { return (int64_t)time(NULL); }
+long rg_peak_rss_kb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
+static int utf8_seq(const unsigned char *s, size_t left) {
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    int n; unsigned min;
+    if ((c & 0xE0) == 0xC0) { n = 2; min = 0x80; c &= 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { n = 3; min = 0x800; c &= 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { n = 4; min = 0x10000; c &= 0x07; }
+    else return 0;
+    if ((size_t)n > left) return 0;
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+    return n;
+}
+int rg_utf8_valid(const char *s, size_t len) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        int n = utf8_seq(p + i, len - i);
+        if (!n || p[i] == 0) return 0;
+        i += (size_t)n;
+    }
+    return 1;
+}
+char *rg_utf8_repair(const char *s, size_t len, size_t *out_len, int *repaired) {
+    rg_buf b = {0};
+    const unsigned char *p = (const unsigned char *)s;
+    int fixed = 0;
+    buf_grow(&b, len);
+    for (size_t i = 0; i < len;) {
+        int n = utf8_seq(p + i, len - i);
+        if (n == 1 && p[i] == 0) { fixed = 1; i++; continue; }
+        if (!n) { rg_buf_put(&b, "\xEF\xBF\xBD", 3); fixed = 1; i++; continue; }
+        rg_buf_put(&b, p + i, (size_t)n);
+        i += (size_t)n;
+    }
+    if (out_len) *out_len = b.len;
+    if (repaired) *repaired = fixed;
+    return rg_buf_take(&b);
+}
+
+int rg_strcasestr_pos(const char *hay, const char *needle) {
+    const char *p = strcasestr(hay, needle);
+    return p ? (int)(p - hay) : -1;
+}
+int rg_glob_match(const char *pattern, const char *text) {
+    return fnmatch(pattern, text, 0) == 0;
+}

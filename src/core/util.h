@@ -1,0 +1,50 @@
+/* core/util: small helpers every module uses.
+ * - rg_err/rg_errmsg: a per-thread "last error" message; functions return -1 or NULL and
+ *   set it, callers print it once, naming the input.
+ * - xmalloc & co: abort with a message on out-of-memory (the only thing we do not recover from).
+ * - rg_buf: a growable byte buffer; rg_read_file with a size cap; sha256 hex digests. */
+#ifndef RAGD_CORE_UTIL_H
+#define RAGD_CORE_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+void rg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *rg_errmsg(void);
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+typedef struct { char *data; size_t len, cap; } rg_buf;
+void rg_buf_put(rg_buf *b, const void *p, size_t n);
+void rg_buf_puts(rg_buf *b, const char *s);
+void rg_buf_putc(rg_buf *b, char c);
+void rg_buf_printf(rg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *rg_buf_take(rg_buf *b);     /* NUL-terminated string; the buffer is reset */
+void rg_buf_free(rg_buf *b);
+
+/* Reads a whole file, NUL-terminated (the NUL is not counted in *len). Fails, with rg_err set,
+ * when the file is unreadable or larger than max_bytes. */
+char *rg_read_file(const char *path, size_t max_bytes, size_t *len);
+/* Writes a file atomically: temp file in the same directory, fsync, rename, fsync dir. */
+int rg_write_file_atomic(const char *path, const void *data, size_t len);
+int rg_mkdir_p(const char *path, int mode);
+
+void rg_sha256_hex(const void *data, size_t len, char out[65]);
+double rg_now(void);                 /* monotonic seconds */
+int64_t rg_unix_time(void);
+long rg_peak_rss_kb(void);
+
+/* UTF-8: copy of s with invalid sequences replaced by U+FFFD and NULs dropped. */
+char *rg_utf8_repair(const char *s, size_t len, size_t *out_len, int *repaired);
+int rg_utf8_valid(const char *s, size_t len);
+
+/* Case-insensitive ASCII helpers */
+int rg_strcasestr_pos(const char *hay, const char *needle);
+int rg_glob_match(const char *pattern, const char *text);   /* fnmatch, '*' crosses '/' */
+#endif

@@ -1,0 +1,100 @@
+/* index/store: an index directory = SQLite database (WAL, FTS5) + FAISS vectors + manifest.
+ *   DIR/ragd.db        documents, chunks, tables and cells, vectors (source of truth), FTS5
+ *   DIR/vectors.faiss  FAISS IndexIDMap2 (chunk id -> vector), derived, reconciled on open
+ *   DIR/manifest.json  format version, encoder name, dimension, metric
+ *   DIR/lock           flock()ed by the one writer; readers never take it
+ * A document's chunks, tables and vectors are written in one SQLite transaction; the FAISS
+ * file is saved after commits and repaired from SQLite when it disagrees (crash, kill -9).
+ * One rg_store per thread; a store opened read-only never blocks on the writer. */
+#ifndef RAGD_INDEX_STORE_H
+#define RAGD_INDEX_STORE_H
+#include <stdint.h>
+#include "core/doc.h"
+
+typedef struct rg_store rg_store;
+
+typedef struct {
+    const char *encoder;   /* the configured encoder's name; NULL: take the manifest's */
+    int dim;               /* its dimension (with encoder) */
+    int writable;          /* take the writer lock (waits for another writer) */
+    int create;            /* create the directory and database when missing */
+} rg_store_opts;
+
+rg_store *rg_store_open(const char *dir, const rg_store_opts *o);
+void rg_store_close(rg_store *s);
+const char *rg_store_encoder(const rg_store *s);  /* from the manifest */
+int rg_store_dim(const rg_store *s);
+const char *rg_store_dir(const rg_store *s);
+/* What opening repaired ("" when nothing), e.g. "FAISS: 3 vectors added, 1 removed". */
+const char *rg_store_repairs(const rg_store *s);
+
+/* ---- documents ---- */
+typedef struct {
+    char *doc_id, *source, *kind, *title, *hash, *meta_json, *etag, *last_modified;
+    int64_t size, mtime, indexed_at, nchunks, rowid;
+} rg_doc_info;
+void rg_doc_info_free(rg_doc_info *d);
+
+/* 1 and *info filled when the document exists, 0 when not, -1 on error. info may be NULL. */
+int rg_store_get_doc(rg_store *s, const char *doc_id, rg_doc_info *info);
+typedef struct {
+    const char *hash; int64_t size, mtime;
+    const char *etag, *last_modified;  /* for URLs; may be NULL */
+} rg_source_stamp;
+/* Replaces doc (same id) with its chunks and their vectors (nchunks * dim floats, or NULL
+ * when the encoder is off), all in one transaction. */
+int rg_store_put_doc(rg_store *s, const rg_doc *d, const rg_source_stamp *st,
+                     const rg_chunk *chunks, int nchunks, const float *vecs);
+int rg_store_remove_doc(rg_store *s, const char *doc_id);  /* 1 removed, 0 absent, -1 error */
+int rg_store_list_docs(rg_store *s, rg_doc_info **out, int *n);
+/* Persists the FAISS index (write-temp, fsync, rename). Called after a batch of puts. */
+int rg_store_flush(rg_store *s);
+
+/* ---- chunks and tables ---- */
+typedef struct {
+    int64_t id, table_id;
+    char *doc_id, *source, *text, *section;
+    int kind, ord, ntokens, page, row_start, row_end;
+    int64_t parent;
+} rg_chunk_row;
+void rg_chunk_row_free(rg_chunk_row *c);
+int rg_store_get_chunk(rg_store *s, int64_t chunk_id, rg_chunk_row *out);  /* 1, 0, -1 */
+int rg_store_doc_chunks(rg_store *s, const char *doc_id, rg_chunk_row **out, int *n);
+/* The document's tables in order; caller frees each with rg_table_free. ids may be NULL. */
+int rg_store_doc_tables(rg_store *s, const char *doc_id, rg_table ***out, int64_t **ids, int *n);
+rg_table *rg_store_get_table(rg_store *s, int64_t table_id);
+
+/* ---- search ---- */
+typedef struct { int64_t chunk_id; double score; } rg_hit;
+#define RG_FILTER_MAX_META 8
+typedef struct {
+    const char *doc_id;       /* only this document */
+    const char *source_glob;  /* only sources matching */
+    int kind;                 /* -1 any, else RG_CHUNK_TEXT / RG_CHUNK_TABLE */
+    /* Date range, inclusive ISO-8601 prefixes ("2024", "2024-03-01"); NULL = open. The date is
+     * the metadata value under date_key when set, else the indexing time (UTC). */
+    const char *date_from, *date_to, *date_key;
+    /* Metadata equality: top-level key meta_key[i] of the document's metadata JSON equals
+     * meta_value[i] (compared as text). */
+    int nmeta;
+    const char *meta_key[RG_FILTER_MAX_META], *meta_value[RG_FILTER_MAX_META];
+} rg_search_filter;
+/* BM25 over FTS5 with the query's words (escaped: no FTS5 syntax or SQL reaches the engine).
+ * Scores: higher is better. */
+int rg_store_search_bm25(rg_store *s, const char *query, int k, const rg_search_filter *f,
+                         rg_hit **out, int *n);
+/* Nearest chunks by inner product with q (dim floats). Filters are applied inside the search:
+ * with a filter, the matching chunks' vectors are scored exactly. */
+int rg_store_search_dense(rg_store *s, const float *q, int k, const rg_search_filter *f,
+                          rg_hit **out, int *n);
+
+/* ---- status and checks ---- */
+typedef struct {
+    int64_t documents, chunks, tables, cells, vectors, faiss_vectors, db_bytes, faiss_bytes;
+    int schema_version;
+} rg_store_stats;
+int rg_store_stats_get(rg_store *s, rg_store_stats *st);
+/* Integrity check: SQLite's own check, FTS5 consistency, FAISS ids == vector rows. 0 ok,
+ * 1 problems found (described in *report, caller frees), -1 error. */
+int rg_store_check(rg_store *s, char **report);
+#endif

@@ -1,0 +1,26 @@
+/* index/vectors: the FAISS side of the store, through FAISS's C API.
+ * An IndexIDMap2 over an inner-product index, so a vector's id is its chunk id. Saved with
+ * write-to-temp, fsync, rename. The SQLite store is the source of truth; this index is
+ * reconciled against it on open (see store.c). Not thread-safe for writes; concurrent
+ * searches on an unchanging index are safe. */
+#ifndef RAGD_INDEX_VECTORS_H
+#define RAGD_INDEX_VECTORS_H
+#include <stdint.h>
+
+typedef struct rg_vectors rg_vectors;
+
+/* description: a FAISS index_factory string for the inner index, e.g. "Flat" or "HNSW32". */
+rg_vectors *rg_vectors_new(int dim, const char *description);
+rg_vectors *rg_vectors_load(const char *path, int dim);   /* NULL + rg_err on failure */
+int rg_vectors_save(rg_vectors *v, const char *path);
+void rg_vectors_free(rg_vectors *v);
+
+int rg_vectors_add(rg_vectors *v, int64_t n, const float *x, const int64_t *ids);
+int rg_vectors_remove(rg_vectors *v, int64_t n, const int64_t *ids);  /* returns count removed or -1 */
+/* Top-k by inner product. ids[i] is -1 past the end of results. */
+int rg_vectors_search(const rg_vectors *v, const float *q, int k, float *scores, int64_t *ids);
+int64_t rg_vectors_count(const rg_vectors *v);
+int rg_vectors_dim(const rg_vectors *v);
+/* The ids present (unordered); *n set. Caller frees. */
+int64_t *rg_vectors_ids(rg_vectors *v, int64_t *n);
+#endif

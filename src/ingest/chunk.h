@@ -1,0 +1,22 @@
+/* ingest/chunk: turns a parsed document into retrieval chunks.
+ * Structure first: text is packed per section up to a token budget; a table becomes one
+ * chunk (or row groups with the header rows repeated) whose text keeps row and column
+ * headers next to each value, so "revenue 2019" matches. */
+#ifndef RAGD_INGEST_CHUNK_H
+#define RAGD_INGEST_CHUNK_H
+#include "core/doc.h"
+
+typedef struct {
+    int max_tokens;      /* budget per chunk in approximate word pieces (default 256) */
+    int overlap_tokens;  /* carried from one text chunk into the next (default 32) */
+} rg_chunk_opts;
+
+void rg_chunk_opts_default(rg_chunk_opts *o);
+/* Chunks d into *out (*n chunks). Returns 0, or -1 with rg_err set. */
+int rg_chunk_doc(const rg_doc *d, const rg_chunk_opts *o, rg_chunk **out, int *n);
+void rg_chunks_free(rg_chunk *c, int n);
+/* Approximate word-piece count of text (cheap; no vocabulary needed). */
+int rg_approx_tokens(const char *text);
+/* Linear text of rows [row_start, row_end) of t, header rows always included. */
+char *rg_table_linearize(const rg_table *t, const char *caption, int row_start, int row_end);
+#endif

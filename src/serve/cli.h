@@ -1,0 +1,38 @@
+/* serve/cli: what every command gets from the global options, and the command entry points.
+ * Each command parses its own options, prints --help, writes JSON with --json, and returns
+ * its exit status: 0 success, 1 failure (one line on stderr naming the input), 2 bad usage. */
+#ifndef RAGD_SERVE_CLI_H
+#define RAGD_SERVE_CLI_H
+#include <jansson.h>
+#include "index/store.h"
+#include "embed/encoder.h"
+#include "retrieve/search.h"
+
+typedef struct {
+    const char *index_dir;     /* --index, $RAGD_INDEX, ./.ragd */
+    const char *config_path;   /* --config */
+    const char *encoder_spec;  /* config "encoder", $RAGD_ENCODER, "default" */
+    int json;                  /* --json given before the command */
+} rg_cli;
+
+/* Opens the index (and, when want_encoder, the configured encoder). Prints the error. */
+int cli_open(const rg_cli *cli, int writable, int want_encoder, rg_store **s, rg_encoder **e);
+/* Prints a JSON value to stdout (compact, one line) and frees it. */
+void cli_print_json(json_t *v);
+json_t *cli_table_json(const rg_table *t, int with_cells);
+/* Common option handling: returns 1 when argv[i] was --json or --help (sets the flags). */
+int cli_common_flag(const char *arg, int *json, int *help);
+
+int cmd_index(rg_cli *cli, int argc, char **argv);
+int cmd_rm(rg_cli *cli, int argc, char **argv);
+int cmd_list(rg_cli *cli, int argc, char **argv);
+int cmd_show(rg_cli *cli, int argc, char **argv);
+int cmd_search(rg_cli *cli, int argc, char **argv);
+int cmd_status(rg_cli *cli, int argc, char **argv);
+int cmd_embed(rg_cli *cli, int argc, char **argv);
+int cmd_ask(rg_cli *cli, int argc, char **argv);
+int cmd_eval(rg_cli *cli, int argc, char **argv);
+int cmd_generate(rg_cli *cli, int argc, char **argv);
+int cmd_model(rg_cli *cli, int argc, char **argv);
+int cmd_serve(rg_cli *cli, int argc, char **argv);
+#endif

@@ -1,0 +1,79 @@
+/* serve/cli_common: helpers shared by the commands (see cli.h). */
+#include "serve/cli.h"
+#include "core/util.h"
+#include <stdio.h>
+#include <string.h>
+
+int cli_open(const rg_cli *cli, int writable, int want_encoder, rg_store **s, rg_encoder **e) {
+    *s = NULL;
+    if (e) *e = NULL;
+    rg_encoder *enc = NULL;
+    if (want_encoder) {
+        enc = rg_encoder_open(cli->encoder_spec, cli->index_dir);
+        if (!enc) { fprintf(stderr, "ragd: encoder: %s\n", rg_errmsg()); return -1; }
+    }
+    rg_store_opts o = {enc ? enc->name : NULL, enc ? enc->dim : 0, writable, writable};
+    *s = rg_store_open(cli->index_dir, &o);
+    if (!*s) {
+        fprintf(stderr, "ragd: %s\n", rg_errmsg());
+        rg_encoder_free(enc);
+        return -1;
+    }
+    const char *rep = rg_store_repairs(*s);
+    if (rep[0]) fprintf(stderr, "ragd: %s: %s\n", cli->index_dir, rep);
+    if (e) *e = enc; else rg_encoder_free(enc);
+    return 0;
+}
+
+void cli_print_json(json_t *v) {
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (s) { fputs(s, stdout); fputc('\n', stdout); free(s); }
+    json_decref(v);
+}
+
+static const char *cell_type_name(rg_cell_type t) {
+    switch (t) {
+    case RG_CELL_EMPTY: return "empty";
+    case RG_CELL_TEXT: return "text";
+    case RG_CELL_NUMBER: return "number";
+    case RG_CELL_PERCENT: return "percent";
+    case RG_CELL_YEAR: return "year";
+    }
+    return "text";
+}
+
+json_t *cli_table_json(const rg_table *t, int with_cells) {
+    json_t *rows = json_array();
+    for (int r = 0; r < t->nrows; r++) {
+        json_t *row = json_array();
+        for (int c = 0; c < t->ncols; c++) {
+            const rg_cell *cell = &t->cells[(size_t)r * (size_t)t->ncols + (size_t)c];
+            json_array_append_new(row, json_string(cell->raw ? cell->raw : ""));
+        }
+        json_array_append_new(rows, row);
+    }
+    json_t *o = json_pack("{s:o, s:s, s:i, s:i}", "rows", rows, "scale", t->scale,
+                          "header_rows", t->header_rows, "header_cols", t->header_cols);
+    if (t->caption) json_object_set_new(o, "caption", json_string(t->caption));
+    if (with_cells) {
+        json_t *cells = json_array();
+        for (int r = 0; r < t->nrows; r++)
+            for (int c = 0; c < t->ncols; c++) {
+                const rg_cell *cell = &t->cells[(size_t)r * (size_t)t->ncols + (size_t)c];
+                json_t *jc = json_pack("{s:i, s:i, s:s, s:s}", "row", r, "col", c,
+                                       "raw", cell->raw ? cell->raw : "", "type", cell_type_name(cell->type));
+                if (cell->type != RG_CELL_EMPTY && cell->type != RG_CELL_TEXT)
+                    json_object_set_new(jc, "value", json_real(cell->value));
+                if (cell->unit[0]) json_object_set_new(jc, "unit", json_string(cell->unit));
+                json_array_append_new(cells, jc);
+            }
+        json_object_set_new(o, "cells", cells);
+    }
+    return o;
+}
+
+int cli_common_flag(const char *arg, int *json, int *help) {
+    if (strcmp(arg, "--json") == 0) { *json = 1; return 1; }
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) { *help = 1; return 1; }
+    return 0;
+}

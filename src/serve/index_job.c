@@ -1,0 +1,217 @@
+/* serve/index_job: see index_job.h */
+#include "serve/index_job.h"
+#include "core/util.h"
+#include "ingest/chunk.h"
+#include "ingest/parse.h"
+#include "ingest/walk.h"
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Bumped when parsing or chunking changes, so that unchanged files are re-read. */
+#define RG_PIPELINE_VERSION "1"
+#define FLUSH_EVERY 200
+
+void rg_index_opts_default(rg_index_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->max_file_size = 64LL << 20;
+}
+
+void rg_index_report_free(rg_index_report *r) {
+    for (int i = 0; i < r->nfailures; i++) { free(r->failures[i].source); free(r->failures[i].why); }
+    free(r->failures);
+    r->failures = NULL;
+    r->nfailures = 0;
+}
+
+static void fail(rg_index_report *r, const char *source, const char *why) {
+    r->failures = xrealloc(r->failures, (size_t)(r->nfailures + 1) * sizeof *r->failures);
+    r->failures[r->nfailures].source = xstrdup(source);
+    r->failures[r->nfailures].why = xstrdup(why);
+    r->nfailures++;
+    r->failed++;
+}
+
+static void walk_warn(const char *path, const char *why, void *ctx) {
+    rg_index_report *r = ctx;
+    r->failures = xrealloc(r->failures, (size_t)(r->nfailures + 1) * sizeof *r->failures);
+    r->failures[r->nfailures].source = xstrdup(path);
+    r->failures[r->nfailures].why = xstrdup(why);
+    r->nfailures++;
+}
+
+typedef struct { char *path, *id; int64_t size, mtime; } source;
+
+static void progress(const rg_index_report *r, double t0, int final) {
+    double dt = rg_now() - t0;
+    double mbs = dt > 0 ? r->bytes / dt / 1e6 : 0;
+    double eta = (r->done && r->done < r->total) ? dt / r->done * (r->total - r->done) : 0;
+    fprintf(stderr, "\r%d/%d files, %.1f MB/s, %lld chunks, ETA %.0fs   %s", r->done, r->total, mbs,
+            (long long)r->chunks, eta, final ? "\n" : "");
+}
+
+/* Parses, chunks, embeds and stores one source's bytes. */
+static int ingest_bytes(rg_store *s, rg_encoder *e, const source *src, const char *data, size_t len,
+                        const char *hash, const rg_index_opts *o, rg_index_report *r) {
+    rg_doc **docs = NULL;
+    int ndocs = 0;
+    if (rg_parse_buffer(src->path, src->id, data, len, NULL, &docs, &ndocs) != 0) {
+        fail(r, src->path, rg_errmsg());
+        return 0;
+    }
+    rg_chunk_opts co;
+    rg_chunk_opts_default(&co);
+    if (o->max_tokens > 0) co.max_tokens = o->max_tokens;
+    rg_source_stamp stamp = {hash, src->size, src->mtime, NULL, NULL};
+    int rc = 0;
+    for (int i = 0; i < ndocs && rc == 0; i++) {
+        rg_chunk *chunks = NULL;
+        int nchunks = 0;
+        if (rg_chunk_doc(docs[i], &co, &chunks, &nchunks) != 0) { fail(r, src->path, rg_errmsg()); continue; }
+        float *vecs = NULL;
+        if (e && nchunks) {
+            vecs = xcalloc((size_t)nchunks * (size_t)e->dim, sizeof *vecs);
+            const char **texts = xmalloc((size_t)nchunks * sizeof *texts);
+            int nt = 0, *map = xmalloc((size_t)nchunks * sizeof *map);
+            for (int c = 0; c < nchunks; c++)
+                if (!chunks[c].context_only) { map[nt] = c; texts[nt++] = chunks[c].text; }
+            float *tmp = xmalloc(((size_t)nt + 1) * (size_t)e->dim * sizeof *tmp);
+            if (rg_encoder_embed(e, texts, nt, 0, tmp) != 0) {
+                fail(r, src->path, rg_errmsg());
+                free(tmp); free(texts); free(map); free(vecs); rg_chunks_free(chunks, nchunks);
+                continue;
+            }
+            for (int t = 0; t < nt; t++)
+                memcpy(vecs + (size_t)map[t] * (size_t)e->dim, tmp + (size_t)t * (size_t)e->dim, (size_t)e->dim * sizeof *tmp);
+            free(tmp); free(texts); free(map);
+        }
+        if (rg_store_put_doc(s, docs[i], &stamp, chunks, nchunks, vecs) != 0) rc = -1;
+        else { r->chunks += nchunks; r->docs++; }
+        free(vecs);
+        rg_chunks_free(chunks, nchunks);
+    }
+    /* Documents that this source no longer yields (a multi-document file that shrank). */
+    if (rc == 0) {
+        rg_doc_info *all = NULL;
+        int nall = 0;
+        if (rg_store_list_docs(s, &all, &nall) == 0) {
+            for (int i = 0; i < nall; i++) {
+                if (!all[i].source || strcmp(all[i].source, src->path) != 0) continue;
+                int keep = 0;
+                for (int j = 0; j < ndocs; j++) if (strcmp(docs[j]->id, all[i].doc_id) == 0) keep = 1;
+                if (!keep && rg_store_remove_doc(s, all[i].doc_id) > 0) r->removed++;
+            }
+        }
+        for (int i = 0; i < nall; i++) rg_doc_info_free(&all[i]);
+        free(all);
+    }
+    for (int i = 0; i < ndocs; i++) rg_doc_free(docs[i]);
+    free(docs);
+    if (rc != 0) fail(r, src->path, rg_errmsg());
+    return rc;
+}
+
+static int index_file(rg_store *s, rg_encoder *e, const source *src, const rg_index_opts *o, rg_index_report *r) {
+    size_t len = 0;
+    char *data = rg_read_file(src->path, (size_t)o->max_file_size, &len);
+    if (!data) { fail(r, src->path, rg_errmsg()); return 0; }
+    if (len == 0) { free(data); fail(r, src->path, "empty file"); return 0; }
+    r->bytes += (int64_t)len;
+    char hash[65];
+    rg_buf hb = {0};
+    rg_buf_put(&hb, data, len);
+    rg_buf_puts(&hb, "\n#ragd-pipeline-" RG_PIPELINE_VERSION);
+    rg_sha256_hex(hb.data, hb.len, hash);
+    rg_buf_free(&hb);
+    rg_doc_info info;
+    int have = rg_store_get_doc(s, src->id, &info);
+    if (have == 0) have = rg_store_get_doc(s, src->path, &info);
+    if (have > 0) {
+        int same = info.hash && strcmp(info.hash, hash) == 0 && info.source && strcmp(info.source, src->path) == 0;
+        rg_doc_info_free(&info);
+        if (same) { free(data); r->unchanged++; return 0; }
+    }
+    int rc = ingest_bytes(s, e, src, data, len, hash, o, r);
+    free(data);
+    if (rc == 0) r->indexed++;
+    return rc;
+}
+
+int rg_index_run(rg_store *s, rg_encoder *e, char *const *paths, int npaths, const rg_index_opts *o,
+                 rg_index_report *r) {
+    double t0 = rg_now();
+    rg_walk_opts wo = {o->exclude, o->nexclude, walk_warn, r};
+    source *srcs = NULL;
+    int nsrcs = 0;
+    char **roots = xcalloc((size_t)npaths + 1, sizeof *roots);
+    for (int i = 0; i < npaths; i++) {
+        const char *p = paths[i];
+        if (strncmp(p, "http://", 7) == 0 || strncmp(p, "https://", 8) == 0) {
+            fail(r, p, "URLs are not supported by this build yet");
+            continue;
+        }
+        char *abs = realpath(p, NULL);
+        if (!abs) { fail(r, p, strerror(errno)); continue; }
+        struct stat st;
+        if (stat(abs, &st) != 0) { fail(r, p, strerror(errno)); free(abs); continue; }
+        if (S_ISDIR(st.st_mode)) {
+            roots[i] = xstrdup(abs);
+            rg_walk_entry *ents = NULL;
+            int n = 0;
+            if (rg_walk(abs, &wo, &ents, &n) != 0) { fail(r, p, rg_errmsg()); free(abs); continue; }
+            srcs = xrealloc(srcs, (size_t)(nsrcs + n + 1) * sizeof *srcs);
+            for (int j = 0; j < n; j++) {
+                srcs[nsrcs++] = (source){ents[j].path, ents[j].rel, ents[j].size, ents[j].mtime};
+                ents[j].path = ents[j].rel = NULL;
+            }
+            rg_walk_free(ents, n);
+        } else if (S_ISREG(st.st_mode)) {
+            srcs = xrealloc(srcs, (size_t)(nsrcs + 1) * sizeof *srcs);
+            srcs[nsrcs++] = (source){xstrdup(abs), xstrdup(abs), (int64_t)st.st_size, (int64_t)st.st_mtime};
+        } else {
+            fail(r, p, "not a regular file or folder");
+        }
+        free(abs);
+    }
+    r->total = nsrcs;
+    r->sources = nsrcs;
+    int rc = 0;
+    double last_draw = 0;
+    for (int i = 0; i < nsrcs && rc == 0; i++) {
+        if (o->cancel && *o->cancel) break;
+        rc = index_file(s, e, &srcs[i], o, r);
+        r->done = i + 1;
+        if ((i + 1) % FLUSH_EVERY == 0 && rc == 0) rc = rg_store_flush(s);
+        if (o->progress && rg_now() - last_draw > 0.2) { progress(r, t0, 0); last_draw = rg_now(); }
+    }
+    if (o->progress && nsrcs) progress(r, t0, 1);
+    /* --prune: documents under a given folder whose file is gone. */
+    if (rc == 0 && o->prune) {
+        rg_doc_info *all = NULL;
+        int nall = 0;
+        if (rg_store_list_docs(s, &all, &nall) == 0) {
+            for (int i = 0; i < nall; i++) {
+                const char *src = all[i].source;
+                if (!src || src[0] != '/') continue;
+                int under = 0;
+                for (int j = 0; j < npaths; j++) {
+                    size_t n = roots[j] ? strlen(roots[j]) : 0;
+                    if (n && strncmp(src, roots[j], n) == 0 && src[n] == '/') under = 1;
+                }
+                if (under && access(src, F_OK) != 0 && rg_store_remove_doc(s, all[i].doc_id) > 0) r->removed++;
+            }
+        }
+        for (int i = 0; i < nall; i++) rg_doc_info_free(&all[i]);
+        free(all);
+    }
+    if (rg_store_flush(s) != 0 && rc == 0) rc = -1;
+    for (int i = 0; i < nsrcs; i++) { free(srcs[i].path); free(srcs[i].id); }
+    free(srcs);
+    for (int i = 0; i < npaths; i++) free(roots[i]);
+    free(roots);
+    r->seconds = rg_now() - t0;
+    return rc;
+}

@@ -1,0 +1,93 @@
+/* ragd: the command-line entry point. Global options, then one command (see cli.h). */
+#include "serve/cli.h"
+#include "core/util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*fn)(rg_cli *, int, char **);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"index", cmd_index, "add or update documents: files, folders, http(s) URLs"},
+    {"rm", cmd_rm, "remove documents by id or source path"},
+    {"list", cmd_list, "list documents"},
+    {"show", cmd_show, "show one document: metadata, chunks, parsed tables"},
+    {"search", cmd_search, "retrieve chunks for a query (hybrid, bm25, dense)"},
+    {"ask", cmd_ask, "answer a question from the indexed documents"},
+    {"eval", cmd_eval, "evaluate answers on a gold set (TAT-QA)"},
+    {"embed", cmd_embed, "print the embedding of each text"},
+    {"generate", cmd_generate, "raw completion with the built-in decoder"},
+    {"model", cmd_model, "pull, list and remove GGUF models"},
+    {"serve", cmd_serve, "run the daemon on a Unix socket"},
+    {"status", cmd_status, "index size, documents, chunks, vectors, encoder, daemon"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: ragd [--index DIR] [--config FILE] [--json] COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nThe index is DIR, else $RAGD_INDEX, else ./.ragd. `ragd COMMAND --help` for a command's options.\n");
+}
+
+/* A config file: lines "key = value"; '#' starts a comment. Known keys: index, encoder. */
+static int read_config(const char *path, rg_cli *cli) {
+    size_t len;
+    char *text = rg_read_file(path, 1 << 20, &len);
+    if (!text) { fprintf(stderr, "ragd: config %s\n", rg_errmsg()); return -1; }
+    int lineno = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash) *hash = 0;
+        char *eq = strchr(line, '=');
+        if (!eq) continue;
+        *eq = 0;
+        char *k = line, *v = eq + 1;
+        while (*k == ' ' || *k == '\t') k++;
+        for (char *e = k + strlen(k); e > k && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'); ) *--e = 0;
+        while (*v == ' ' || *v == '\t') v++;
+        for (char *e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'); ) *--e = 0;
+        if (strcmp(k, "index") == 0 && !cli->index_dir) cli->index_dir = xstrdup(v);
+        else if (strcmp(k, "encoder") == 0) cli->encoder_spec = xstrdup(v);
+        else if (strcmp(k, "generator") && strcmp(k, "socket") && strcmp(k, "remote_url") &&
+                 strcmp(k, "remote_model") && strcmp(k, "remote_api_key_env") && strcmp(k, "reranker"))
+            fprintf(stderr, "ragd: config %s:%d: unknown key \"%s\" ignored\n", path, lineno, k);
+    }
+    free(text);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    rg_cli cli = {0};
+    int i = 1, help = 0;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--index") == 0 && i + 1 < argc) cli.index_dir = argv[++i];
+        else if (strncmp(a, "--index=", 8) == 0) cli.index_dir = a + 8;
+        else if (strcmp(a, "--config") == 0 && i + 1 < argc) cli.config_path = argv[++i];
+        else if (strncmp(a, "--config=", 9) == 0) cli.config_path = a + 9;
+        else if (strcmp(a, "--json") == 0) cli.json = 1;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) help = 1;
+        else if (a[0] == '-') { fprintf(stderr, "ragd: unknown option %s\n", a); usage(stderr); return 2; }
+        else break;
+    }
+    if (i >= argc) { usage(help ? stdout : stderr); return help ? 0 : 2; }
+    const char *env_enc = getenv("RAGD_ENCODER");
+    if (env_enc && *env_enc) cli.encoder_spec = env_enc;
+    if (cli.config_path && read_config(cli.config_path, &cli) != 0) return 1;
+    if (!cli.index_dir) cli.index_dir = getenv("RAGD_INDEX");
+    if (!cli.index_dir || !*cli.index_dir) cli.index_dir = ".ragd";
+    if (!cli.encoder_spec) cli.encoder_spec = "default";
+    for (size_t c = 0; c < sizeof commands / sizeof *commands; c++)
+        if (strcmp(argv[i], commands[c].name) == 0) {
+            if (help) { char *h[] = {argv[i], "--help", NULL}; return commands[c].fn(&cli, 2, h); }
+            return commands[c].fn(&cli, argc - i, argv + i);
+        }
+    fprintf(stderr, "ragd: unknown command \"%s\"\n", argv[i]);
+    usage(stderr);
+    return 2;
+}
