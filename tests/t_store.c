@@ -36,7 +36,7 @@ static int put_md(rg_store *s, const char *id, const char *md) {
 
 static int bm25_count(rg_store *s, const char *q, const char *doc) {
     rg_hit *h; int n;
-    rg_search_filter f = {doc, NULL, -1};
+    rg_search_filter f = {.doc_id = doc, .kind = -1};
     if (rg_store_search_bm25(s, q, 50, &f, &h, &n) != 0) return -1;
     free(h);
     return n;
