@@ -41,10 +41,13 @@ char *xasprintf(const char *fmt, ...) {
     va_list ap, ap2;
     va_start(ap, fmt);
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    char *p = xmalloc((size_t)(n < 0 ? 0 : n) + 1);
-    vsnprintf(p, (size_t)n + 1, fmt, ap2);
+    if (n < 0) n = 0;
+    char *p = xmalloc((size_t)n + 1);
+    if ((size_t)n < sizeof small) memcpy(p, small, (size_t)n + 1);
+    else vsnprintf(p, (size_t)n + 1, fmt, ap2);
     va_end(ap2);
     return p;
 }
@@ -68,9 +71,11 @@ void rg_buf_printf(rg_buf *b, const char *fmt, ...) {
     va_list ap, ap2;
     va_start(ap, fmt);
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    if (n > 0) {
+    if (n > 0 && (size_t)n < sizeof small) rg_buf_put(b, small, (size_t)n);
+    else if (n > 0) {
         buf_grow(b, (size_t)n);
         vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
         b->len += (size_t)n;

@@ -18,7 +18,7 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
-char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2), nonnull(1), returns_nonnull));
 
 typedef struct { char *data; size_t len, cap; } rg_buf;
 void rg_buf_put(rg_buf *b, const void *p, size_t n);
