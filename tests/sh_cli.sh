@@ -55,7 +55,7 @@ expect_rc rm_missing 1 R rm corvid-q3-2020.txt
 check rm_gone [ "$(R list --json | jq_get 'len(d["documents"])')" = $((m - 2)) ]
 expect status_check R status --check
 R status --json > "$T/st"
-check status_json [ "$(jq_get 'd["vectors"]==d["faiss_vectors"] and d["encoder"]=="hash-256"' < "$T/st")" = True ]
+check status_json [ "$(jq_get 'd["vectors"]==d["faiss_vectors"]>0 and d["encoder"]==json.load(open("'"$IDX"'/manifest.json"))["encoder"]' < "$T/st")" = True ]
 
 expect_rc unknown_command 2 "$RAGD" frobnicate
 expect_rc unknown_option 2 R search --bogus x

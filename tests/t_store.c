@@ -13,7 +13,7 @@
 static rg_encoder *enc;
 
 static rg_store *open_store(const char *dir, int writable) {
-    rg_store_opts o = {enc->name, enc->dim, writable, writable};
+    rg_store_opts o = {.encoder = enc->name, .dim = enc->dim, .writable = writable, .create = writable};
     return rg_store_open(dir, &o);
 }
 
@@ -122,7 +122,7 @@ static void test_reopen_and_readonly(void) {
     int before = s ? bm25_count(s, "turbines", NULL) : -1;
     CHECK(before >= 1);
     rg_store_close(s);
-    rg_store_opts ro = {NULL, 0, 0, 0};   /* a reader takes the manifest's encoder */
+    rg_store_opts ro = {.encoder = NULL, .dim = 0, .writable = 0, .create = 0};   /* a reader takes the manifest's encoder */
     s = rg_store_open(dir, &ro);
     CHECK(s != NULL);
     if (s) {
@@ -145,13 +145,13 @@ static void test_manifest_mismatch(void) {
     rg_store *s = open_store(dir, 1);
     CHECK(s != NULL);
     rg_store_close(s);
-    rg_store_opts o = {"gguf:other-model", 384, 0, 0};
+    rg_store_opts o = {.encoder = "gguf:other-model", .dim = 384, .writable = 0, .create = 0};
     s = rg_store_open(dir, &o);
     CHECK(s == NULL);
     CHECKF(strstr(rg_errmsg(), "hash-256") && strstr(rg_errmsg(), "gguf:other-model") && strstr(rg_errmsg(), "re-embed"),
            "message: %s", rg_errmsg());
     rg_store_close(s);
-    rg_store_opts none = {NULL, 0, 0, 0};
+    rg_store_opts none = {.encoder = NULL, .dim = 0, .writable = 0, .create = 0};
     char *missing = xasprintf("%s/nope", dir);
     CHECK(rg_store_open(missing, &none) == NULL);
     CHECK(strstr(rg_errmsg(), "no index") != NULL);
@@ -271,7 +271,7 @@ static void test_reader_not_blocked(void) {
     CHECK(w && put_md(w, "a", doc_a) == 0);
     rg_store_flush(w);
     CHECK(put_md(w, "b", doc_b) == 0);   /* committed, FAISS not yet saved */
-    rg_store_opts ro = {NULL, 0, 0, 0};
+    rg_store_opts ro = {.encoder = NULL, .dim = 0, .writable = 0, .create = 0};
     rg_store *r = rg_store_open(dir, &ro);
     CHECK(r != NULL);
     if (r) {

@@ -87,8 +87,9 @@ static void strip_footnote(char *s, int *n) {
         if (cut <= 0) return;
         int k = cut;
         while (k > 0 && s[k - 1] == ' ') k--;
+        if (k == 0) return;
         unsigned char last = (unsigned char)s[k - 1];
-        if (k == 0 || !(isalnum(last) || last == ')' || last == '%' || last == '.')) return;
+        if (!(isalnum(last) || last == ')' || last == '%' || last == '.')) return;
         s[k] = 0;
         *n = k;
     }
@@ -99,7 +100,9 @@ static int read_currency(const char *p, char unit[12]) {
     static const char *codes[] = {"US$", "NT$", "HK$", "A$", "C$", "S$", "R$", "USD", "EUR",
                                   "GBP", "RMB", "CHF", "JPY", "CAD", "AUD", "CNY", "INR", "SEK",
                                   "NOK", "DKK", "HKD", "SGD", "ZAR", NULL};
-    for (int i = 0; codes[i]; i++) {
+    unsigned char c0 = (unsigned char)toupper((unsigned char)*p);
+    for (int i = 0; isalpha(c0) && codes[i]; i++) {
+        if ((unsigned char)codes[i][0] != c0) continue;
         size_t n = strlen(codes[i]);
         if (strncasecmp(p, codes[i], n) == 0 && !isalpha((unsigned char)p[n])) {
             snprintf(unit, 12, "%s", codes[i]);
@@ -242,7 +245,7 @@ static int read_period(const char *s, double *year, char unit[12]) {
     char prev_punct = 0, qual[12] = "";
     {   /* numeric dates "12/31/2019", "31.12.19" */
         int a, b, c, used = -1;
-        if (sscanf(s, "%2d%*[/.]%2d%*[/.]%4d%n", &a, &b, &c, &used) == 3 && used == (int)strlen(s) &&
+        if (isdigit((unsigned char)s[0]) && sscanf(s, "%2d%*[/.]%2d%*[/.]%4d%n", &a, &b, &c, &used) == 3 && used == (int)strlen(s) &&
             a >= 1 && b >= 1 && a <= 31 && b <= 31 && (a <= 12 || b <= 12)) {
             if (c < 100) c = two_digit_year(c);
             if (c < 1900 || c > 2099) return 0;
@@ -324,6 +327,18 @@ void rg_cell_parse(const char *raw, rg_cell_type *type, double *value, char unit
     *value = 0;
     unit[0] = 0;
     if (!raw) { *type = RG_CELL_EMPTY; return; }
+    /* fast path: a plain amount ("1,234.5"), the bulk of big tables */
+    {
+        size_t k = 0;
+        while (k < 40 && ((raw[k] >= '0' && raw[k] <= '9') || raw[k] == ',' || raw[k] == '.')) k++;
+        numread r;
+        if (!raw[k] && k && raw[0] >= '0' && raw[0] <= '9' && read_number(raw, &r)) {
+            if (!r.comma && !r.dot && r.intdigits == 4 && r.value >= 1900 && r.value <= 2099) *type = RG_CELL_YEAR;
+            else *type = RG_CELL_NUMBER;
+            *value = r.value;
+            return;
+        }
+    }
     char s[NORM_MAX];
     int n = normalise(raw, s);
     if (n < 0) return;               /* long text */
@@ -365,6 +380,12 @@ void rg_cell_parse(const char *raw, rg_cell_type *type, double *value, char unit
         *type = RG_CELL_NUMBER;
         snprintf(unit, 12, "%s", r.cur[0] ? r.cur : r.unit);
         return;
+    }
+    /* every period names a year: two or more digits in a row */
+    {
+        int run = 0, best = 0;
+        for (const char *p = s; *p; p++) { run = isdigit((unsigned char)*p) ? run + 1 : 0; if (run > best) best = run; }
+        if (best < 2) return;
     }
     for (char *p = s; *p; p++) *p = (char)tolower((unsigned char)*p);
     double y;

@@ -218,13 +218,17 @@ char *rg_utf8_repair(const char *s, size_t len, size_t *out_len, int *repaired) 
     const unsigned char *p = (const unsigned char *)s;
     int fixed = 0;
     buf_grow(&b, len);
+    size_t run = 0;   /* start of the pending run of valid bytes, copied in one go */
     for (size_t i = 0; i < len;) {
+        if (p[i] && p[i] < 0x80) { i++; continue; }   /* ASCII fast path */
         int n = utf8_seq(p + i, len - i);
-        if (n == 1 && p[i] == 0) { fixed = 1; i++; continue; }
-        if (!n) { rg_buf_put(&b, "\xEF\xBF\xBD", 3); fixed = 1; i++; continue; }
-        rg_buf_put(&b, p + i, (size_t)n);
-        i += (size_t)n;
+        if (n && p[i]) { i += (size_t)n; continue; }
+        rg_buf_put(&b, p + run, i - run);
+        if (!n) rg_buf_put(&b, "\xEF\xBF\xBD", 3);
+        fixed = 1;
+        run = ++i;
     }
+    rg_buf_put(&b, p + run, len - run);
     if (out_len) *out_len = b.len;
     if (repaired) *repaired = fixed;
     return rg_buf_take(&b);

@@ -68,9 +68,10 @@ static int64_t generation(rg_store *s) {
 
 /* ---- manifest ---- */
 
-static int manifest_write(rg_store *s) {
-    json_t *m = json_pack("{s:i, s:s, s:i, s:s}", "format_version", RG_FORMAT_VERSION,
-                          "encoder", s->encoder, "dim", s->dim, "metric", "inner_product");
+static int manifest_write(rg_store *s, const char *spec) {
+    json_t *m = json_pack("{s:i, s:s, s:s, s:i, s:s}", "format_version", RG_FORMAT_VERSION,
+                          "encoder", s->encoder, "encoder_spec", spec ? spec : "",
+                          "dim", s->dim, "metric", "inner_product");
     char *text = json_dumps(m, JSON_INDENT(2));
     json_decref(m);
     int rc = rg_write_file_atomic(s->manifest_path, text, strlen(text));
@@ -102,6 +103,21 @@ static int manifest_read(rg_store *s, char *encoder, size_t enclen, int *dim) {
     *dim = (int)json_integer_value(d);
     json_decref(m);
     return 1;
+}
+
+int rg_store_manifest_peek(const char *dir, char *encoder, size_t enclen, char *spec, size_t speclen, int *dim) {
+    rg_store tmp = {0};
+    tmp.manifest_path = xasprintf("%s/manifest.json", dir);
+    int rc = manifest_read(&tmp, encoder, enclen, dim);
+    if (rc == 1 && spec && speclen) {
+        spec[0] = 0;
+        json_t *m = json_load_file(tmp.manifest_path, 0, NULL);
+        const char *sp = json_string_value(json_object_get(m, "encoder_spec"));
+        if (sp) snprintf(spec, speclen, "%s", sp);
+        json_decref(m);
+    }
+    free(tmp.manifest_path);
+    return rc;
 }
 
 /* ---- FAISS reconciliation ---- */
@@ -262,7 +278,7 @@ rg_store *rg_store_open(const char *dir, const rg_store_opts *o) {
     if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;") != 0) goto fail;
     if (s->writable) {
         if (rg_schema_migrate(s->db, s->db_path) != 0) goto fail;
-        if (!have && manifest_write(s) != 0) goto fail;
+        if (!have && manifest_write(s, o->encoder_spec) != 0) goto fail;
     } else {
         int64_t v = count_rows(s, "PRAGMA user_version");
         if (v != RG_SCHEMA_VERSION) {
@@ -557,6 +573,106 @@ int rg_store_flush(rg_store *s) {
     return 0;
 }
 
+/* ---- re-embedding (a refitted encoder) ---- */
+
+int rg_store_each_chunk(rg_store *s, int (*fn)(int64_t id, const char *text, void *ctx), void *ctx) {
+    sqlite3_stmt *st = prep(s, "SELECT id, text FROM chunks WHERE context_only = 0 ORDER BY id");
+    if (!st) return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 1);
+        int r = fn(sqlite3_column_int64(st, 0), t ? t : "", ctx);
+        if (r) { sqlite3_finalize(st); return r; }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, "reading chunks");
+}
+
+#define REEMBED_BATCH 256
+
+int rg_store_reembed(rg_store *s, rg_encoder *e, const char *meta_key, const char *meta_value,
+                     void (*progress)(int64_t done, int64_t total, void *ctx), void *ctx) {
+    if (!s->writable) { rg_err("%s: index opened read-only", s->dir); return -1; }
+    if (e->dim != s->dim) { rg_err("%s: encoder %s has %d dims, the index %d", s->dir, e->name, e->dim, s->dim); return -1; }
+    int64_t total = count_rows(s, "SELECT count(*) FROM chunks WHERE context_only = 0");
+    if (total < 0 || exec(s, "BEGIN IMMEDIATE") != 0) return -1;
+    rg_vectors *nv = rg_vectors_new(s->dim, "Flat");
+    sqlite3_stmt *sel = NULL, *ins = NULL;
+    int64_t *ids = xmalloc(REEMBED_BATCH * sizeof *ids), last = INT64_MIN, done = 0;
+    char **texts = xcalloc(REEMBED_BATCH, sizeof *texts);
+    float *vecs = xmalloc((size_t)REEMBED_BATCH * (size_t)s->dim * sizeof *vecs);
+    int n = 0;
+    if (!nv || exec(s, "DELETE FROM vectors") != 0) goto fail;
+    sel = prep(s, "SELECT id, text FROM chunks WHERE context_only = 0 AND id > ?1 ORDER BY id LIMIT ?2");
+    ins = prep(s, "INSERT INTO vectors(chunk_id, vec) VALUES (?,?)");
+    if (!sel || !ins) goto fail;
+    for (;;) {
+        sqlite3_bind_int64(sel, 1, last);
+        sqlite3_bind_int(sel, 2, REEMBED_BATCH);
+        n = 0;
+        int rc;
+        while ((rc = sqlite3_step(sel)) == SQLITE_ROW && n < REEMBED_BATCH) {
+            const char *t = (const char *)sqlite3_column_text(sel, 1);
+            ids[n] = sqlite3_column_int64(sel, 0);
+            texts[n++] = xstrdup(t ? t : "");
+        }
+        sqlite3_reset(sel);
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW) { db_fail(s, "reading chunks"); goto fail; }
+        if (!n) break;
+        last = ids[n - 1];
+        if (rg_encoder_embed(e, (const char *const *)texts, n, 0, vecs) != 0) goto fail;
+        for (int i = 0; i < n; i++) {
+            sqlite3_bind_int64(ins, 1, ids[i]);
+            sqlite3_bind_blob(ins, 2, vecs + (size_t)i * (size_t)s->dim, s->dim * (int)sizeof(float), SQLITE_STATIC);
+            rc = sqlite3_step(ins);
+            sqlite3_reset(ins);
+            if (rc != SQLITE_DONE) { db_fail(s, "insert vector"); goto fail; }
+        }
+        if (rg_vectors_add(nv, n, vecs, ids) != 0) goto fail;
+        for (int i = 0; i < n; i++) { free(texts[i]); texts[i] = NULL; }
+        done += n;
+        n = 0;
+        if (progress) progress(done, total, ctx);
+    }
+    sqlite3_finalize(sel); sel = NULL;
+    sqlite3_finalize(ins); ins = NULL;
+    if (meta_key) {
+        sqlite3_stmt *st = prep(s, "INSERT OR REPLACE INTO meta(key, value) VALUES (?,?)");
+        if (!st) goto fail;
+        sqlite3_bind_text(st, 1, meta_key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, meta_value ? meta_value : "", -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) { db_fail(s, "write meta"); goto fail; }
+    }
+    if (bump_generation(s) != 0) goto fail;
+    /* The FAISS file holds the old vectors under the same ids, which reconciliation (it compares
+     * ids) could not tell apart: remove it first, so that whatever happens next the file is
+     * rebuilt from the committed rows. */
+    if ((unlink(s->faiss_path) != 0 && errno != ENOENT) || (unlink(s->gen_path) != 0 && errno != ENOENT)) {
+        rg_err("%s: %s", s->faiss_path, strerror(errno));
+        goto fail;
+    }
+    if (exec(s, "COMMIT") != 0) goto fail;
+    rg_vectors_free(s->vec);
+    s->vec = nv;
+    s->faiss_dirty = 1;
+    free(ids); free(texts); free(vecs);
+    /* Committed: a failed save here is retried by the next flush, and the next open rebuilds
+     * the missing file from SQLite in any case. */
+    rg_store_flush(s);
+    return 0;
+fail:
+    for (int i = 0; i < REEMBED_BATCH; i++) free(texts[i]);
+    free(ids); free(texts); free(vecs);
+    sqlite3_finalize(sel);
+    sqlite3_finalize(ins);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    rg_vectors_free(nv);
+    s->faiss_dirty = 1;   /* rewrite the (old) FAISS file if it was removed */
+    return -1;
+}
+
 /* ---- chunks and tables ---- */
 
 void rg_chunk_row_free(rg_chunk_row *c) {
@@ -675,52 +791,190 @@ static int is_stopword(const char *w) {
     return 0;
 }
 
-/* The FTS5 query for free text: each word quoted, OR-ed. Words are runs of letters and digits
- * (any non-ASCII byte counts as a letter), so no FTS5 operator or quote survives. */
-static char *fts_query(const char *q) {
-    rg_buf b = {0}, w = {0};
-    int nwords = 0;
+#define FTS_MAX_WORDS 64
+#define FTS_MAX_WORD_BYTES 64
+/* Postings BM25 may read per query. FTS5 scores every row that matches any query term, so a
+ * term found in a large share of a big corpus makes a query slow while adding almost nothing
+ * to the ranking (its idf is near zero). Terms are taken rarest first until this budget is
+ * spent; the rarest always counts. Small corpora never reach it. */
+#define FTS_POSTING_BUDGET 12000
+
+typedef struct { char w[FTS_MAX_WORD_BYTES + 1]; int64_t df; } fts_word;
+
+/* The query's words: runs of letters and digits (any non-ASCII byte counts as a letter), so
+ * no FTS5 operator, column filter, quote or parenthesis survives; stopwords and duplicates
+ * dropped. */
+static int fts_words(const char *q, fts_word *out) {
+    char w[FTS_MAX_WORD_BYTES + 2];
+    size_t wl = 0;
+    int n = 0;
     for (const unsigned char *p = (const unsigned char *)q;; p++) {
         int c = *p;
-        if (c && (isalnum(c) || c >= 0x80)) { rg_buf_putc(&w, (char)c); continue; }
-        if (w.len && w.len < 64 && !is_stopword(w.data) && nwords < 64) {
-            if (b.len) rg_buf_puts(&b, " OR ");
-            rg_buf_putc(&b, '"');
-            rg_buf_put(&b, w.data, w.len);
-            rg_buf_putc(&b, '"');
-            nwords++;
+        if (c && (isalnum(c) || c >= 0x80)) { if (wl <= FTS_MAX_WORD_BYTES) w[wl++] = (char)c; continue; }
+        if (wl && wl <= FTS_MAX_WORD_BYTES && n < FTS_MAX_WORDS) {
+            w[wl] = 0;
+            int dup = is_stopword(w);
+            for (int i = 0; i < n && !dup; i++) dup = strcasecmp(out[i].w, w) == 0;
+            if (!dup) { memcpy(out[n].w, w, wl + 1); out[n].df = -1; n++; }
         }
-        if (w.data) { w.len = 0; w.data[0] = 0; }
+        wl = 0;
         if (!c) break;
     }
-    rg_buf_free(&w);
-    if (!nwords) { rg_buf_free(&b); return NULL; }
+    return n;
+}
+
+/* ---- document frequencies, through the index's own tokenizer ---- */
+
+typedef struct { sqlite3_stmt *vocab; int64_t df; int ntok; } df_ctx;
+
+static int df_token(void *ctx, int flags, const char *tok, int ntok, int start, int end) {
+    (void)flags; (void)start; (void)end;
+    df_ctx *c = ctx;
+    sqlite3_reset(c->vocab);
+    sqlite3_bind_text(c->vocab, 1, tok, ntok, SQLITE_TRANSIENT);
+    int64_t df = sqlite3_step(c->vocab) == SQLITE_ROW ? sqlite3_column_int64(c->vocab, 0) : 0;
+    /* a word that splits into several tokens is a phrase: no more frequent than its rarest */
+    if (c->ntok == 0 || df < c->df) c->df = df;
+    c->ntok++;
+    return SQLITE_OK;
+}
+
+/* Fills each word's document frequency (the number of chunks holding it). Returns -1 when the
+ * tokenizer or the vocabulary table is unavailable: then every word is kept. */
+static int fts_doc_freqs(rg_store *s, fts_word *w, int n) {
+    fts5_api *api = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (!api || api->iVersion < 2) return -1;
+    void *ud = NULL;
+    fts5_tokenizer tk;
+    if (api->xFindTokenizer(api, "porter", &ud, &tk) != SQLITE_OK) return -1;
+    /* the arguments of the chunks_fts tokenize= option (index/schema.c) */
+    const char *args[] = {"unicode61", "remove_diacritics", "2"};
+    Fts5Tokenizer *t = NULL;
+    if (tk.xCreate(ud, args, 3, &t) != SQLITE_OK) return -1;
+    if (sqlite3_exec(s->db, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.rg_fts_vocab USING fts5vocab(main, chunks_fts, row)",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT doc FROM temp.rg_fts_vocab WHERE term = ?", -1, &st, NULL) != SQLITE_OK) {
+        tk.xDelete(t);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        df_ctx c = {st, 0, 0};
+        tk.xTokenize(t, &c, FTS5_TOKENIZE_QUERY, w[i].w, (int)strlen(w[i].w), df_token);
+        w[i].df = c.ntok ? c.df : 0;
+    }
+    sqlite3_finalize(st);
+    tk.xDelete(t);
+    return 0;
+}
+
+static int cmp_df(const void *a, const void *b) {
+    int64_t x = ((const fts_word *)a)->df, y = ((const fts_word *)b)->df;
+    return x < y ? -1 : x > y;
+}
+
+/* The FTS5 query: the chosen words, each quoted, OR-ed. It is bound as a parameter, never
+ * spliced into SQL. NULL when nothing in the text can match. */
+static char *fts_query(rg_store *s, const char *q) {
+    fts_word w[FTS_MAX_WORDS];
+    int n = fts_words(q, w);
+    if (!n) return NULL;
+    if (fts_doc_freqs(s, w, n) == 0) {
+        qsort(w, (size_t)n, sizeof *w, cmp_df);
+        int m = 0;
+        while (m < n && w[m].df == 0) m++;         /* in no chunk: cannot contribute */
+        memmove(w, w + m, (size_t)(n - m) * sizeof *w);
+        n -= m;
+        int64_t spent = 0;
+        for (m = 0; m < n; m++) {
+            if (m > 0 && spent + w[m].df > FTS_POSTING_BUDGET) break;
+            spent += w[m].df;
+        }
+        n = m;
+        if (!n) return NULL;
+    }
+    rg_buf b = {0};
+    for (int i = 0; i < n; i++) {
+        if (b.len) rg_buf_puts(&b, " OR ");
+        rg_buf_putc(&b, '"');
+        rg_buf_puts(&b, w[i].w);
+        rg_buf_putc(&b, '"');
+    }
     return rg_buf_take(&b);
 }
 
-static void bind_filter(sqlite3_stmt *st, int first, const rg_search_filter *f) {
-    bind_text_or_null(st, first, f ? f->doc_id : NULL);
-    bind_text_or_null(st, first + 1, f ? f->source_glob : NULL);
-    sqlite3_bind_int(st, first + 2, f ? f->kind : -1);
+/* A filter as SQL conditions over chunks c JOIN documents d, with "?" parameters bound in
+ * order by filter_bind. Every user value is a parameter. */
+typedef struct { const char *v[8 + 3 * RG_FILTER_MAX_META]; int is_int[8 + 3 * RG_FILTER_MAX_META]; int iv[8 + 3 * RG_FILTER_MAX_META]; int n; } filter_params;
+
+static void fp_text(filter_params *p, const char *v) { p->is_int[p->n] = 0; p->v[p->n++] = v; }
+
+static int filter_active(const rg_search_filter *f) {
+    return f && (f->doc_id || f->source_glob || f->kind >= 0 || f->date_from || f->date_to || f->nmeta > 0);
 }
-#define FILTER_SQL "(?%d IS NULL OR d.doc_id = ?%d) AND (?%d IS NULL OR d.source GLOB ?%d) AND (?%d < 0 OR c.kind = ?%d)"
+
+static char *filter_sql(const rg_search_filter *f, filter_params *p) {
+    rg_buf b = {0};
+    p->n = 0;
+    rg_buf_puts(&b, "1");
+    if (!f) return rg_buf_take(&b);
+    if (f->doc_id) { rg_buf_puts(&b, " AND d.doc_id = ?"); fp_text(p, f->doc_id); }
+    if (f->source_glob) { rg_buf_puts(&b, " AND d.source GLOB ?"); fp_text(p, f->source_glob); }
+    if (f->kind >= 0) { rg_buf_puts(&b, " AND c.kind = ?"); p->is_int[p->n] = 1; p->iv[p->n++] = f->kind; }
+    const char *bounds[2] = {f->date_from, f->date_to};
+    for (int i = 0; i < 2; i++) {
+        if (!bounds[i]) continue;
+        const char *date = f->date_key
+            ? "(CASE WHEN json_valid(d.metadata) THEN (SELECT CAST(value AS TEXT) FROM json_each(d.metadata) WHERE key = ?) END)"
+            : "strftime('%Y-%m-%dT%H:%M:%S', d.indexed_at, 'unixepoch')";
+        /* the upper bound is inclusive of everything it prefixes: "2024-03" takes all of March */
+        if (i == 0) rg_buf_printf(&b, " AND %s >= ?", date);
+        else rg_buf_printf(&b, " AND substr(%s, 1, length(?)) <= ?", date);
+        if (f->date_key) fp_text(p, f->date_key);
+        fp_text(p, bounds[i]);
+        if (i == 1) fp_text(p, bounds[i]);
+    }
+    for (int i = 0; i < f->nmeta && i < RG_FILTER_MAX_META; i++) {
+        if (!f->meta_key[i] || !f->meta_value[i]) continue;
+        rg_buf_puts(&b, " AND (CASE WHEN json_valid(d.metadata) THEN EXISTS (SELECT 1 FROM json_each(d.metadata) "
+                        "WHERE key = ? AND CAST(value AS TEXT) = ?) ELSE 0 END)");
+        fp_text(p, f->meta_key[i]);
+        fp_text(p, f->meta_value[i]);
+    }
+    return rg_buf_take(&b);
+}
+
+static void filter_bind(sqlite3_stmt *st, int first, const filter_params *p) {
+    for (int i = 0; i < p->n; i++) {
+        if (p->is_int[i]) sqlite3_bind_int(st, first + i, p->iv[i]);
+        else sqlite3_bind_text(st, first + i, p->v[i], -1, SQLITE_TRANSIENT);
+    }
+}
 
 int rg_store_search_bm25(rg_store *s, const char *query, int k, const rg_search_filter *f,
                          rg_hit **out, int *n) {
     *out = NULL; *n = 0;
     if (k <= 0) return 0;
-    char *q = fts_query(query ? query : "");
+    char *q = fts_query(s, query ? query : "");
     if (!q) return 0;
+    filter_params fp;
+    char *cond = filter_sql(f, &fp);
+    /* Column weights: the chunk text (table rows carry their headers inline) counts fully,
+     * the section path half. */
     char *sql = xasprintf("SELECT c.id, -bm25(chunks_fts, 1.0, 0.5) FROM chunks_fts "
                           "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc "
-                          "WHERE chunks_fts MATCH ?1 AND " FILTER_SQL " ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?5",
-                          2, 2, 3, 3, 4, 4);
+                          "WHERE chunks_fts MATCH ? AND %s ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?", cond);
+    free(cond);
     sqlite3_stmt *st = prep(s, sql);
     free(sql);
     if (!st) { free(q); return -1; }
     sqlite3_bind_text(st, 1, q, -1, SQLITE_TRANSIENT);
-    bind_filter(st, 2, f);
-    sqlite3_bind_int(st, 5, k);
+    filter_bind(st, 2, &fp);
+    sqlite3_bind_int(st, 2 + fp.n, k);
     free(q);
     *out = xmalloc((size_t)k * sizeof **out);
     int rc;
@@ -735,36 +989,26 @@ int rg_store_search_bm25(rg_store *s, const char *query, int k, const rg_search_
 }
 
 static int cmp_hit(const void *a, const void *b) {
-    double x = ((const rg_hit *)a)->score, y = ((const rg_hit *)b)->score;
-    return x < y ? 1 : x > y ? -1 : 0;
+    const rg_hit *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? 1 : -1;
+    return x->chunk_id < y->chunk_id ? -1 : x->chunk_id > y->chunk_id;
 }
 
-int rg_store_search_dense(rg_store *s, const float *q, int k, const rg_search_filter *f,
-                          rg_hit **out, int *n) {
-    *out = NULL; *n = 0;
-    if (k <= 0) return 0;
-    int filtered = f && (f->doc_id || f->source_glob || f->kind >= 0);
-    if (!filtered) {
-        float *sc = xmalloc((size_t)k * sizeof *sc);
-        int64_t *ids = xmalloc((size_t)k * sizeof *ids);
-        if (rg_vectors_search(s->vec, q, k, sc, ids) != 0) { free(sc); free(ids); return -1; }
-        *out = xmalloc((size_t)k * sizeof **out);
-        for (int i = 0; i < k && ids[i] >= 0; i++) { (*out)[i].chunk_id = ids[i]; (*out)[i].score = sc[i]; (*n)++; }
-        free(sc); free(ids);
-        return 0;
-    }
-    /* Filtered: score the matching chunks' stored vectors exactly, so k results come back
-     * whenever k chunks match. */
+/* Exact scoring of every chunk that passes the filter, from the stored vectors. */
+static int dense_exact(rg_store *s, const float *q, int k, const rg_search_filter *f, rg_hit **out, int *n) {
+    filter_params fp;
+    char *cond = filter_sql(f, &fp);
     char *sql = xasprintf("SELECT v.chunk_id, v.vec FROM vectors v JOIN chunks c ON c.id = v.chunk_id "
-                          "JOIN documents d ON d.id = c.doc WHERE " FILTER_SQL, 1, 1, 2, 2, 3, 3);
+                          "JOIN documents d ON d.id = c.doc WHERE %s", cond);
+    free(cond);
     sqlite3_stmt *st = prep(s, sql);
     free(sql);
     if (!st) return -1;
-    bind_filter(st, 1, f);
-    int cap = 0, cnt = 0;
+    filter_bind(st, 1, &fp);
+    int cap = 0, cnt = 0, rc;
     rg_hit *all = NULL;
     size_t vbytes = (size_t)s->dim * sizeof(float);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if ((size_t)sqlite3_column_bytes(st, 1) != vbytes) continue;
         const float *v = sqlite3_column_blob(st, 1);
         float dot = 0;
@@ -775,9 +1019,79 @@ int rg_store_search_dense(rg_store *s, const float *q, int k, const rg_search_fi
         cnt++;
     }
     sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) { free(all); return db_fail(s, "dense search"); }
     if (cnt) qsort(all, (size_t)cnt, sizeof *all, cmp_hit);
     *out = all;
     *n = cnt < k ? cnt : k;
+    return 0;
+}
+
+#define DENSE_OVERFETCH_MAX 16384
+
+int rg_store_search_dense(rg_store *s, const float *q, int k, const rg_search_filter *f,
+                          rg_hit **out, int *n) {
+    *out = NULL; *n = 0;
+    if (k <= 0) return 0;
+    int64_t total = rg_vectors_count(s->vec);
+    if (!filter_active(f)) {
+        if (total == 0) return 0;
+        int kk = (int64_t)k > total ? (int)total : k;
+        float *sc = xmalloc((size_t)kk * sizeof *sc);
+        int64_t *ids = xmalloc((size_t)kk * sizeof *ids);
+        if (rg_vectors_search(s->vec, q, kk, sc, ids) != 0) { free(sc); free(ids); return -1; }
+        *out = xmalloc((size_t)kk * sizeof **out);
+        for (int i = 0; i < kk; i++) {
+            if (ids[i] < 0) continue;
+            (*out)[*n].chunk_id = ids[i];
+            (*out)[*n].score = sc[i];
+            (*n)++;
+        }
+        free(sc); free(ids);
+        return 0;
+    }
+    /* One document: its chunks are few, score them exactly. */
+    if (f->doc_id) return dense_exact(s, q, k, f, out, n);
+    /* Otherwise over-fetch from FAISS with a growing k, keeping the hits that pass the filter,
+     * until k of them are found or FAISS is exhausted; a filter so selective that this does not
+     * converge quickly falls back to exact scoring of the filtered set. */
+    filter_params fp;
+    char *cond = filter_sql(f, &fp);
+    char *sql = xasprintf("SELECT 1 FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id = ? AND %s", cond);
+    free(cond);
+    sqlite3_stmt *st = prep(s, sql);
+    free(sql);
+    if (!st) return -1;
+    int kk = k * 4 < 64 ? 64 : k * 4;
+    rg_hit *hits = xmalloc((size_t)k * sizeof *hits);
+    int rc = 0;
+    for (;;) {
+        if ((int64_t)kk > total) kk = (int)total;
+        float *sc = xmalloc(((size_t)kk + 1) * sizeof *sc);
+        int64_t *ids = xmalloc(((size_t)kk + 1) * sizeof *ids);
+        if (kk > 0 && rg_vectors_search(s->vec, q, kk, sc, ids) != 0) { free(sc); free(ids); rc = -1; break; }
+        int cnt = 0;
+        for (int i = 0; i < kk && cnt < k; i++) {
+            if (ids[i] < 0) continue;
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, ids[i]);
+            filter_bind(st, 2, &fp);
+            int r = sqlite3_step(st);
+            if (r == SQLITE_ROW) { hits[cnt].chunk_id = ids[i]; hits[cnt].score = sc[i]; cnt++; }
+            else if (r != SQLITE_DONE) { db_fail(s, "dense filter"); rc = -1; break; }
+        }
+        free(sc); free(ids);
+        if (rc != 0) break;
+        if (cnt >= k || (int64_t)kk >= total) { *n = cnt; break; }
+        if (kk >= DENSE_OVERFETCH_MAX) {
+            sqlite3_finalize(st);
+            free(hits);
+            return dense_exact(s, q, k, f, out, n);
+        }
+        kk *= 4;
+    }
+    sqlite3_finalize(st);
+    if (rc != 0) { free(hits); *n = 0; return -1; }
+    *out = hits;
     return 0;
 }
 

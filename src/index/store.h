@@ -10,6 +10,7 @@
 #define RAGD_INDEX_STORE_H
 #include <stdint.h>
 #include "core/doc.h"
+#include "embed/encoder.h"
 
 typedef struct rg_store rg_store;
 
@@ -18,7 +19,12 @@ typedef struct {
     int dim;               /* its dimension (with encoder) */
     int writable;          /* take the writer lock (waits for another writer) */
     int create;            /* create the directory and database when missing */
+    const char *encoder_spec; /* how to reopen the encoder (a model path, "hash"), kept in the manifest */
 } rg_store_opts;
+
+/* Reads DIR/manifest.json without opening the index: 1 and the encoder name, spec (may be
+ * "") and dim filled; 0 when there is no manifest; -1 when it is invalid (rg_err set). */
+int rg_store_manifest_peek(const char *dir, char *encoder, size_t enclen, char *spec, size_t speclen, int *dim);
 
 rg_store *rg_store_open(const char *dir, const rg_store_opts *o);
 void rg_store_close(rg_store *s);
@@ -49,6 +55,15 @@ int rg_store_remove_doc(rg_store *s, const char *doc_id);  /* 1 removed, 0 absen
 int rg_store_list_docs(rg_store *s, rg_doc_info **out, int *n);
 /* Persists the FAISS index (write-temp, fsync, rename). Called after a batch of puts. */
 int rg_store_flush(rg_store *s);
+/* Calls fn(chunk id, text) for each searchable chunk in id order; stops early (returning
+ * that value) when fn returns non-zero. */
+int rg_store_each_chunk(rg_store *s, int (*fn)(int64_t id, const char *text, void *ctx), void *ctx);
+/* Replaces every stored vector by e's embedding of its chunk text (a refitted encoder) and
+ * rebuilds FAISS, in one SQLite transaction that also sets meta[meta_key] = meta_value (when
+ * meta_key is not NULL): after a crash either all old or all new vectors (and meta) survive.
+ * progress (may be NULL) is called after each batch. */
+int rg_store_reembed(rg_store *s, rg_encoder *e, const char *meta_key, const char *meta_value,
+                     void (*progress)(int64_t done, int64_t total, void *ctx), void *ctx);
 
 /* ---- chunks and tables ---- */
 typedef struct {

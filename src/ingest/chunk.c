@@ -1,160 +1,403 @@
-/* ingest/chunk: see chunk.h. */
+/* ingest/chunk: see chunk.h.
+ * Text: the blocks of one section (same section path, possibly around tables) are packed
+ * paragraph by paragraph up to max_tokens; a paragraph that does not fit in the room left
+ * starts a new chunk, and one larger than the budget is cut at sentence ends (ingest/
+ * sentence.h), consecutive pieces sharing up to overlap_tokens of trailing sentences; a
+ * sentence longer than the budget is cut between words. A section with two or more text
+ * chunks also gets context-only parent chunks (its text in windows of PARENT_FACTOR budgets)
+ * that the context builder returns in place of a matched child (small-to-big).
+ * Tables: linearised once per row ("Revenue | 2019: 1,452.4 | 2018: 1,301.2" under a caption
+ * line and the column headers), then rows grouped up to table_max_tokens, header lines
+ * repeated in every group. Everything is linear in the document size. */
 #include "ingest/chunk.h"
+#include "ingest/sentence.h"
 #include "core/util.h"
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#define PARENT_FACTOR 4
 
 void rg_chunk_opts_default(rg_chunk_opts *o) {
+    memset(o, 0, sizeof *o);
     o->max_tokens = 256;
     o->overlap_tokens = 32;
+    o->table_max_tokens = 384;
 }
 
-/* Word pieces run about 1.3 per word for English prose; numbers and punctuation split more. */
-int rg_approx_tokens(const char *text) {
-    int words = 0, punct = 0, in_word = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (isalnum(*p) || *p >= 0x80) {
-            if (!in_word) words++;
-            in_word = 1;
+/* Word pieces without a vocabulary: a word of up to 7 letters is one piece, longer words
+ * more; a number of up to 4 digits one piece, longer ones about one per 3 digits; each
+ * punctuation mark one. On the 332 reference strings of bert-base-uncased this counts 8%
+ * more pieces than the real tokenizer (a budget errs on the safe side). One pass. */
+static int approx_tokens_n(const char *text, size_t n) {
+    int pieces = 0;
+    size_t i = 0;
+    const unsigned char *p = (const unsigned char *)text;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (isalpha(c) || c >= 0x80) {
+            size_t s = i;
+            while (i < n && (isalpha(p[i]) || p[i] >= 0x80)) i++;
+            size_t len = i - s;
+            pieces += len <= 7 ? 1 : len <= 12 ? 2 : 2 + (int)((len - 12) / 5);
+        } else if (isdigit(c)) {
+            size_t s = i;
+            while (i < n && isdigit(p[i])) i++;
+            pieces += i - s <= 4 ? 1 : 1 + (int)((i - s - 2) / 3);
         } else {
-            in_word = 0;
-            if (!isspace(*p)) punct++;
+            if (!isspace(c)) pieces++;
+            i++;
         }
     }
-    return words + words / 3 + punct;
+    return pieces;
 }
+
+int rg_approx_tokens(const char *text) { return text ? approx_tokens_n(text, strlen(text)) : 0; }
+
+/* ---- chunk list ---- */
 
 typedef struct { rg_chunk *v; int n, cap; } chunk_list;
 
-static rg_chunk *push(chunk_list *l) {
+static rg_chunk *push(chunk_list *l, rg_chunk_kind kind, const char *section, int page, int64_t offset) {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
         l->v = xrealloc(l->v, (size_t)l->cap * sizeof *l->v);
     }
     rg_chunk *c = &l->v[l->n++];
     memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->section = xstrdup(section ? section : "");
     c->parent = -1;
     c->table_index = -1;
-    c->offset = -1;
+    c->page = page;
+    c->offset = offset;
     return c;
 }
 
-static const char *cell_text(const rg_table *t, int r, int c) {
+/* ---- tables ---- */
+
+static const char *cell_raw(const rg_table *t, int r, int c) {
     const rg_cell *cell = &t->cells[(size_t)r * (size_t)t->ncols + (size_t)c];
     return cell->raw ? cell->raw : "";
 }
 
-/* A row label: the first non-empty of the row's header columns (or the first cell). */
-static void row_label(const rg_table *t, int r, rg_buf *b) {
-    int hc = t->header_cols > 0 ? t->header_cols : 1;
-    for (int c = 0; c < hc && c < t->ncols; c++) {
-        const char *s = cell_text(t, r, c);
-        if (*s) { if (b->len) rg_buf_puts(b, " "); rg_buf_puts(b, s); }
+/* Appends s with white space runs collapsed (cells may hold newlines). */
+static void put_clean(rg_buf *b, const char *s) {
+    int space = 0;
+    for (; *s; s++) {
+        if (isspace((unsigned char)*s)) { space = 1; continue; }
+        if (space && b->len && b->data[b->len - 1] != ' ' && b->data[b->len - 1] != '\n') rg_buf_putc(b, ' ');
+        space = 0;
+        rg_buf_putc(b, *s);
     }
+}
+
+/* Column headers: the header rows' cells of each column, joined, repeats (from spans) once. */
+static char **column_headers(const rg_table *t) {
+    char **h = xcalloc((size_t)t->ncols + 1, sizeof *h);
+    for (int c = 0; c < t->ncols; c++) {
+        rg_buf b = {0};
+        const char *prev = NULL;
+        for (int r = 0; r < t->header_rows && r < t->nrows; r++) {
+            const char *s = cell_raw(t, r, c);
+            if (!*s || (prev && strcmp(prev, s) == 0)) continue;
+            if (b.len) rg_buf_putc(&b, ' ');
+            put_clean(&b, s);
+            prev = s;
+        }
+        h[c] = rg_buf_take(&b);
+    }
+    return h;
+}
+
+static void free_headers(char **h, int n) {
+    for (int i = 0; i < n; i++) free(h[i]);
+    free(h);
+}
+
+/* The lines every chunk of the table starts with: caption (with its scale) and headers. */
+static char *table_head(const rg_table *t, const char *caption, char **heads) {
+    rg_buf b = {0};
+    if (caption && *caption) put_clean(&b, caption);
+    if (t->scale[0] && (!caption || !strcasestr(caption, t->scale))) {
+        if (b.len) rg_buf_putc(&b, ' ');
+        rg_buf_printf(&b, "(in %ss)", t->scale);
+    }
+    if (b.len) rg_buf_putc(&b, '\n');
+    if (t->header_rows > 0) {
+        int any = 0;
+        for (int c = 0; c < t->ncols; c++) {
+            if (!heads[c][0]) continue;
+            if (any) rg_buf_puts(&b, " | ");
+            rg_buf_puts(&b, heads[c]);
+            any = 1;
+        }
+        if (any) rg_buf_putc(&b, '\n');
+    }
+    return b.len ? rg_buf_take(&b) : xstrdup("");
+}
+
+/* One body row: "label | header: value | header: value". */
+static void table_row(rg_buf *b, const rg_table *t, int r, char **heads) {
+    int hc = t->header_cols > 0 ? t->header_cols : 0;
+    size_t start = b->len;
+    for (int c = 0; c < hc && c < t->ncols; c++) {
+        const char *s = cell_raw(t, r, c);
+        if (!*s) continue;
+        if (b->len > start) rg_buf_putc(b, ' ');
+        put_clean(b, s);
+    }
+    for (int c = hc; c < t->ncols; c++) {
+        const char *s = cell_raw(t, r, c);
+        if (!*s) continue;
+        if (b->len > start) rg_buf_puts(b, " | ");
+        if (heads[c][0]) { rg_buf_puts(b, heads[c]); rg_buf_puts(b, ": "); }
+        put_clean(b, s);
+    }
+    if (b->len > start) rg_buf_putc(b, '\n');
 }
 
 char *rg_table_linearize(const rg_table *t, const char *caption, int row_start, int row_end) {
+    if (!t) return xstrdup("");
+    char **heads = column_headers(t);
+    char *head = table_head(t, caption, heads);
     rg_buf b = {0};
-    if (caption && *caption) { rg_buf_puts(&b, caption); rg_buf_puts(&b, "\n"); }
-    int hr = t->header_rows, hc = t->header_cols > 0 ? t->header_cols : 1;
-    for (int r = 0; r < hr && r < t->nrows; r++) {
-        for (int c = 0; c < t->ncols; c++) {
-            const char *s = cell_text(t, r, c);
-            if (*s) { rg_buf_puts(&b, s); rg_buf_puts(&b, c + 1 < t->ncols ? " | " : ""); }
-        }
-        rg_buf_puts(&b, "\n");
-    }
-    if (row_start < hr) row_start = hr;
+    rg_buf_puts(&b, head);
+    if (row_start < t->header_rows) row_start = t->header_rows;
     if (row_end > t->nrows) row_end = t->nrows;
-    for (int r = row_start; r < row_end; r++) {
-        rg_buf label = {0};
-        row_label(t, r, &label);
-        rg_buf_puts(&b, label.data ? label.data : "");
-        for (int c = hc; c < t->ncols; c++) {
-            const char *s = cell_text(t, r, c);
-            if (!*s) continue;
-            rg_buf_puts(&b, " | ");
-            rg_buf col = {0};
-            for (int h = 0; h < hr; h++) {
-                const char *hs = cell_text(t, h, c);
-                if (*hs) { if (col.len) rg_buf_puts(&col, " "); rg_buf_puts(&col, hs); }
-            }
-            if (col.len) { rg_buf_puts(&b, col.data); rg_buf_puts(&b, ": "); }
-            rg_buf_puts(&b, s);
-            rg_buf_free(&col);
-        }
-        rg_buf_puts(&b, "\n");
-        rg_buf_free(&label);
-    }
-    return rg_buf_take(&b);
+    for (int r = row_start; r < row_end; r++) table_row(&b, t, r, heads);
+    free(head);
+    free_headers(heads, t->ncols);
+    while (b.len && b.data[b.len - 1] == '\n') b.data[--b.len] = 0;
+    return b.len ? rg_buf_take(&b) : xstrdup("");
 }
 
-static void flush_text(chunk_list *l, rg_buf *text, const rg_block *first, int ntok) {
-    if (!text->len) return;
-    rg_chunk *c = push(l);
-    c->kind = RG_CHUNK_TEXT;
-    c->text = rg_buf_take(text);
-    c->section = xstrdup(first->section ? first->section : "");
-    c->ntokens = ntok;
-    c->page = first->page;
-    c->offset = first->offset;
+static void chunk_table(chunk_list *l, const rg_block *blk, int table_index, int budget) {
+    const rg_table *t = blk->table;
+    char **heads = column_headers(t);
+    char *head = table_head(t, t->caption, heads);
+    int head_tok = rg_approx_tokens(head);
+    int body = t->header_rows < t->nrows ? t->header_rows : t->nrows;
+    rg_buf cur = {0}, line = {0};
+    int cur_tok = 0, start = body;
+    for (int r = body; r <= t->nrows; r++) {
+        int ltok = 0;
+        if (r < t->nrows) {
+            line.len = 0;
+            if (line.data) line.data[0] = 0;
+            table_row(&line, t, r, heads);
+            ltok = approx_tokens_n(line.data ? line.data : "", line.len);
+        }
+        /* close the group when the table ends or this row would overflow a non-empty group */
+        if (r == t->nrows || (r > start && head_tok + cur_tok + ltok > budget)) {
+            rg_buf txt = {0};
+            rg_buf_puts(&txt, head);
+            if (cur.len) rg_buf_put(&txt, cur.data, cur.len);
+            while (txt.len && txt.data[txt.len - 1] == '\n') txt.data[--txt.len] = 0;
+            if (txt.len && (r > start || (r == t->nrows && start == body))) {
+                rg_chunk *c = push(l, RG_CHUNK_TABLE, blk->section, blk->page, blk->offset);
+                c->text = rg_buf_take(&txt);
+                c->table_index = table_index;
+                c->row_start = start;
+                c->row_end = r;
+                c->ntokens = head_tok + cur_tok;
+            }
+            rg_buf_free(&txt);
+            if (r == t->nrows) break;
+            cur.len = 0;
+            if (cur.data) cur.data[0] = 0;
+            cur_tok = 0;
+            start = r;
+        }
+        if (line.len) rg_buf_put(&cur, line.data, line.len);
+        cur_tok += ltok;
+    }
+    rg_buf_free(&cur);
+    rg_buf_free(&line);
+    free(head);
+    free_headers(heads, t->ncols);
+}
+
+/* ---- text ---- */
+
+typedef struct {
+    chunk_list *l;
+    const rg_chunk_opts *o;
+    const char *section;
+    rg_buf text;            /* current chunk */
+    int ntok;
+    int page;
+    int64_t offset;
+    int first_child, nchildren;   /* this section's text chunks, for parents */
+} packer;
+
+static void flush(packer *p) {
+    while (p->text.len && isspace((unsigned char)p->text.data[p->text.len - 1])) p->text.data[--p->text.len] = 0;
+    if (!p->text.len) { p->ntok = 0; return; }
+    rg_chunk *c = push(p->l, RG_CHUNK_TEXT, p->section, p->page, p->offset);
+    c->text = rg_buf_take(&p->text);
+    c->ntokens = p->ntok;
+    if (!p->nchildren++) p->first_child = p->l->n - 1;
+    p->ntok = 0;
+}
+
+static void append(packer *p, const char *s, size_t n, int ntok, const char *sep, const rg_block *b) {
+    if (!p->text.len) { p->page = b->page; p->offset = b->offset; }
+    else rg_buf_puts(&p->text, sep);
+    rg_buf_put(&p->text, s, n);
+    p->ntok += ntok;
+}
+
+/* A sentence longer than the budget: pieces cut between words; a word longer than the
+ * budget is cut every max_tokens bytes (a byte is at most one piece), on a UTF-8 boundary. */
+static void add_long_sentence(packer *p, const char *s, size_t n, const rg_block *b) {
+    int max = p->o->max_tokens;
+    size_t i = 0;
+    while (i < n && isspace((unsigned char)s[i])) i++;
+    while (i < n) {
+        size_t j = i;
+        int tok = 0;
+        while (j < n) {
+            size_t e = j;
+            while (e < n && !isspace((unsigned char)s[e])) e++;
+            int wt = approx_tokens_n(s + j, e - j);
+            if (tok && tok + wt > max) break;
+            tok += wt;
+            j = e;
+            while (j < n && isspace((unsigned char)s[j])) j++;
+            if (tok >= max) break;
+        }
+        size_t end = j;
+        if (tok > max) {
+            end = i + (size_t)max;
+            while (end < n && ((unsigned char)s[end] & 0xC0) == 0x80) end++;
+            if (end > n) end = n;
+            tok = approx_tokens_n(s + i, end - i);
+        }
+        size_t len = end - i;
+        while (len && isspace((unsigned char)s[i + len - 1])) len--;
+        if (p->ntok && p->ntok + tok > max) flush(p);
+        append(p, s + i, len, tok, " ", b);
+        i = end;
+        while (i < n && isspace((unsigned char)s[i])) i++;
+    }
+}
+
+/* A paragraph longer than the room left: sentence by sentence, with overlap. */
+static void add_long_para(packer *p, const char *text, const rg_block *b) {
+    rg_span *sp = NULL;
+    int ns = rg_sentences(text, strlen(text), &sp);
+    int *tok = xmalloc(((size_t)ns + 1) * sizeof *tok);
+    for (int i = 0; i < ns; i++) tok[i] = approx_tokens_n(text + sp[i].start, sp[i].len);
+    int chunk_first = -1;   /* first sentence of this paragraph in the current chunk */
+    for (int i = 0; i < ns; i++) {
+        if (tok[i] > p->o->max_tokens) {
+            add_long_sentence(p, text + sp[i].start, sp[i].len, b);
+            chunk_first = -1;
+            continue;
+        }
+        if (p->ntok + tok[i] > p->o->max_tokens && p->ntok) {
+            flush(p);
+            /* overlap: trailing sentences of the chunk just closed, within overlap_tokens */
+            if (chunk_first >= 0 && p->o->overlap_tokens > 0) {
+                int k = i, sum = 0;
+                while (k - 1 >= chunk_first && sum + tok[k - 1] <= p->o->overlap_tokens) sum += tok[--k];
+                for (int m = k; m < i; m++) append(p, text + sp[m].start, sp[m].len, tok[m], " ", b);
+                chunk_first = k < i ? k : -1;
+            } else chunk_first = -1;
+        }
+        if (chunk_first < 0) chunk_first = i;
+        append(p, text + sp[i].start, sp[i].len, tok[i], p->ntok ? (i == chunk_first ? "\n\n" : " ") : "", b);
+    }
+    free(tok);
+    free(sp);
+}
+
+static void add_para(packer *p, const rg_block *b) {
+    const char *text = b->text;
+    int t = rg_approx_tokens(text);
+    if (p->ntok + t <= p->o->max_tokens) { append(p, text, strlen(text), t, "\n\n", b); return; }
+    if (t <= p->o->max_tokens) {   /* keep the paragraph whole in a chunk of its own */
+        flush(p);
+        append(p, text, strlen(text), t, "\n\n", b);
+        return;
+    }
+    add_long_para(p, text, b);
+}
+
+/* Parents for a section's text chunks idx[0..n) (tables between them left out): windows of
+ * whole children up to PARENT_FACTOR budgets, each a context-only chunk they point to. */
+static void add_parents(chunk_list *l, const int *idx, int n, int budget) {
+    if (n < 2) return;
+    int i = 0;
+    while (i < n) {
+        int j = i, tok = 0;
+        while (j < n && (j == i || tok + l->v[idx[j]].ntokens <= budget)) tok += l->v[idx[j++]].ntokens;
+        if (j - i >= 2) {
+            rg_buf b = {0};
+            for (int k = i; k < j; k++) {
+                if (b.len) rg_buf_puts(&b, "\n\n");
+                rg_buf_puts(&b, l->v[idx[k]].text);
+            }
+            const rg_chunk *c0 = &l->v[idx[i]];
+            char *section = xstrdup(c0->section);
+            int page = c0->page;
+            int64_t off = c0->offset;
+            rg_chunk *pc = push(l, RG_CHUNK_TEXT, section, page, off);   /* may move l->v */
+            free(section);
+            pc->text = rg_buf_take(&b);
+            pc->ntokens = rg_approx_tokens(pc->text);
+            pc->context_only = 1;
+            int pi = l->n - 1;
+            for (int k = i; k < j; k++) l->v[idx[k]].parent = pi;
+        }
+        i = j;
+    }
+}
+
+static int same_section(const rg_block *a, const rg_block *b) {
+    return strcmp(a->section ? a->section : "", b->section ? b->section : "") == 0;
 }
 
 int rg_chunk_doc(const rg_doc *d, const rg_chunk_opts *o, rg_chunk **out, int *n) {
     rg_chunk_opts def;
-    if (!o) { rg_chunk_opts_default(&def); o = &def; }
+    rg_chunk_opts_default(&def);
+    rg_chunk_opts eff = o ? *o : def;
+    if (eff.max_tokens <= 0) eff.max_tokens = def.max_tokens;
+    if (eff.max_tokens < 8) eff.max_tokens = 8;
+    if (eff.overlap_tokens < 0) eff.overlap_tokens = 0;
+    if (eff.overlap_tokens > eff.max_tokens / 2) eff.overlap_tokens = eff.max_tokens / 2;
+    if (eff.table_max_tokens <= 0) eff.table_max_tokens = eff.max_tokens;
     chunk_list l = {0};
-    rg_buf text = {0};
-    const rg_block *first = NULL;
-    int ntok = 0, table_index = 0;
-    for (int i = 0; i < d->nblocks; i++) {
-        const rg_block *b = &d->blocks[i];
-        if (b->kind == RG_BLOCK_TABLE) {
-            if (first) flush_text(&l, &text, first, ntok);
-            first = NULL; ntok = 0;
-            const rg_table *t = b->table;
-            /* Row groups that fit the budget, header rows repeated in each. */
-            int r = t->header_rows;
-            do {
-                int end = r, tok = 0;
-                char *s = NULL;
-                while (end < t->nrows) {
-                    char *try = rg_table_linearize(t, t->caption, r, end + 1);
-                    int tt = rg_approx_tokens(try);
-                    if (tt > o->max_tokens && end > r) { free(try); break; }
-                    free(s); s = try; tok = tt; end++;
-                }
-                if (!s) { s = rg_table_linearize(t, t->caption, r, r); tok = rg_approx_tokens(s); }
-                rg_chunk *c = push(&l);
-                c->kind = RG_CHUNK_TABLE;
-                c->text = s;
-                c->section = xstrdup(b->section ? b->section : "");
-                c->table_index = table_index;
-                c->row_start = r;
-                c->row_end = end;
-                c->ntokens = tok;
-                c->page = b->page;
-                c->offset = b->offset;
-                r = end;
-            } while (r < t->nrows);
-            table_index++;
-            continue;
+    int table_index = 0;
+    for (int i = 0; i < d->nblocks;) {
+        /* one section: blocks sharing a section path */
+        int e = i + 1;
+        while (e < d->nblocks && same_section(&d->blocks[e], &d->blocks[i])) e++;
+        packer p = {&l, &eff, d->blocks[i].section ? d->blocks[i].section : "", {0}, 0, 0, -1, 0, 0};
+        for (int k = i; k < e; k++) {
+            const rg_block *b = &d->blocks[k];
+            if (b->kind == RG_BLOCK_TABLE) {
+                flush(&p);
+                if (b->table) chunk_table(&l, b, table_index, eff.table_max_tokens);
+                table_index++;
+                continue;
+            }
+            if (b->kind == RG_BLOCK_HEADING || !b->text || !*b->text) continue;   /* headings live in the path */
+            add_para(&p, b);
         }
-        if (!b->text || !*b->text) continue;
-        int bt = rg_approx_tokens(b->text);
-        int new_section = first && strcmp(first->section ? first->section : "", b->section ? b->section : "") != 0;
-        if (first && (new_section || ntok + bt > o->max_tokens)) {
-            flush_text(&l, &text, first, ntok);
-            first = NULL; ntok = 0;
+        flush(&p);
+        rg_buf_free(&p.text);
+        if (p.nchildren >= 2) {
+            int hi = l.n, cnt = 0;
+            int *idx = xmalloc((size_t)(hi - p.first_child) * sizeof *idx);
+            for (int k = p.first_child; k < hi; k++) if (l.v[k].kind == RG_CHUNK_TEXT) idx[cnt++] = k;
+            add_parents(&l, idx, cnt, eff.max_tokens * PARENT_FACTOR);
+            free(idx);
         }
-        if (!first) first = b;
-        if (text.len) rg_buf_puts(&text, "\n\n");
-        rg_buf_puts(&text, b->text);
-        ntok += bt;
+        i = e;
     }
-    if (first) flush_text(&l, &text, first, ntok);
-    rg_buf_free(&text);
     *out = l.v;
     *n = l.n;
     return 0;

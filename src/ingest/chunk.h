@@ -1,7 +1,9 @@
 /* ingest/chunk: turns a parsed document into retrieval chunks.
- * Structure first: text is packed per section up to a token budget; a table becomes one
- * chunk (or row groups with the header rows repeated) whose text keeps row and column
- * headers next to each value, so "revenue 2019" matches. */
+ * Structure first: text is packed per section, paragraph by paragraph, up to a token budget;
+ * a longer paragraph is cut at sentence ends with a small overlap; a section with several
+ * chunks also gets context-only parent chunks (small-to-big). A table becomes one chunk (or
+ * row groups with the header rows repeated) whose text keeps row and column headers next to
+ * each value ("Revenue | 2019: 1,452.4 | 2018: 1,301.2"), so "revenue 2019" matches. */
 #ifndef RAGD_INGEST_CHUNK_H
 #define RAGD_INGEST_CHUNK_H
 #include "core/doc.h"
@@ -9,6 +11,7 @@
 typedef struct {
     int max_tokens;      /* budget per chunk in approximate word pieces (default 256) */
     int overlap_tokens;  /* carried from one text chunk into the next (default 32) */
+    int table_max_tokens;/* budget per table chunk (row group); 0: max_tokens (default 384) */
 } rg_chunk_opts;
 
 void rg_chunk_opts_default(rg_chunk_opts *o);

@@ -1,11 +1,14 @@
 /* retrieve/search: see search.h */
 #include "retrieve/search.h"
 #include "core/util.h"
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define RRF_K 60.0
 #define MAX_K 1000
+#define QCACHE_SIZE 128
+#define QCACHE_MAX_TEXT 4096
 
 void rg_search_opts_default(rg_search_opts *o) {
     memset(o, 0, sizeof *o);
@@ -13,6 +16,9 @@ void rg_search_opts_default(rg_search_opts *o) {
     o->candidates = 50;
     o->mode = RG_MODE_HYBRID;
     o->filter.kind = -1;
+    o->fusion = RG_FUSION_RRF;
+    o->bm25_weight = 1.0;
+    o->dense_weight = 1.0;
 }
 
 int rg_search_mode_parse(const char *s, rg_search_mode *m) {
@@ -27,36 +33,128 @@ const char *rg_search_mode_name(rg_search_mode m) {
     return m == RG_MODE_BM25 ? "bm25" : m == RG_MODE_DENSE ? "dense" : "hybrid";
 }
 
-typedef struct { int64_t id; double score; } fused;
-
-static int cmp_fused(const void *a, const void *b) {
-    double x = ((const fused *)a)->score, y = ((const fused *)b)->score;
-    if (x != y) return x < y ? 1 : -1;
-    int64_t i = ((const fused *)a)->id, j = ((const fused *)b)->id;
-    return i < j ? -1 : i > j;
+int rg_fusion_parse(const char *s, rg_fusion *f) {
+    if (strcmp(s, "rrf") == 0) *f = RG_FUSION_RRF;
+    else if (strcmp(s, "weighted") == 0) *f = RG_FUSION_WEIGHTED;
+    else { rg_err("unknown fusion \"%s\" (rrf or weighted)", s); return -1; }
+    return 0;
 }
 
-/* Reciprocal rank fusion: sum of 1 / (RRF_K + rank) over the lists a chunk appears in. */
-static fused *rrf(const rg_hit *a, int na, const rg_hit *b, int nb, int *n) {
-    fused *f = xmalloc((size_t)(na + nb + 1) * sizeof *f);
+const char *rg_fusion_name(rg_fusion f) { return f == RG_FUSION_WEIGHTED ? "weighted" : "rrf"; }
+
+/* ---- fusion ---- */
+
+static int cmp_hit_desc(const void *a, const void *b) {
+    const rg_hit *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? 1 : -1;
+    return x->chunk_id < y->chunk_id ? -1 : x->chunk_id > y->chunk_id;
+}
+
+static int cmp_hit_id(const void *a, const void *b) {
+    int64_t x = ((const rg_hit *)a)->chunk_id, y = ((const rg_hit *)b)->chunk_id;
+    return x < y ? -1 : x > y;
+}
+
+void rg_fuse(const rg_hit *bm, int nbm, const rg_hit *dn, int ndn, const rg_search_opts *o,
+             rg_hit **out, int *n) {
+    const rg_hit *lists[2] = {bm, dn};
+    int lens[2] = {nbm < 0 ? 0 : nbm, ndn < 0 ? 0 : ndn};
+    double w[2] = {o->bm25_weight, o->dense_weight};
+    rg_hit *all = xmalloc((size_t)(lens[0] + lens[1] + 1) * sizeof *all);
     int cnt = 0;
-    const rg_hit *lists[2] = {a, b};
-    int lens[2] = {na, nb};
-    for (int l = 0; l < 2; l++)
+    for (int l = 0; l < 2; l++) {
+        double lo = 0, hi = 0;
         for (int r = 0; r < lens[l]; r++) {
-            double add = 1.0 / (RRF_K + r + 1);
-            int j = 0;
-            while (j < cnt && f[j].id != lists[l][r].chunk_id) j++;
-            if (j == cnt) { f[cnt].id = lists[l][r].chunk_id; f[cnt].score = 0; cnt++; }
-            f[j].score += add;
+            double s = lists[l][r].score;
+            if (r == 0 || s < lo) lo = s;
+            if (r == 0 || s > hi) hi = s;
         }
-    qsort(f, (size_t)cnt, sizeof *f, cmp_fused);
-    *n = cnt;
-    return f;
+        for (int r = 0; r < lens[l]; r++) {
+            double add;
+            if (o->fusion == RG_FUSION_WEIGHTED) add = w[l] * (hi > lo ? (lists[l][r].score - lo) / (hi - lo) : 1.0);
+            else add = w[l] / (RRF_K + r + 1);
+            all[cnt].chunk_id = lists[l][r].chunk_id;
+            all[cnt].score = add;
+            cnt++;
+        }
+    }
+    /* Sum the contributions of each id: sort by id, merge runs. */
+    qsort(all, (size_t)cnt, sizeof *all, cmp_hit_id);
+    int m = 0;
+    for (int i = 0; i < cnt; i++) {
+        if (m && all[m - 1].chunk_id == all[i].chunk_id) all[m - 1].score += all[i].score;
+        else all[m++] = all[i];
+    }
+    qsort(all, (size_t)m, sizeof *all, cmp_hit_desc);
+    *out = all;
+    *n = m;
 }
 
-int rg_search(rg_store *s, rg_encoder *enc, const char *query, const rg_search_opts *o, rg_results *out) {
-    memset(out, 0, sizeof *out);
+/* ---- query embedding cache ---- */
+
+typedef struct { uint64_t h; char *enc, *text; float *vec; int dim; uint64_t used; } qentry;
+static qentry qcache[QCACHE_SIZE];
+static uint64_t qclock;
+static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t fnv(const char *a, const char *b) {
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)a; *p; p++) h = (h ^ *p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const unsigned char *p = (const unsigned char *)b; *p; p++) h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+int rg_query_embed(rg_encoder *enc, const char *query, float *out) {
+    int cacheable = strlen(query) <= QCACHE_MAX_TEXT;
+    uint64_t h = cacheable ? fnv(enc->name, query) : 0;
+    if (cacheable) {
+        pthread_mutex_lock(&qlock);
+        for (int i = 0; i < QCACHE_SIZE; i++) {
+            qentry *e = &qcache[i];
+            if (e->vec && e->h == h && e->dim == enc->dim && strcmp(e->enc, enc->name) == 0 && strcmp(e->text, query) == 0) {
+                memcpy(out, e->vec, (size_t)e->dim * sizeof *out);
+                e->used = ++qclock;
+                pthread_mutex_unlock(&qlock);
+                return 1;
+            }
+        }
+        pthread_mutex_unlock(&qlock);
+    }
+    const char *texts[1] = {query};
+    if (enc->embed(enc, texts, 1, 1, out) != 0) return -1;
+    if (!cacheable) return 0;
+    pthread_mutex_lock(&qlock);
+    int victim = 0;
+    for (int i = 0; i < QCACHE_SIZE; i++) {
+        if (!qcache[i].vec) { victim = i; break; }
+        if (qcache[i].used < qcache[victim].used) victim = i;
+    }
+    qentry *e = &qcache[victim];
+    free(e->enc); free(e->text); free(e->vec);
+    e->h = h;
+    e->enc = xstrdup(enc->name);
+    e->text = xstrdup(query);
+    e->dim = enc->dim;
+    e->vec = xmalloc((size_t)enc->dim * sizeof *e->vec);
+    memcpy(e->vec, out, (size_t)enc->dim * sizeof *out);
+    e->used = ++qclock;
+    pthread_mutex_unlock(&qlock);
+    return 0;
+}
+
+void rg_query_cache_clear(void) {
+    pthread_mutex_lock(&qlock);
+    for (int i = 0; i < QCACHE_SIZE; i++) {
+        free(qcache[i].enc); free(qcache[i].text); free(qcache[i].vec);
+        memset(&qcache[i], 0, sizeof qcache[i]);
+    }
+    pthread_mutex_unlock(&qlock);
+}
+
+/* ---- search ---- */
+
+static int search_core(rg_store *s, const char *query, const float *qvec, const rg_search_opts *o, rg_results *out) {
     int k = o->k > MAX_K ? MAX_K : o->k;
     if (k <= 0) return 0;
     int cand = o->candidates > k ? o->candidates : k;
@@ -70,36 +168,28 @@ int rg_search(rg_store *s, rg_encoder *enc, const char *query, const rg_search_o
         out->t_bm25 = rg_now() - t;
     }
     if (o->mode != RG_MODE_BM25) {
-        if (!enc) { free(bm); rg_err("dense search needs an encoder"); return -1; }
-        float *q = xmalloc((size_t)enc->dim * sizeof *q);
         t = rg_now();
-        const char *texts[1] = {query};
-        if (rg_encoder_embed(enc, texts, 1, 1, q) != 0) { free(q); free(bm); return -1; }
-        out->t_embed = rg_now() - t;
-        t = rg_now();
-        int rc = rg_store_search_dense(s, q, o->mode == RG_MODE_DENSE ? k : cand, &o->filter, &dn, &ndn);
+        int rc = rg_store_search_dense(s, qvec, o->mode == RG_MODE_DENSE ? k : cand, &o->filter, &dn, &ndn);
         out->t_dense = rg_now() - t;
-        free(q);
         if (rc != 0) { free(bm); return -1; }
     }
     t = rg_now();
-    fused *f;
+    rg_hit *f;
     int nf;
-    if (o->mode == RG_MODE_HYBRID) f = rrf(bm, nbm, dn, ndn, &nf);
-    else {
-        const rg_hit *h = o->mode == RG_MODE_BM25 ? bm : dn;
-        nf = o->mode == RG_MODE_BM25 ? nbm : ndn;
-        f = xmalloc((size_t)(nf + 1) * sizeof *f);
-        for (int i = 0; i < nf; i++) { f[i].id = h[i].chunk_id; f[i].score = h[i].score; }
-    }
+    if (o->mode == RG_MODE_HYBRID) {
+        rg_fuse(bm, nbm, dn, ndn, o, &f, &nf);
+        free(bm); free(dn);
+    } else if (o->mode == RG_MODE_BM25) { f = bm; nf = nbm; free(dn); }
+    else { f = dn; nf = ndn; free(bm); }
     out->t_fuse = rg_now() - t;
-    free(bm); free(dn);
     t = rg_now();
     if (nf > k) nf = k;
     out->v = xcalloc((size_t)nf + 1, sizeof *out->v);
     for (int i = 0; i < nf; i++) {
         rg_chunk_row c;
-        if (rg_store_get_chunk(s, f[i].id, &c) != 1) continue;
+        int got = rg_store_get_chunk(s, f[i].chunk_id, &c);
+        if (got < 0) { free(f); rg_results_free(out); return -1; }
+        if (got == 0) continue;   /* a vector whose chunk is gone: never returned */
         rg_result *r = &out->v[out->n++];
         r->chunk_id = c.id;
         r->table_id = c.table_id;
@@ -113,11 +203,39 @@ int rg_search(rg_store *s, rg_encoder *enc, const char *query, const rg_search_o
     return 0;
 }
 
+int rg_search_vec(rg_store *s, const char *query, const float *qvec, const rg_search_opts *o, rg_results *out) {
+    memset(out, 0, sizeof *out);
+    if (o->mode != RG_MODE_BM25 && !qvec) { rg_err("dense search needs a query vector"); return -1; }
+    return search_core(s, query ? query : "", qvec, o, out);
+}
+
+int rg_search(rg_store *s, rg_encoder *enc, const char *query, const rg_search_opts *o, rg_results *out) {
+    memset(out, 0, sizeof *out);
+    if (!query) query = "";
+    if (o->mode == RG_MODE_BM25) return search_core(s, query, NULL, o, out);
+    if (!enc) { rg_err("dense search needs an encoder"); return -1; }
+    if (enc->dim != rg_store_dim(s)) {
+        rg_err("encoder %s has %d dimensions, the index %d", enc->name, enc->dim, rg_store_dim(s));
+        return -1;
+    }
+    float *q = xmalloc((size_t)enc->dim * sizeof *q);
+    double t = rg_now();
+    int cached = rg_query_embed(enc, query, q);
+    double te = rg_now() - t;
+    if (cached < 0) { free(q); return -1; }
+    int rc = search_core(s, query, q, o, out);
+    out->t_embed = te;
+    out->embed_cached = cached;
+    free(q);
+    return rc;
+}
+
 void rg_results_free(rg_results *r) {
     for (int i = 0; i < r->n; i++) {
         free(r->v[i].doc_id); free(r->v[i].source); free(r->v[i].text); free(r->v[i].section);
         rg_table_free(r->v[i].table);
     }
     free(r->v);
-    memset(r, 0, sizeof *r);
+    r->v = NULL;
+    r->n = 0;
 }

@@ -1,18 +1,25 @@
 /* retrieve/search: BM25, dense and hybrid search over a store, with filters applied inside
- * each search, and reciprocal rank fusion for hybrid. Results carry their chunk text,
- * section and (for tables) the whole parsed table. */
+ * each search (never by dropping results after the cut), fusion of the two candidate lists
+ * (reciprocal rank fusion by default, weighted score fusion as an option), and a small
+ * thread-safe LRU cache of query embeddings. Results carry their chunk text, section and
+ * (for tables) the whole parsed table. */
 #ifndef RAGD_RETRIEVE_SEARCH_H
 #define RAGD_RETRIEVE_SEARCH_H
 #include "index/store.h"
 #include "embed/encoder.h"
 
 typedef enum { RG_MODE_HYBRID = 0, RG_MODE_BM25, RG_MODE_DENSE } rg_search_mode;
+typedef enum { RG_FUSION_RRF = 0, RG_FUSION_WEIGHTED } rg_fusion;
 
 typedef struct {
     int k;                   /* results wanted (default 10) */
     int candidates;          /* from each side before fusion (default 50) */
     rg_search_mode mode;
     rg_search_filter filter;
+    rg_fusion fusion;        /* hybrid: how the two lists combine (default RRF) */
+    /* Weights of the two lists. RRF: w / (60 + rank) summed; weighted: w * score normalised
+     * to [0, 1] by the list's min and max, summed. Defaults: see rg_search_opts_default. */
+    double bm25_weight, dense_weight;
 } rg_search_opts;
 
 typedef struct {
@@ -26,12 +33,27 @@ typedef struct {
 typedef struct {
     rg_result *v; int n;
     double t_embed, t_bm25, t_dense, t_fuse, t_fetch;   /* seconds per stage */
+    int embed_cached;                                   /* the query vector came from the cache */
 } rg_results;
 
 void rg_search_opts_default(rg_search_opts *o);
 int rg_search_mode_parse(const char *s, rg_search_mode *m);
 const char *rg_search_mode_name(rg_search_mode m);
+int rg_fusion_parse(const char *s, rg_fusion *f);
+const char *rg_fusion_name(rg_fusion f);
 /* enc may be NULL for bm25. Returns 0, or -1 with rg_err. */
 int rg_search(rg_store *s, rg_encoder *enc, const char *query, const rg_search_opts *o, rg_results *out);
+/* As rg_search, with the query vector given (qvec, enc's dimension; enc may then be NULL). */
+int rg_search_vec(rg_store *s, const char *query, const float *qvec, const rg_search_opts *o, rg_results *out);
 void rg_results_free(rg_results *r);
+
+/* Fuses two ranked lists (best first) as o->fusion says into *out (caller frees), best first;
+ * ties broken by chunk id. */
+void rg_fuse(const rg_hit *bm, int nbm, const rg_hit *dn, int ndn, const rg_search_opts *o,
+             rg_hit **out, int *n);
+
+/* The query embedding through the cache (keyed by encoder name and text). 1 when it came from
+ * the cache, 0 when computed, -1 on error. */
+int rg_query_embed(rg_encoder *enc, const char *query, float *out);
+void rg_query_cache_clear(void);
 #endif

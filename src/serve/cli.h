@@ -13,6 +13,7 @@ typedef struct {
     const char *config_path;   /* --config */
     const char *encoder_spec;  /* config "encoder", $RAGD_ENCODER, "default" */
     int json;                  /* --json given before the command */
+    int index_explicit;        /* --index or $RAGD_INDEX was given */
 } rg_cli;
 
 /* Opens the index (and, when want_encoder, the configured encoder). Prints the error. */
@@ -22,6 +23,9 @@ void cli_print_json(json_t *v);
 json_t *cli_table_json(const rg_table *t, int with_cells);
 /* Common option handling: returns 1 when argv[i] was --json or --help (sets the flags). */
 int cli_common_flag(const char *arg, int *json, int *help);
+/* Adds one --filter KEY=VALUE to flt (serve/cmd_search.c): doc, source, kind, from, to,
+ * date_key, else a metadata key (its name is copied; f must outlive flt). -1 + rg_err. */
+int cli_search_filter(const char *f, rg_search_filter *flt);
 
 int cmd_index(rg_cli *cli, int argc, char **argv);
 int cmd_rm(rg_cli *cli, int argc, char **argv);

@@ -1,7 +1,9 @@
 /* serve/cli_common: helpers shared by the commands (see cli.h). */
 #include "serve/cli.h"
 #include "core/util.h"
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cli_open(const rg_cli *cli, int writable, int want_encoder, rg_store **s, rg_encoder **e) {
@@ -9,10 +11,25 @@ int cli_open(const rg_cli *cli, int writable, int want_encoder, rg_store **s, rg
     if (e) *e = NULL;
     rg_encoder *enc = NULL;
     if (want_encoder) {
-        enc = rg_encoder_open(cli->encoder_spec, cli->index_dir);
+        /* With no encoder configured, an existing index reopens the encoder it was built with. */
+        const char *spec = cli->encoder_spec;
+        char menc[160], mspec[1024];
+        int mdim;
+        if (strcmp(spec, "default") == 0 &&
+            rg_store_manifest_peek(cli->index_dir, menc, sizeof menc, mspec, sizeof mspec, &mdim) == 1 && mspec[0])
+            spec = mspec;
+        enc = rg_encoder_open(spec, cli->index_dir);
         if (!enc) { fprintf(stderr, "ragd: encoder: %s\n", rg_errmsg()); return -1; }
     }
-    rg_store_opts o = {enc ? enc->name : NULL, enc ? enc->dim : 0, writable, writable};
+    rg_store_opts o = {enc ? enc->name : NULL, enc ? enc->dim : 0, writable, writable, NULL};
+    char abs_spec[4096];
+    if (enc) {
+        /* A model path is kept absolute so the index reopens it from anywhere. */
+        const char *sp = cli->encoder_spec;
+        if (strcmp(sp, "default") == 0) sp = "";
+        if (sp[0] && sp[0] != '/' && realpath(sp, abs_spec)) sp = abs_spec;
+        o.encoder_spec = sp[0] ? sp : NULL;
+    }
     *s = rg_store_open(cli->index_dir, &o);
     if (!*s) {
         fprintf(stderr, "ragd: %s\n", rg_errmsg());

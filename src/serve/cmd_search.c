@@ -5,9 +5,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+int cli_search_filter(const char *f, rg_search_filter *flt) {
+    const char *eq = strchr(f, '=');
+    if (!eq || eq == f) { rg_err("filter \"%s\" is not KEY=VALUE", f); return -1; }
+    size_t kl = (size_t)(eq - f);
+    const char *v = eq + 1;
+#define KEY_IS(s) (kl == strlen(s) && strncmp(f, s, kl) == 0)
+    if (KEY_IS("doc")) flt->doc_id = v;
+    else if (KEY_IS("source")) flt->source_glob = v;
+    else if (KEY_IS("kind")) {
+        if (strcmp(v, "text") == 0) flt->kind = RG_CHUNK_TEXT;
+        else if (strcmp(v, "table") == 0) flt->kind = RG_CHUNK_TABLE;
+        else { rg_err("filter kind must be text or table, not \"%s\"", v); return -1; }
+    } else if (KEY_IS("from")) flt->date_from = v;
+    else if (KEY_IS("to")) flt->date_to = v;
+    else if (KEY_IS("date_key")) flt->date_key = v;
+    else {
+        if (flt->nmeta >= RG_FILTER_MAX_META) { rg_err("at most %d metadata filters", RG_FILTER_MAX_META); return -1; }
+        /* the key is the text before '=': keep it in a copy that lives as long as the process */
+        flt->meta_key[flt->nmeta] = xstrndup(f, kl);
+        flt->meta_value[flt->nmeta] = v;
+        flt->nmeta++;
+    }
+#undef KEY_IS
+    return 0;
+}
+
 static const char *help_text =
-    "usage: ragd search [-k N] [--doc ID] [--filter KEY=VALUE]... [--mode hybrid|bm25|dense] [--json] QUERY\n"
-    "Retrieval only. Filters: doc=ID, source=GLOB, kind=text|table.\n";
+    "usage: ragd search [-k N] [--doc ID] [--filter KEY=VALUE]... [--mode hybrid|bm25|dense]\n"
+    "                   [--fusion rrf|weighted] [--candidates N] [--json] QUERY\n"
+    "Retrieval only. Filters (all must hold; applied inside each search):\n"
+    "  doc=ID  source=GLOB  kind=text|table\n"
+    "  from=DATE  to=DATE   inclusive ISO-8601 prefixes (2024, 2024-03, 2024-03-01) of the indexing\n"
+    "                       time, or of metadata key date_key=KEY when given\n"
+    "  KEY=VALUE            any other key: the document's metadata KEY equals VALUE\n"
+    "--candidates N: taken from BM25 and from dense search before fusion (default 50).\n";
 
 int cmd_search(rg_cli *cli, int argc, char **argv) {
     int json = cli->json, help = 0;
@@ -24,13 +56,14 @@ int cmd_search(rg_cli *cli, int argc, char **argv) {
         } else if (strcmp(a, "--doc") == 0 && i + 1 < argc) o.filter.doc_id = argv[++i];
         else if (strcmp(a, "--mode") == 0 && i + 1 < argc) {
             if (rg_search_mode_parse(argv[++i], &o.mode) != 0) { fprintf(stderr, "ragd search: %s\n", rg_errmsg()); rg_buf_free(&q); return 2; }
+        } else if (strcmp(a, "--fusion") == 0 && i + 1 < argc) {
+            if (rg_fusion_parse(argv[++i], &o.fusion) != 0) { fprintf(stderr, "ragd search: %s\n", rg_errmsg()); rg_buf_free(&q); return 2; }
+        } else if (strcmp(a, "--candidates") == 0 && i + 1 < argc) {
+            char *end; long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 1000) { fprintf(stderr, "ragd search: --candidates must be 1..1000\n"); rg_buf_free(&q); return 2; }
+            o.candidates = (int)v;
         } else if (strcmp(a, "--filter") == 0 && i + 1 < argc) {
-            const char *f = argv[++i];
-            if (strncmp(f, "doc=", 4) == 0) o.filter.doc_id = f + 4;
-            else if (strncmp(f, "source=", 7) == 0) o.filter.source_glob = f + 7;
-            else if (strcmp(f, "kind=text") == 0) o.filter.kind = 0;
-            else if (strcmp(f, "kind=table") == 0) o.filter.kind = 1;
-            else { fprintf(stderr, "ragd search: unsupported filter %s (doc=, source=, kind=)\n", f); rg_buf_free(&q); return 2; }
+            if (cli_search_filter(argv[++i], &o.filter) != 0) { fprintf(stderr, "ragd search: %s\n", rg_errmsg()); rg_buf_free(&q); return 2; }
         } else if (a[0] == '-' && a[1] && !q.len) { fprintf(stderr, "ragd search: unknown option %s\n", a); rg_buf_free(&q); return 2; }
         else { if (q.len) rg_buf_putc(&q, ' '); rg_buf_puts(&q, a); }
     }
@@ -58,8 +91,9 @@ int cmd_search(rg_cli *cli, int argc, char **argv) {
         json_t *tm = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f}", "embed_ms", r.t_embed * 1e3, "bm25_ms", r.t_bm25 * 1e3,
                                "dense_ms", r.t_dense * 1e3, "fuse_ms", r.t_fuse * 1e3, "fetch_ms", r.t_fetch * 1e3,
                                "total_ms", total * 1e3);
-        cli_print_json(json_pack("{s:s, s:s, s:o, s:o}", "query", q.data, "mode", rg_search_mode_name(o.mode),
-                                 "results", res, "timings", tm));
+        json_object_set_new(tm, "embed_cached", json_boolean(r.embed_cached));
+        cli_print_json(json_pack("{s:s, s:s, s:s, s:o, s:o}", "query", q.data, "mode", rg_search_mode_name(o.mode),
+                                 "fusion", rg_fusion_name(o.fusion), "results", res, "timings", tm));
     } else {
         if (!r.n) printf("no results\n");
         for (int i = 0; i < r.n; i++) {
@@ -75,5 +109,6 @@ int cmd_search(rg_cli *cli, int argc, char **argv) {
     rg_store_close(s);
     rg_encoder_free(e);
     rg_buf_free(&q);
+    for (int m = 0; m < o.filter.nmeta; m++) free((char *)o.filter.meta_key[m]);
     return rc == 0 ? 0 : 1;
 }

@@ -4,6 +4,7 @@
 #include "ingest/chunk.h"
 #include "ingest/parse.h"
 #include "ingest/walk.h"
+#include "serve/lsa_refit.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -178,7 +179,8 @@ int rg_index_run(rg_store *s, rg_encoder *e, char *const *paths, int npaths, con
     }
     r->total = nsrcs;
     r->sources = nsrcs;
-    int rc = 0;
+    /* The LSA model may have been refitted by another writer since e was opened. */
+    int rc = rg_lsa_sync(s, e);
     double last_draw = 0;
     for (int i = 0; i < nsrcs && rc == 0; i++) {
         if (o->cancel && *o->cancel) break;
@@ -207,6 +209,8 @@ int rg_index_run(rg_store *s, rg_encoder *e, char *const *paths, int npaths, con
         for (int i = 0; i < nall; i++) rg_doc_info_free(&all[i]);
         free(all);
     }
+    /* A corpus-fitted encoder refits (and re-embeds everything) when the corpus outgrew it. */
+    if (rc == 0 && rg_lsa_maybe_refit(s, e, 0, o->progress) < 0) rc = -1;
     if (rg_store_flush(s) != 0 && rc == 0) rc = -1;
     for (int i = 0; i < nsrcs; i++) { free(srcs[i].path); free(srcs[i].id); }
     free(srcs);

@@ -80,7 +80,8 @@ int main(int argc, char **argv) {
     if (env_enc && *env_enc) cli.encoder_spec = env_enc;
     if (cli.config_path && read_config(cli.config_path, &cli) != 0) return 1;
     if (!cli.index_dir) cli.index_dir = getenv("RAGD_INDEX");
-    if (!cli.index_dir || !*cli.index_dir) cli.index_dir = ".ragd";
+    cli.index_explicit = cli.index_dir && *cli.index_dir;
+    if (!cli.index_explicit) cli.index_dir = ".ragd";
     if (!cli.encoder_spec) cli.encoder_spec = "default";
     for (size_t c = 0; c < sizeof commands / sizeof *commands; c++)
         if (strcmp(argv[i], commands[c].name) == 0) {

@@ -1,0 +1,180 @@
+/* bench/generate: decoder speed on a random-weight model with the exact shape of
+ * Qwen2.5-0.5B (24 layers, hidden 896, 14 heads, 2 KV heads, FFN 4864, vocab 151936, tied
+ * embeddings), written to a temporary GGUF from C. Reports pp512 (prompt tokens/s, one batch
+ * of 512) and tg128 (generated tokens/s, one at a time from an empty context), like
+ * llama-bench, and peak RSS.
+ * Types: q8_0 (every matrix Q8_0) and q4_k (Q4_K where rows are a multiple of 256, which for
+ * this shape is ffn_down only, Q4_0 elsewhere: llama.cpp also falls back for 896-wide rows).
+ * usage: generate [--type q8_0|q4_k|all] [--threads N] [--reps N] [--keep DIR] [--model FILE.gguf]
+ * (--keep DIR leaves the written models there; --model benches an existing file instead). */
+#include "core/util.h"
+#include "generate/llama.h"
+#include "nn/gguf_write.h"
+#include "nn/quant_k.h"
+#include "nn/tensor.h"
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* process CPU seconds: on a shared machine wall time includes waiting for a core, so the
+ * report also gives tokens per (CPU seconds / threads) */
+static double cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+}
+
+enum { D = 896, L = 24, H = 14, KVH = 2, HD = 64, F = 4864, V = 151936 };
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+static float frand(void) {      /* xorshift64*, uniform in [-1, 1) */
+    rng_state ^= rng_state >> 12; rng_state ^= rng_state << 25; rng_state ^= rng_state >> 27;
+    return (float)((rng_state * 2685821657736338717ULL) >> 40) / 8388608.0f - 1.0f;
+}
+
+typedef struct { void **bufs; int n, cap; } keep;
+static void *hold(keep *k, size_t n) {
+    if (k->n == k->cap) { k->cap = k->cap ? k->cap * 2 : 64; k->bufs = xrealloc(k->bufs, sizeof(void *) * (size_t)k->cap); }
+    return k->bufs[k->n++] = xmalloc(n);
+}
+
+static void add_matrix(rg_gguf_writer *w, keep *k, const char *name, int64_t in, int64_t out, int q4) {
+    int type = RG_TYPE_Q8_0;
+    if (q4) type = in % 256 == 0 ? RG_TYPE_Q4_K : RG_TYPE_Q4_0;
+    size_t rb = rg_type_row_bytes(type, in);
+    char *data = hold(k, rb * (size_t)out);
+    float *row = xmalloc(sizeof(float) * (size_t)in);
+    float scale = 1.0f / (float)in;
+    for (int64_t r = 0; r < out; r++) {
+        for (int64_t i = 0; i < in; i++) row[i] = frand() * 3.4f * scale * 16;
+        char *dst = data + (size_t)r * rb;
+        if (type == RG_TYPE_Q8_0) rg_quantize_q8_0(row, (rg_block_q8_0 *)dst, in);
+        else if (type == RG_TYPE_Q4_K) rg_quantize_q4_K(row, dst, in);
+        else rg_quantize_q4_0(row, dst, in);
+    }
+    free(row);
+    int64_t ne[2] = {in, out};
+    rg_gguf_w_tensor(w, name, type, 2, ne, data, rb * (size_t)out);
+}
+static void add_vec(rg_gguf_writer *w, keep *k, const char *name, int64_t n, float base, float jitter) {
+    float *v = hold(k, sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) v[i] = base + jitter * frand();
+    rg_gguf_w_tensor(w, name, RG_TYPE_F32, 1, &n, v, sizeof(float) * (size_t)n);
+}
+
+static int write_model(const char *path, int q4) {
+    rg_gguf_writer *w = rg_gguf_writer_new();
+    keep k = {0};
+    rg_gguf_w_str(w, "general.architecture", "qwen2");
+    rg_gguf_w_str(w, "general.name", q4 ? "bench-qwen2.5-0.5b-shape-q4_k" : "bench-qwen2.5-0.5b-shape-q8_0");
+    rg_gguf_w_u32(w, "qwen2.context_length", 32768);
+    rg_gguf_w_u32(w, "qwen2.embedding_length", D);
+    rg_gguf_w_u32(w, "qwen2.block_count", L);
+    rg_gguf_w_u32(w, "qwen2.feed_forward_length", F);
+    rg_gguf_w_u32(w, "qwen2.attention.head_count", H);
+    rg_gguf_w_u32(w, "qwen2.attention.head_count_kv", KVH);
+    rg_gguf_w_f32(w, "qwen2.rope.freq_base", 1000000.0f);
+    rg_gguf_w_f32(w, "qwen2.attention.layer_norm_rms_epsilon", 1e-6f);
+    add_matrix(w, &k, "token_embd.weight", D, V, q4);
+    for (int l = 0; l < L; l++) {
+        char n[64];
+#define M(nm, a, b) snprintf(n, sizeof n, "blk.%d." nm, l), add_matrix(w, &k, n, a, b, q4)
+#define B(nm, len, base, j) snprintf(n, sizeof n, "blk.%d." nm, l), add_vec(w, &k, n, len, base, j)
+        B("attn_norm.weight", D, 1, 0.1f);
+        M("attn_q.weight", D, H * HD);
+        B("attn_q.bias", H * HD, 0, 0.1f);
+        M("attn_k.weight", D, KVH * HD);
+        B("attn_k.bias", KVH * HD, 0, 0.1f);
+        M("attn_v.weight", D, KVH * HD);
+        B("attn_v.bias", KVH * HD, 0, 0.1f);
+        M("attn_output.weight", H * HD, D);
+        B("ffn_norm.weight", D, 1, 0.1f);
+        M("ffn_gate.weight", D, F);
+        M("ffn_up.weight", D, F);
+        M("ffn_down.weight", F, D);
+#undef M
+#undef B
+    }
+    add_vec(w, &k, "output_norm.weight", D, 1, 0.1f);
+    int rc = rg_gguf_writer_save(w, path);
+    rg_gguf_writer_free(w);
+    for (int i = 0; i < k.n; i++) free(k.bufs[i]);
+    free(k.bufs);
+    return rc;
+}
+
+static double load1(void) {
+    double l[1] = {0};
+    return getloadavg(l, 1) == 1 ? l[0] : -1;
+}
+
+static int bench(const char *path, const char *label, int threads, int reps) {
+    rg_llama_params lp = {.n_ctx = 1024, .n_threads = threads, .n_batch = 512};
+    rg_llama *m = rg_llama_load(path, &lp);
+    if (!m) { fprintf(stderr, "bench: %s\n", rg_errmsg()); return -1; }
+    const rg_llama_info *I = rg_llama_get_info(m);
+    int32_t *ids = xmalloc(sizeof(int32_t) * 512);
+    for (int i = 0; i < 512; i++) ids[i] = (int32_t)(((unsigned)i * 2654435761u) % (unsigned)I->n_vocab);
+    float *logits = xmalloc(sizeof(float) * (size_t)I->n_vocab);
+    double best_pp = 0, best_tg = 0, best_pp_cpu = 0, best_tg_cpu = 0;
+    for (int r = 0; r < reps; r++) {
+        rg_llama_reset(m);
+        double t0 = rg_now(), c0 = cpu_s();
+        if (rg_llama_eval(m, ids, 512, logits, 0) < 0) { fprintf(stderr, "bench: %s\n", rg_errmsg()); break; }
+        double pp = 512 / (rg_now() - t0), pp_cpu = 512 / ((cpu_s() - c0) / threads);
+        rg_llama_reset(m);
+        t0 = rg_now();
+        c0 = cpu_s();
+        int32_t tok = ids[0];
+        for (int i = 0; i < 128; i++) {
+            if (rg_llama_eval(m, &tok, 1, logits, 0) < 0) { fprintf(stderr, "bench: %s\n", rg_errmsg()); break; }
+            int best = 0;
+            for (int v = 1; v < I->n_vocab; v++) if (logits[v] > logits[best]) best = v;
+            tok = best;
+        }
+        double tg = 128 / (rg_now() - t0), tg_cpu = 128 / ((cpu_s() - c0) / threads);
+        if (pp > best_pp) best_pp = pp;
+        if (tg > best_tg) best_tg = tg;
+        if (pp_cpu > best_pp_cpu) best_pp_cpu = pp_cpu;
+        if (tg_cpu > best_tg_cpu) best_tg_cpu = tg_cpu;
+    }
+    printf("%-6s weights %-5s threads %d: pp512 %7.1f tok/s   tg128 %6.1f tok/s   peak RSS %ld MB"
+           "   (per CPU-second/thread: pp %.1f, tg %.1f; load average %.1f)\n", label, I->weight_type, threads,
+           best_pp, best_tg, rg_peak_rss_kb() / 1024, best_pp_cpu, best_tg_cpu, load1());
+    fflush(stdout);
+    free(ids);
+    free(logits);
+    rg_llama_free(m);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *type = "all", *model = NULL, *keep_dir = NULL;
+    int threads = 2, reps = 2;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--type") && i + 1 < argc) type = argv[++i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--keep") && i + 1 < argc) keep_dir = argv[++i];
+        else { fprintf(stderr, "usage: %s [--type q8_0|q4_k|all] [--threads N] [--reps N] [--keep DIR] [--model FILE.gguf]\n", argv[0]); return 2; }
+    }
+    if (reps < 1) reps = 1;
+    if (model) return bench(model, "file", threads, reps) < 0;
+    rg_quant_k_init();
+    const char *types[] = {"q8_0", "q4_k"};
+    for (int t = 0; t < 2; t++) {
+        if (strcmp(type, "all") && strcmp(type, types[t])) continue;
+        char path[128];
+        if (keep_dir) snprintf(path, sizeof path, "%s/bench-qwen2-0.5b-%s.gguf", keep_dir, types[t]);
+        else snprintf(path, sizeof path, "/tmp/ragd-bench-gen-%d-%s.gguf", (int)getpid(), types[t]);
+        double t0 = rg_now();
+        if (write_model(path, t == 1) < 0) { fprintf(stderr, "bench: %s\n", rg_errmsg()); return 1; }
+        fprintf(stderr, "wrote %s in %.1f s\n", path, rg_now() - t0);
+        int rc = bench(path, types[t], threads, reps);
+        if (!keep_dir) unlink(path);
+        if (rc < 0) return 1;
+    }
+    return 0;
+}

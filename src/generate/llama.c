@@ -1,0 +1,735 @@
+/* generate/llama: see llama.h. One forward pass handles T tokens at positions pos..pos+T-1:
+ * weights are applied with rg_matmul (T > 1) or a row-parallel matrix-vector product (T = 1,
+ * where reading each weight once with the type's dot kernel is what bounds the speed);
+ * attention runs one (token, head) pair per task on the pool against the f32 KV cache. */
+#include "generate/llama.h"
+#include "core/util.h"
+#include "nn/gguf.h"
+#include "nn/kernels.h"
+#include "nn/pool.h"
+#include "nn/quant_k.h"
+#include "nn/tensor.h"
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_EMBD 16384
+#define MAX_LAYERS 512
+#define MAX_HEADS 256
+#define MAX_FF 131072
+#define MAX_VOCAB (1 << 21)
+#define MAX_CTX 131072
+
+typedef struct {
+    const void *data;
+    int type;
+    int64_t ne0, ne1;          /* in, out */
+    size_t row_bytes;
+    const rg_type_traits *tr;
+} wt;
+
+typedef struct {
+    wt wq, wk, wv, wo, wg, wu, wd;
+    float *attn_norm, *ffn_norm, *bq, *bk, *bv;
+} layer;
+
+struct rg_llama {
+    char *path;
+    rg_gguf *g;
+    rg_llama_info info;
+    char arch[16], wtype[16];
+    int neox;                  /* qwen2: half-split rotary pairs */
+    wt tok_embd, output;
+    float *out_norm;
+    layer *L;
+    float *kc, *vc;            /* [layer][ctx][kv_dim] */
+    int pos, n_batch, qdim, kvdim, exact;
+    int8_t *xq;                /* int8 activations for the matrix-vector path */
+    float *xd, *xs;
+    const float *xq_from;      /* which input xq holds (valid only for same_input calls) */
+    int64_t xq_T, xq_K;
+    float *inv_freq;
+    rg_pool *pool;
+    int impl;
+    float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *scores, *cs, *sn;
+    rg_bpe *tok;
+    int32_t eog[8];
+    int neog;
+};
+
+/* ---------------- small vector helpers (AVX2 when present) ---------------- */
+
+#define AVX2 __attribute__((target("avx2,fma")))
+static int have_avx2;
+
+AVX2 static float dot_avx2(const float *a, const float *b, int n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s0 = _mm256_add_ps(s0, s1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float s = _mm_cvtss_f32(h);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+AVX2 static void axpy_avx2(float a, const float *x, float *y, int n) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+static float vdot(const float *a, const float *b, int n) {
+    if (have_avx2) return dot_avx2(a, b, n);
+    float s = 0;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+static void vaxpy(float a, const float *x, float *y, int n) {
+    if (have_avx2) { axpy_avx2(a, x, y, n); return; }
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+static void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float inv = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) out[i] = x[i] * inv * w[i];
+}
+
+/* ---------------- loading ---------------- */
+
+static int get_w(rg_llama *m, const char *name, int64_t ne0, int64_t ne1, wt *w) {
+    const rg_gguf_tensor *t = rg_gguf_tensor_find(m->g, name);
+    if (!t) { rg_err("%s: tensor %s missing", m->path, name); return -1; }
+    if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1) {
+        rg_err("%s: tensor %s has shape [%lld, %lld], expected [%lld, %lld]", m->path, name,
+               (long long)t->ne[0], (long long)t->ne[1], (long long)ne0, (long long)ne1);
+        return -1;
+    }
+    const rg_type_traits *tr = rg_type_get(t->type);
+    size_t rb = tr ? rg_type_row_bytes(t->type, ne0) : 0;
+    if (!tr || !rb) { rg_err("%s: tensor %s has unsupported type %d for rows of %lld", m->path, name, t->type, (long long)ne0); return -1; }
+    if (t->nbytes < rb * (size_t)ne1) { rg_err("%s: tensor %s is truncated", m->path, name); return -1; }
+    *w = (wt){t->data, t->type, ne0, ne1, rb, tr};
+    return 0;
+}
+
+/* A 1-D tensor of n values as an owned f32 copy; NULL with rg_err when missing or wrong. */
+static float *get_vec(rg_llama *m, const char *name, int64_t n, int required) {
+    const rg_gguf_tensor *t = rg_gguf_tensor_find(m->g, name);
+    if (!t) { if (required) rg_err("%s: tensor %s missing", m->path, name); return NULL; }
+    const rg_type_traits *tr = rg_type_get(t->type);
+    if (t->nelem != n || !tr || n % tr->blck || t->nbytes < rg_type_row_bytes(t->type, n)) {
+        rg_err("%s: tensor %s has %lld values (expected %lld) or an unsupported type", m->path, name,
+               (long long)t->nelem, (long long)n);
+        return NULL;
+    }
+    float *v = xmalloc(sizeof(float) * (size_t)n);
+    tr->to_float(t->data, v, n);
+    return v;
+}
+
+static int get_u(rg_llama *m, const char *key, int64_t lo, int64_t hi, int64_t dflt, int required, int *out) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", m->arch, key);
+    int64_t v;
+    if (rg_gguf_get_int(m->g, full, &v) < 0) {
+        if (required) { rg_err("%s: metadata %s missing", m->path, full); return -1; }
+        v = dflt;
+    }
+    if (v < lo || v > hi) { rg_err("%s: metadata %s = %lld out of range [%lld, %lld]", m->path, full, (long long)v, (long long)lo, (long long)hi); return -1; }
+    *out = (int)v;
+    return 0;
+}
+
+static rg_bpe *load_tokenizer(rg_llama *m) {
+    char *model = rg_gguf_get_strdup(m->g, "tokenizer.ggml.model");
+    if (!model) return NULL;
+    int spm = !strcmp(model, "llama");
+    if (!spm && strcmp(model, "gpt2") != 0) {
+        fprintf(stderr, "ragd: %s: tokenizer model \"%s\" not supported (gpt2 BPE, llama SentencePiece); token ids only\n", m->path, model);
+        free(model);
+        return NULL;
+    }
+    free(model);
+    size_t nt = 0, nm = 0, ntt = 0, nsc = 0;
+    const rg_gguf_str *toks = NULL, *merges = NULL;
+    const void *tt = NULL, *sc = NULL;
+    int ttype = -1, sctype = -1;
+    if (rg_gguf_get_str_arr(m->g, "tokenizer.ggml.tokens", &nt, &toks) < 0 || nt == 0 || nt > MAX_VOCAB) {
+        fprintf(stderr, "ragd: %s: tokenizer.ggml.tokens missing or empty; token ids only\n", m->path);
+        return NULL;
+    }
+    if (spm || rg_gguf_get_str_arr(m->g, "tokenizer.ggml.merges", &nm, &merges) < 0) nm = 0;
+    if (rg_gguf_get_arr(m->g, "tokenizer.ggml.token_type", &ttype, &ntt, &tt) < 0 || ntt != nt) tt = NULL;
+    if (rg_gguf_get_arr(m->g, "tokenizer.ggml.scores", &sctype, &nsc, &sc) < 0 || nsc != nt || sctype != RG_GGUF_F32) sc = NULL;
+    char **ts = xmalloc(sizeof(char *) * nt), **ms = xmalloc(sizeof(char *) * (nm + 1));
+    int32_t *types = tt ? xmalloc(sizeof(int32_t) * nt) : NULL;
+    float *scores = sc ? xmalloc(sizeof(float) * nt) : NULL;
+    if (scores) memcpy(scores, sc, sizeof(float) * nt);     /* little-endian f32, as GGUF stores them */
+    for (size_t i = 0; i < nt; i++) {
+        ts[i] = xstrndup(toks[i].p, toks[i].len);
+        if (types) {
+            int64_t v = RG_TOK_NORMAL;
+            rg_gguf_arr_int(ttype, tt, i, &v);
+            types[i] = (int32_t)v;
+        }
+    }
+    for (size_t i = 0; i < nm; i++) ms[i] = xstrndup(merges[i].p, merges[i].len);
+    rg_bpe *t;
+    if (spm) {
+        int64_t asp = 1;
+        rg_gguf_get_int(m->g, "tokenizer.ggml.add_space_prefix", &asp);
+        t = rg_bpe_new_spm((const char *const *)ts, (int)nt, scores, types, asp != 0);
+    } else {
+        char *pre = rg_gguf_get_strdup(m->g, "tokenizer.ggml.pre");
+        rg_bpe_pre fam;
+        if (rg_bpe_pre_from_name(pre, &fam) < 0 && pre)
+            fprintf(stderr, "ragd: %s: pre-tokenizer \"%s\" unknown, using GPT-2's\n", m->path, pre);
+        t = rg_bpe_new((const char *const *)ts, (int)nt, (const char *const *)ms, (int)nm, types, fam, fam == RG_PRE_QWEN2);
+        free(pre);
+    }
+    for (size_t i = 0; i < nt; i++) free(ts[i]);
+    for (size_t i = 0; i < nm; i++) free(ms[i]);
+    free(ts); free(ms); free(types); free(scores);
+    return t;
+}
+
+static void add_eog(rg_llama *m, int32_t id) {
+    if (id < 0 || id >= m->info.n_vocab || m->neog >= 8) return;
+    for (int i = 0; i < m->neog; i++) if (m->eog[i] == id) return;
+    m->eog[m->neog++] = id;
+}
+
+void rg_llama_free(rg_llama *m) {
+    if (!m) return;
+    if (m->L) {
+        for (int l = 0; l < m->info.n_layer; l++) {
+            layer *L = &m->L[l];
+            free(L->attn_norm); free(L->ffn_norm); free(L->bq); free(L->bk); free(L->bv);
+        }
+    }
+    free(m->L);
+    free(m->out_norm);
+    free(m->kc); free(m->vc);
+    free(m->inv_freq);
+    free(m->x); free(m->xb); free(m->q); free(m->k); free(m->v); free(m->att);
+    free(m->hb); free(m->hb2); free(m->scores); free(m->cs); free(m->sn);
+    free(m->xq); free(m->xd); free(m->xs);
+    rg_pool_free(m->pool);
+    rg_bpe_free(m->tok);
+    rg_gguf_close(m->g);
+    free(m->path);
+    free(m);
+}
+
+rg_llama *rg_llama_load(const char *path, const rg_llama_params *pp) {
+    rg_llama_params p = pp ? *pp : (rg_llama_params){0};
+    rg_type_get(RG_TYPE_F32);            /* table ready (registers the quant_k types) */
+    have_avx2 = rg_quant_k_avx2() || rg_kernels_impl() == RG_IMPL_AVX2;
+    rg_llama *m = xcalloc(1, sizeof *m);
+    m->path = xstrdup(path);
+    m->g = rg_gguf_open(path);
+    if (!m->g) { rg_llama_free(m); return NULL; }
+    rg_gguf_str a;
+    if (rg_gguf_get_str(m->g, "general.architecture", &a) < 0) { rg_err("%s: general.architecture missing", path); goto fail; }
+    if (!(a.len == 5 && !memcmp(a.p, "llama", 5)) && !(a.len == 5 && !memcmp(a.p, "qwen2", 5))) {
+        rg_err("%s: architecture \"%.*s\" not supported (llama, qwen2)", path, (int)(a.len < 40 ? a.len : 40), a.p);
+        goto fail;
+    }
+    memcpy(m->arch, a.p, 5);
+    m->neox = !strcmp(m->arch, "qwen2");
+    rg_llama_info *I = &m->info;
+    I->arch = m->arch;
+    if (get_u(m, "embedding_length", 1, MAX_EMBD, 0, 1, &I->n_embd) < 0 ||
+        get_u(m, "block_count", 1, MAX_LAYERS, 0, 1, &I->n_layer) < 0 ||
+        get_u(m, "feed_forward_length", 1, MAX_FF, 0, 1, &I->n_ff) < 0 ||
+        get_u(m, "attention.head_count", 1, MAX_HEADS, 0, 1, &I->n_head) < 0 ||
+        get_u(m, "attention.head_count_kv", 1, MAX_HEADS, I->n_head, 0, &I->n_head_kv) < 0 ||
+        get_u(m, "context_length", 1, 1 << 24, 4096, 0, &I->n_ctx_train) < 0)
+        goto fail;
+    if (I->n_head % I->n_head_kv) { rg_err("%s: %d heads not a multiple of %d KV heads", path, I->n_head, I->n_head_kv); goto fail; }
+    if (get_u(m, "attention.key_length", 2, 1024, I->n_embd / I->n_head, 0, &I->head_dim) < 0) goto fail;
+    if (I->head_dim % 2) { rg_err("%s: odd head size %d", path, I->head_dim); goto fail; }
+    if (get_u(m, "rope.dimension_count", 2, I->head_dim, I->head_dim, 0, &I->n_rot) < 0) goto fail;
+    I->n_rot &= ~1;
+    char key[128];
+    double dv;
+    snprintf(key, sizeof key, "%s.rope.freq_base", m->arch);
+    I->rope_base = rg_gguf_get_float(m->g, key, &dv) == 0 && dv > 0 && dv < 1e12 ? (float)dv : 10000.0f;
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", m->arch);
+    I->rms_eps = rg_gguf_get_float(m->g, key, &dv) == 0 && dv > 0 && dv < 1 ? (float)dv : 1e-6f;
+    double rope_scale = 1;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", m->arch);
+    char *stype = rg_gguf_get_strdup(m->g, key);
+    snprintf(key, sizeof key, "%s.rope.scaling.factor", m->arch);
+    if (stype && !strcmp(stype, "linear") && rg_gguf_get_float(m->g, key, &dv) == 0 && dv >= 1 && dv < 1024) rope_scale = dv;
+    free(stype);
+
+    int D = I->n_embd, H = I->n_head, KV = I->n_head_kv, hd = I->head_dim, F = I->n_ff;
+    m->qdim = H * hd;
+    m->kvdim = KV * hd;
+    const rg_gguf_tensor *te = rg_gguf_tensor_find(m->g, "token_embd.weight");
+    if (!te || te->ne[1] < 1 || te->ne[1] > MAX_VOCAB) { rg_err("%s: token_embd.weight missing or bad", path); goto fail; }
+    I->n_vocab = (int)te->ne[1];
+    if (get_w(m, "token_embd.weight", D, I->n_vocab, &m->tok_embd) < 0) goto fail;
+    if (rg_gguf_tensor_find(m->g, "output.weight")) {
+        if (get_w(m, "output.weight", D, I->n_vocab, &m->output) < 0) goto fail;
+    } else m->output = m->tok_embd;        /* tied embeddings */
+    if (!(m->out_norm = get_vec(m, "output_norm.weight", D, 1))) goto fail;
+    m->L = xcalloc((size_t)I->n_layer, sizeof(layer));
+    for (int l = 0; l < I->n_layer; l++) {
+        layer *L = &m->L[l];
+        char n[96];
+#define W(field, nm, a0, a1) do { snprintf(n, sizeof n, "blk.%d." nm ".weight", l); if (get_w(m, n, a0, a1, &L->field) < 0) goto fail; } while (0)
+#define V(field, nm, len, req) do { snprintf(n, sizeof n, "blk.%d." nm, l); L->field = get_vec(m, n, len, req); \
+        if (!L->field && (req || rg_gguf_tensor_find(m->g, n))) goto fail; } while (0)
+        W(wq, "attn_q", D, m->qdim);
+        W(wk, "attn_k", D, m->kvdim);
+        W(wv, "attn_v", D, m->kvdim);
+        W(wo, "attn_output", m->qdim, D);
+        W(wg, "ffn_gate", D, F);
+        W(wu, "ffn_up", D, F);
+        W(wd, "ffn_down", F, D);
+        V(attn_norm, "attn_norm.weight", D, 1);
+        V(ffn_norm, "ffn_norm.weight", D, 1);
+        V(bq, "attn_q.bias", m->qdim, 0);
+        V(bk, "attn_k.bias", m->kvdim, 0);
+        V(bv, "attn_v.bias", m->kvdim, 0);
+#undef W
+#undef V
+    }
+    snprintf(m->wtype, sizeof m->wtype, "%s", m->L[0].wq.tr->name);
+    I->weight_type = m->wtype;
+
+    /* rotary frequencies (Llama-3.1 files may carry per-pair divisors in rope_freqs) */
+    m->inv_freq = xmalloc(sizeof(float) * (size_t)(I->n_rot / 2));
+    float *ff = rg_gguf_tensor_find(m->g, "rope_freqs.weight") ? get_vec(m, "rope_freqs.weight", I->n_rot / 2, 1) : NULL;
+    for (int i = 0; i < I->n_rot / 2; i++) {
+        double f = pow((double)I->rope_base, -2.0 * i / I->n_rot) / rope_scale;
+        if (ff && ff[i] > 0) f /= ff[i];
+        m->inv_freq[i] = (float)f;
+    }
+    free(ff);
+
+    I->n_ctx = p.n_ctx > 0 ? p.n_ctx : (I->n_ctx_train < 4096 ? I->n_ctx_train : 4096);
+    if (I->n_ctx > MAX_CTX) I->n_ctx = MAX_CTX;
+    m->n_batch = p.n_batch > 0 ? p.n_batch : 256;
+    if (m->n_batch > I->n_ctx) m->n_batch = I->n_ctx;
+    if (m->qdim > 4 * MAX_EMBD || m->kvdim > m->qdim) { rg_err("%s: %d heads of %d values do not fit", path, H, hd); goto fail; }
+    size_t kvn = (size_t)I->n_layer * (size_t)I->n_ctx * (size_t)m->kvdim;
+    I->kv_bytes = kvn * sizeof(float) * 2;
+    /* a hostile header must not make us allocate what the machine does not have */
+    double scratch = (double)m->n_batch * (4.0 * D + 3.0 * m->qdim + 2.0 * m->kvdim + 2.0 * F) * sizeof(float);
+    if ((double)I->kv_bytes + scratch > 32e9) {
+        rg_err("%s: context of %d tokens needs %.1f GB of cache; use a smaller context", path, I->n_ctx,
+               ((double)I->kv_bytes + scratch) / 1e9);
+        goto fail;
+    }
+    m->kc = xmalloc(kvn * sizeof(float));
+    m->vc = xmalloc(kvn * sizeof(float));
+    size_t B = (size_t)m->n_batch;
+    m->x = xmalloc(sizeof(float) * B * (size_t)D);
+    m->xb = xmalloc(sizeof(float) * B * (size_t)(D > m->qdim ? D : m->qdim));
+    m->q = xmalloc(sizeof(float) * B * (size_t)m->qdim);
+    m->k = xmalloc(sizeof(float) * B * (size_t)m->kvdim);
+    m->v = xmalloc(sizeof(float) * B * (size_t)m->kvdim);
+    m->att = xmalloc(sizeof(float) * B * (size_t)m->qdim);
+    m->hb = xmalloc(sizeof(float) * B * (size_t)F);
+    m->hb2 = xmalloc(sizeof(float) * B * (size_t)F);
+    int kmax = D > m->qdim ? D : m->qdim;
+    if (F > kmax) kmax = F;
+    m->xq = xmalloc(B * (size_t)kmax);
+    m->xd = xmalloc(sizeof(float) * B * (size_t)(kmax / 32 + 1));
+    m->xs = xmalloc(sizeof(float) * B * (size_t)(kmax / 32 + 1));
+    m->exact = p.exact;
+    m->cs = xmalloc(sizeof(float) * (size_t)(I->n_rot / 2 + 1));
+    m->sn = xmalloc(sizeof(float) * (size_t)(I->n_rot / 2 + 1));
+    m->pool = rg_pool_new(p.n_threads);
+    m->scores = xmalloc(sizeof(float) * (size_t)rg_pool_size(m->pool) * (size_t)I->n_ctx);
+    m->impl = rg_kernels_impl();
+
+    /* tokenizer and special ids */
+    int64_t v;
+    I->bos = rg_gguf_get_int(m->g, "tokenizer.ggml.bos_token_id", &v) == 0 && v >= 0 && v < I->n_vocab ? (int32_t)v : -1;
+    I->eos = rg_gguf_get_int(m->g, "tokenizer.ggml.eos_token_id", &v) == 0 && v >= 0 && v < I->n_vocab ? (int32_t)v : -1;
+    I->add_bos = rg_gguf_get_int(m->g, "tokenizer.ggml.add_bos_token", &v) == 0 ? v != 0 : !strcmp(m->arch, "llama");
+    if (I->bos < 0) I->add_bos = 0;
+    add_eog(m, I->eos);
+    if (rg_gguf_get_int(m->g, "tokenizer.ggml.eot_token_id", &v) == 0) add_eog(m, (int32_t)v);
+    char *tmpl = rg_gguf_get_strdup(m->g, "tokenizer.chat_template");
+    I->chat = rg_chat_detect(tmpl);
+    free(tmpl);
+    m->tok = load_tokenizer(m);
+    if (m->tok) {
+        if (rg_bpe_vocab_size(m->tok) > I->n_vocab) { rg_err("%s: tokenizer has more tokens than the model", path); goto fail; }
+        const char *marks[] = {"<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<|end_of_text|>", "<|eom_id|>", "</s>"};
+        for (int i = 0; i < 6; i++) {
+            int32_t id = rg_bpe_find(m->tok, marks[i]);
+            if (id >= 0 && rg_bpe_is_special(m->tok, id)) add_eog(m, id);
+        }
+    }
+    return m;
+fail:
+    rg_llama_free(m);
+    return NULL;
+}
+
+const rg_llama_info *rg_llama_get_info(const rg_llama *m) { return &m->info; }
+const rg_bpe *rg_llama_tokenizer(const rg_llama *m) { return m->tok; }
+int rg_llama_is_eog(const rg_llama *m, int32_t id) {
+    for (int i = 0; i < m->neog; i++) if (m->eog[i] == id) return 1;
+    return 0;
+}
+int rg_llama_pos(const rg_llama *m) { return m->pos; }
+void rg_llama_reset(rg_llama *m) { m->pos = 0; }
+int rg_llama_rewind(rg_llama *m, int pos) {
+    if (pos < 0 || pos > m->pos) { rg_err("decoder: cannot rewind to %d (at %d)", pos, m->pos); return -1; }
+    m->pos = pos;
+    return 0;
+}
+
+/* ---------------- forward pass ---------------- */
+
+typedef struct {
+    const wt *w;
+    const float *x, *bias, *resid;
+    float *y;
+    int T;
+    rg_dot_q8_fn q8;           /* int8-activation kernels, or NULL for the f32 dot */
+    rg_dot4_q8_fn q8x4;
+    rg_dot4x2_q8_fn q8x4x2;
+    const int8_t *xq;          /* T rows of K int8 activations, K/32 scales and sums each */
+    const float *xd, *xs;
+} mv_ctx;
+
+static inline void mv_store(const mv_ctx *c, int t, int64_t r, float v) {
+    size_t o = (size_t)t * (size_t)c->w->ne1 + (size_t)r;
+    if (c->bias) v += c->bias[r];
+    if (c->resid) v += c->resid[o];
+    c->y[o] = v;
+}
+
+/* Thread ti's share of the rows (groups of 4), for every token; tokens in tiles of 32 so a
+ * tile's activations stay in L2 while the weight rows stream by. */
+static void mv_worker(void *arg, int ti, int nt) {
+    mv_ctx *c = arg;
+    int64_t N = c->w->ne1, K = c->w->ne0, groups = (N + 3) / 4;
+    int64_t r0 = groups * ti / nt * 4, r1 = groups * (ti + 1) / nt * 4;
+    if (r1 > N) r1 = N;
+    const char *base = c->w->data;
+    size_t rb = c->w->row_bytes;
+    int64_t nb = K / 32;
+    for (int t0 = 0; t0 < c->T; t0 += 32) {
+        int t1 = t0 + 32 < c->T ? t0 + 32 : c->T;
+        int64_t r = r0;
+        if (c->q8x4)
+            for (; r + 4 <= r1; r += 4) {
+                int t = t0;
+                if (c->q8x4x2)
+                    for (; t + 2 <= t1; t += 2) {
+                        float o[8];
+                        c->q8x4x2(base + (size_t)r * rb, rb, c->xq + (size_t)t * K, (size_t)K, c->xd + (size_t)t * nb, (size_t)nb, K, o);
+                        for (int k = 0; k < 4; k++) { mv_store(c, t, r + k, o[k]); mv_store(c, t + 1, r + k, o[4 + k]); }
+                    }
+                for (; t < t1; t++) {
+                    float o[4];
+                    c->q8x4(base + (size_t)r * rb, rb, c->xq + (size_t)t * K, c->xd + (size_t)t * nb, c->xs + (size_t)t * nb, K, o);
+                    for (int k = 0; k < 4; k++) mv_store(c, t, r + k, o[k]);
+                }
+            }
+        for (; r < r1; r++)
+            for (int t = t0; t < t1; t++) {
+                const char *row = base + (size_t)r * rb;
+                float v = c->q8 ? c->q8(row, c->xq + (size_t)t * K, c->xd + (size_t)t * nb, c->xs + (size_t)t * nb, K)
+                                : c->w->tr->dot(row, c->x + (size_t)t * K, K);
+                mv_store(c, t, r, v);
+            }
+    }
+}
+
+/* Y[T, out] = X[T, in] W^T (+ bias) (+ resid, which may alias Y: each output element reads
+ * only its own resid element first). Quantised weights use int8 activations unless exact;
+ * other types use rg_matmul (T > 1) or the type's f32 dot. */
+static int mm_(rg_llama *m, const float *X, int T, const wt *w, const float *bias, const float *resid, float *Y,
+               int same_input) {
+    mv_ctx c = {w, X, bias, resid, Y, T, NULL, NULL, NULL, NULL, NULL, NULL};
+    if (!m->exact && w->ne0 % 32 == 0 && (c.q8 = rg_dot_q8_for(w->type)) != NULL) {
+        /* 4 rows at a time pays off when the rows are reused across tokens; a single
+         * vector streams rows best one at a time (sequential reads) */
+        c.q8x4 = T > 1 ? rg_dot4_q8_for(w->type) : NULL;
+        c.q8x4x2 = T > 1 ? rg_dot4x2_q8_for(w->type) : NULL;
+        int64_t K = w->ne0, nb = K / 32;
+        /* q/k/v (and gate/up) read the same input: quantise it once */
+        if (!(same_input && m->xq_from == X && m->xq_T == T && m->xq_K == K)) {
+            for (int t = 0; t < T; t++)
+                rg_quantize_act(X + (size_t)t * K, K, m->xq + (size_t)t * K, m->xd + (size_t)t * nb, m->xs + (size_t)t * nb);
+            m->xq_from = X; m->xq_T = T; m->xq_K = K;
+        }
+        c.xq = m->xq; c.xd = m->xd; c.xs = m->xs;
+        rg_pool_run(m->pool, mv_worker, &c);
+        return 0;
+    }
+    if (T == 1) {
+        rg_pool_run(m->pool, mv_worker, &c);
+        return 0;
+    }
+    rg_epilogue ep = {bias, resid, 0};
+    return rg_matmul(m->pool, m->impl, X, T, (int)w->ne0, w->data, w->type, (int)w->ne1, &ep, Y);
+}
+static int mm(rg_llama *m, const float *X, int T, const wt *w, const float *bias, const float *resid, float *Y) {
+    return mm_(m, X, T, w, bias, resid, Y, 0);
+}
+
+typedef struct {
+    rg_llama *m;
+    int T, pos0, layer;
+} att_ctx;
+
+static void att_worker(void *arg, int ti, int nt) {
+    att_ctx *a = arg;
+    rg_llama *m = a->m;
+    const rg_llama_info *I = &m->info;
+    int H = I->n_head, hd = I->head_dim, grp = I->n_head_kv > 0 ? H / I->n_head_kv : 1;
+    float *sc = m->scores + (size_t)ti * (size_t)I->n_ctx;
+    const float *kc = m->kc + (size_t)a->layer * (size_t)I->n_ctx * (size_t)m->kvdim;
+    const float *vc = m->vc + (size_t)a->layer * (size_t)I->n_ctx * (size_t)m->kvdim;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int task = ti; task < a->T * H; task += nt) {
+        int t = task / H, h = task % H, g = h / grp, p = a->pos0 + t;
+        const float *qv = m->q + (size_t)t * m->qdim + (size_t)h * hd;
+        float mx = -INFINITY;
+        for (int s = 0; s <= p; s++) {
+            sc[s] = vdot(qv, kc + (size_t)s * m->kvdim + (size_t)g * hd, hd) * scale;
+            if (sc[s] > mx) mx = sc[s];
+        }
+        double z = 0;
+        for (int s = 0; s <= p; s++) { sc[s] = expf(sc[s] - mx); z += sc[s]; }
+        float iz = (float)(1.0 / z);
+        float *out = m->att + (size_t)t * m->qdim + (size_t)h * hd;
+        memset(out, 0, sizeof(float) * (size_t)hd);
+        for (int s = 0; s <= p; s++) vaxpy(sc[s] * iz, vc + (size_t)s * m->kvdim + (size_t)g * hd, out, hd);
+    }
+}
+
+static void rope_token(rg_llama *m, float *v, int nheads, int p) {
+    int hd = m->info.head_dim, half = m->info.n_rot / 2;
+    for (int h = 0; h < nheads; h++, v += hd) {
+        for (int i = 0; i < half; i++) {
+            int ia = m->neox ? i : 2 * i, ib = m->neox ? i + half : 2 * i + 1;
+            float a = v[ia], b = v[ib];
+            v[ia] = a * m->cs[i] - b * m->sn[i];
+            v[ib] = a * m->sn[i] + b * m->cs[i];
+        }
+    }
+}
+
+/* Runs T tokens; logits: NULL, last row only (all = 0) or every row (all = 1). */
+static int forward(rg_llama *m, const int32_t *ids, int T, float *logits, int all) {
+    const rg_llama_info *I = &m->info;
+    int D = I->n_embd, F = I->n_ff;
+    for (int t = 0; t < T; t++)
+        m->tok_embd.tr->to_float((const char *)m->tok_embd.data + (size_t)ids[t] * m->tok_embd.row_bytes,
+                                 m->x + (size_t)t * D, D);
+    for (int l = 0; l < I->n_layer; l++) {
+        layer *L = &m->L[l];
+        for (int t = 0; t < T; t++) rmsnorm(m->xb + (size_t)t * D, m->x + (size_t)t * D, L->attn_norm, D, I->rms_eps);
+        if (mm(m, m->xb, T, &L->wq, L->bq, NULL, m->q) < 0 || mm_(m, m->xb, T, &L->wk, L->bk, NULL, m->k, 1) < 0 ||
+            mm_(m, m->xb, T, &L->wv, L->bv, NULL, m->v, 1) < 0)
+            return -1;
+        float *kc = m->kc + (size_t)l * I->n_ctx * m->kvdim, *vc = m->vc + (size_t)l * I->n_ctx * m->kvdim;
+        for (int t = 0; t < T; t++) {
+            int p = m->pos + t;
+            for (int i = 0; i < I->n_rot / 2; i++) {
+                float th = (float)p * m->inv_freq[i];
+                m->cs[i] = cosf(th);
+                m->sn[i] = sinf(th);
+            }
+            rope_token(m, m->q + (size_t)t * m->qdim, I->n_head, p);
+            rope_token(m, m->k + (size_t)t * m->kvdim, I->n_head_kv, p);
+            memcpy(kc + (size_t)p * m->kvdim, m->k + (size_t)t * m->kvdim, sizeof(float) * (size_t)m->kvdim);
+            memcpy(vc + (size_t)p * m->kvdim, m->v + (size_t)t * m->kvdim, sizeof(float) * (size_t)m->kvdim);
+        }
+        att_ctx ac = {m, T, m->pos, l};
+        rg_pool_run(m->pool, att_worker, &ac);
+        if (mm(m, m->att, T, &L->wo, NULL, m->x, m->x) < 0) return -1;
+        for (int t = 0; t < T; t++) rmsnorm(m->xb + (size_t)t * D, m->x + (size_t)t * D, L->ffn_norm, D, I->rms_eps);
+        if (mm(m, m->xb, T, &L->wg, NULL, NULL, m->hb) < 0 || mm_(m, m->xb, T, &L->wu, NULL, NULL, m->hb2, 1) < 0) return -1;
+        size_t nf = (size_t)T * F;
+        for (size_t i = 0; i < nf; i++) {
+            float g = m->hb[i];
+            m->hb[i] = g / (1.0f + expf(-g)) * m->hb2[i];
+        }
+        if (mm(m, m->hb, T, &L->wd, NULL, m->x, m->x) < 0) return -1;
+    }
+    m->pos += T;
+    if (!logits) return 0;
+    int first = all ? 0 : T - 1, rows = T - first;
+    for (int t = first; t < T; t++)
+        rmsnorm(m->xb + (size_t)(t - first) * D, m->x + (size_t)t * D, m->out_norm, D, I->rms_eps);
+    return mm(m, m->xb, rows, &m->output, NULL, NULL, logits);
+}
+
+int rg_llama_eval(rg_llama *m, const int32_t *ids, int n, float *logits, int all) {
+    if (!m || n < 0 || (n && !ids)) { rg_err("decoder: bad arguments"); return -1; }
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= m->info.n_vocab) { rg_err("decoder: token id %d out of range (vocabulary %d)", ids[i], m->info.n_vocab); return -1; }
+    if (n > m->info.n_ctx - m->pos) { rg_err("decoder: context full (%d + %d tokens > %d)", m->pos, n, m->info.n_ctx); return -1; }
+    for (int s = 0; s < n; s += m->n_batch) {
+        int T = n - s < m->n_batch ? n - s : m->n_batch;
+        int last = s + T == n;
+        float *out = NULL;
+        if (logits && all) out = logits + (size_t)s * m->info.n_vocab;
+        else if (logits && last) out = logits;
+        if (forward(m, ids + s, T, out, all) < 0) return -1;
+    }
+    return 0;
+}
+
+/* ---------------- completion ---------------- */
+
+static int token_ok(const rg_llama *m, const rg_constraint *c, const char *gen, size_t glen, int32_t t) {
+    if (rg_llama_is_eog(m, t)) return rg_constraint_can_end(c, gen, glen);
+    if (rg_bpe_is_special(m->tok, t)) return 0;
+    size_t tl;
+    const char *piece = rg_bpe_token(m->tok, t, &tl);
+    return piece && rg_constraint_allows(c, gen, glen, piece, tl);
+}
+
+/* Masks lg to the tokens the constraint allows: the 256 best-scored first, the whole
+ * vocabulary only when none of those fits. Returns how many are allowed. */
+static int constrain(const rg_llama *m, const rg_constraint *c, const char *gen, size_t glen, float *lg, float *tmp, int32_t *idx) {
+    int V = m->info.n_vocab, k = V < 256 ? V : 256;
+    memcpy(tmp, lg, sizeof(float) * (size_t)V);
+    for (int i = 0; i < V; i++) idx[i] = i;
+    int lo = 0, hi = V - 1;                 /* quickselect: the k best to the front */
+    while (lo < hi) {
+        float pv = tmp[idx[(lo + hi) / 2]];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (tmp[idx[i]] > pv) i++;
+            while (tmp[idx[j]] < pv) j--;
+            if (i <= j) { int32_t x = idx[i]; idx[i] = idx[j]; idx[j] = x; i++; j--; }
+        }
+        if (k - 1 <= j) hi = j; else if (k - 1 >= i) lo = i; else break;
+    }
+    for (int i = 0; i < V; i++) lg[i] = -INFINITY;
+    int n = 0;
+    for (int i = 0; i < k; i++)
+        if (!isnan(tmp[idx[i]]) && token_ok(m, c, gen, glen, idx[i])) { lg[idx[i]] = tmp[idx[i]]; n++; }
+    if (n == 0)
+        for (int t = 0; t < V; t++)
+            if (!isnan(tmp[t]) && token_ok(m, c, gen, glen, t)) { lg[t] = tmp[t] > -1e30f ? tmp[t] : -1e30f; n++; }
+    return n;
+}
+
+char *rg_llama_complete(rg_llama *m, const char *prompt, const rg_gen_params *g, rg_gen_cb cb, void *ud,
+                        rg_gen_stats *st) {
+    rg_gen_stats dummy;
+    if (!st) st = &dummy;
+    memset(st, 0, sizeof *st);
+    if (!m->tok) { rg_err("%s: the model has no usable tokenizer", m->path); return NULL; }
+    int32_t *pids;
+    int np = rg_bpe_encode(m->tok, prompt, strlen(prompt), g->parse_special, &pids);
+    if (np < 0) return NULL;
+    int nb = m->info.add_bos && !(np > 0 && pids[0] == m->info.bos);
+    int cap = np + nb + (g->n_predict > 0 ? g->n_predict : 128) + 1;
+    int32_t *hist = xmalloc(sizeof(int32_t) * (size_t)cap);
+    if (nb) hist[0] = m->info.bos;
+    memcpy(hist + nb, pids, sizeof(int32_t) * (size_t)np);
+    free(pids);
+    int nh = np + nb;
+    st->n_prompt = nh;
+    if (nh == 0) { rg_err("decoder: empty prompt and the model has no BOS token"); free(hist); return NULL; }
+    if (nh >= m->info.n_ctx) { rg_err("decoder: prompt of %d tokens does not fit the context of %d", nh, m->info.n_ctx); free(hist); return NULL; }
+    float *logits = xmalloc(sizeof(float) * (size_t)m->info.n_vocab);
+    rg_llama_reset(m);
+    double t0 = rg_now();
+    if (rg_llama_eval(m, hist, nh, logits, 0) < 0) { free(logits); free(hist); return NULL; }
+    st->t_prompt = rg_now() - t0;
+    t0 = rg_now();
+    rg_sampler *smp = rg_sampler_new(&g->sample);
+    rg_buf text = {0};
+    size_t emitted = 0, maxstop = 0;
+    for (int k = 0; k < g->nstops; k++) if (g->stops[k] && strlen(g->stops[k]) > maxstop) maxstop = strlen(g->stops[k]);
+    int n_predict = g->n_predict > 0 ? g->n_predict : 128;
+    st->stop_reason = "length";
+    int ok = 1;
+    float *ctmp = g->constraint ? xmalloc(sizeof(float) * (size_t)m->info.n_vocab) : NULL;
+    int32_t *cidx = g->constraint ? xmalloc(sizeof(int32_t) * (size_t)m->info.n_vocab) : NULL;
+    for (int i = 0; i < n_predict; i++) {
+        if (g->constraint && constrain(m, g->constraint, text.data ? text.data : "", text.len, logits, ctmp, cidx) == 0) {
+            st->stop_reason = "constraint";
+            break;
+        }
+        int32_t id = rg_sampler_pick(smp, logits, m->info.n_vocab, hist, nh);
+        if ((!g->ignore_eos || g->constraint) && rg_llama_is_eog(m, id)) { st->stop_reason = "eos"; break; }
+        hist[nh++] = id;
+        st->n_gen++;
+        size_t tl;
+        const char *piece = rg_bpe_token(m->tok, id, &tl);
+        size_t before = text.len;
+        if (piece && tl) rg_buf_put(&text, piece, tl);
+        /* a stop string can only start within maxstop bytes before the new piece */
+        size_t from = before > maxstop ? before - maxstop : 0;
+        long hit = text.len ? rg_stop_find(text.data + from, text.len - from, g->stops, g->nstops) : -1;
+        if (hit >= 0) {
+            text.len = from + (size_t)hit;
+            text.data[text.len] = 0;
+            st->stop_reason = "stop";
+            break;
+        }
+        size_t safe = text.len - rg_stop_holdback(text.data ? text.data : "", text.len, g->stops, g->nstops);
+        if (cb && safe > emitted) {
+            if (cb(text.data + emitted, safe - emitted, ud)) { emitted = safe; st->stop_reason = "callback"; break; }
+            emitted = safe;
+        }
+        if (i + 1 == n_predict) break;
+        if (m->pos >= m->info.n_ctx) { st->stop_reason = "context"; break; }
+        if (rg_llama_eval(m, &id, 1, logits, 0) < 0) { ok = 0; break; }
+    }
+    if (ok && cb && text.len > emitted && strcmp(st->stop_reason, "callback") != 0) cb(text.data + emitted, text.len - emitted, ud);
+    st->t_gen = rg_now() - t0;
+    free(ctmp);
+    free(cidx);
+    rg_sampler_free(smp);
+    free(logits);
+    free(hist);
+    if (!ok) { rg_buf_free(&text); return NULL; }
+    return text.data ? rg_buf_take(&text) : xstrdup("");
+}
+
+char *rg_llama_answer_span(rg_llama *m, const char *question, const char *evidence, int max_tokens) {
+    if (!question || !evidence || !*evidence) { rg_err("grounded answer: no question or no evidence"); return NULL; }
+    rg_constraint *c = rg_constraint_span(evidence, strlen(evidence), 1);
+    if (!c) return NULL;
+    char *user = xasprintf("Evidence:\n%s\n\nQuestion: %s", evidence, question);
+    rg_chat_msg msgs[] = {
+        {"system", "Answer the question with a short phrase copied exactly from the evidence."},
+        {"user", user}};
+    char *prompt = rg_chat_format(m->info.chat, msgs, 2, 1);
+    rg_gen_params g = {.n_predict = max_tokens > 0 ? max_tokens : 32, .parse_special = 1, .constraint = c};
+    g.sample = rg_sample_defaults();
+    g.sample.temperature = 0;
+    const char *const *stops = rg_chat_stops(m->info.chat);
+    int ns = 0;
+    while (stops[ns]) ns++;
+    g.stops = stops;
+    g.nstops = ns;
+    char *out = rg_llama_complete(m, prompt, &g, NULL, NULL, NULL);
+    free(prompt);
+    free(user);
+    rg_constraint_free(c);
+    if (out) {                                  /* spans may end on a space or newline */
+        size_t n = strlen(out);
+        while (n && (out[n - 1] == ' ' || out[n - 1] == '\n' || out[n - 1] == '\t')) out[--n] = 0;
+    }
+    return out;
+}

@@ -1,0 +1,240 @@
+/* ingest/csv: CSV/TSV (RFC 4180: quoted fields with "" escapes and embedded newlines, CRLF or
+ * LF) into one table. The delimiter is sniffed from the first records (the one giving the
+ * same field count on most lines). Leading lines with a single field above a wider table are
+ * its caption (where "in millions" usually is). Two passes: count, then fill. */
+#include "ingest/formats.h"
+#include "core/numparse.h"
+#include "core/util.h"
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CSV_MAX_COLS 4096
+#define CSV_MAX_CELLS 50000000L
+#define SNIFF_RECORDS 30
+
+typedef struct {
+    const char *p, *end;
+    char delim;
+    int line;            /* current line, 1-based, for messages */
+    rg_buf field;
+    char **fields;
+    int nf, capf;
+    int count_only;      /* first pass: count fields, keep no text */
+    int nonblank;        /* the record has a field with something but spaces/tabs */
+} csv_reader;
+
+static int has_ink(const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) if (p[i] != ' ' && p[i] != '\t') return 1;
+    return 0;
+}
+
+static void push_field(csv_reader *r) {
+    if (r->count_only) { r->nf++; r->field.len = 0; return; }
+    if (r->nf == r->capf) {
+        r->capf = r->capf ? r->capf * 2 : 16;
+        r->fields = xrealloc(r->fields, (size_t)r->capf * sizeof *r->fields);
+    }
+    r->fields[r->nf++] = xstrndup(r->field.data ? r->field.data : "", r->field.len);
+    r->field.len = 0;
+}
+
+static void clear_fields(csv_reader *r) {
+    for (int i = 0; i < r->nf && !r->count_only; i++) free(r->fields[i]);
+    r->nf = 0;
+}
+
+/* Reads one record into r->fields. 1: a record, 0: end of input, -1: error (rg_err set). */
+static int next_record(csv_reader *r, const char *source) {
+    clear_fields(r);
+    r->nonblank = 0;
+    if (r->p >= r->end) return 0;
+    for (;;) {
+        /* one field */
+        r->field.len = 0;
+        if (r->p < r->end && *r->p == '"') {
+            int start_line = r->line;
+            r->p++;
+            for (;;) {
+                /* copy up to the next quote in one go */
+                const char *q = memchr(r->p, '"', (size_t)(r->end - r->p));
+                if (!q) {
+                    rg_err("%s: unterminated quoted field starting at line %d", source, start_line);
+                    return -1;
+                }
+                for (const char *c = r->p; c < q; c++) r->line += *c == '\n';
+                if (!r->nonblank) r->nonblank = has_ink(r->p, (size_t)(q - r->p));
+                if (!r->count_only) rg_buf_put(&r->field, r->p, (size_t)(q - r->p));
+                r->p = q + 1;
+                if (r->p < r->end && *r->p == '"') { if (!r->count_only) rg_buf_putc(&r->field, '"'); r->p++; continue; }
+                break;
+            }
+            /* text after the closing quote (not RFC 4180) is kept as it is */
+            while (r->p < r->end && *r->p != r->delim && *r->p != '\n' && *r->p != '\r')
+                rg_buf_putc(&r->field, *r->p++);
+        } else {
+            const char *s = r->p;
+            while (r->p < r->end && *r->p != r->delim && *r->p != '\n') r->p++;
+            size_t n = (size_t)(r->p - s);
+            if (n && s[n - 1] == '\r' && (r->p >= r->end || *r->p == '\n')) n--;
+            if (!r->nonblank) r->nonblank = has_ink(s, n);
+            if (!r->count_only) rg_buf_put(&r->field, s, n);
+        }
+        if (r->nf >= CSV_MAX_COLS) {
+            rg_err("%s: line %d has more than %d fields", source, r->line, CSV_MAX_COLS);
+            return -1;
+        }
+        push_field(r);
+        if (r->p >= r->end) return 1;
+        if (*r->p == '\r') r->p++;
+        if (r->p >= r->end) return 1;
+        if (*r->p == r->delim) { r->p++; continue; }
+        if (*r->p == '\n') { r->p++; r->line++; return 1; }
+    }
+}
+
+static int blank_record(const csv_reader *r) { return !r->nonblank; }
+
+static int nonempty_fields(const csv_reader *r) {
+    int n = 0;
+    for (int i = 0; i < r->nf; i++) if (r->fields[i][0]) n++;
+    return n;
+}
+
+static void reader_free(csv_reader *r) {
+    clear_fields(r);
+    free(r->fields);
+    rg_buf_free(&r->field);
+}
+
+/* Fraction of the first records having the most common field count (>= 2). */
+static double consistency(const char *text, size_t len, char delim, int *fields) {
+    csv_reader r = {text, text + len, delim, 1, {0}, NULL, 0, 0, 1, 0};
+    int counts[SNIFF_RECORDS], n = 0;
+    while (n < SNIFF_RECORDS) {
+        int rc = next_record(&r, "sniff");
+        if (rc == 0) break;
+        if (rc < 0) { if (n < 2) n = 0; break; }
+        if (blank_record(&r)) continue;
+        counts[n++] = r.nf;
+    }
+    reader_free(&r);
+    int best = 0, best_n = 0;
+    for (int i = 0; i < n; i++) {
+        int k = 0;
+        for (int j = 0; j < n; j++) k += counts[j] == counts[i];
+        if (k > best_n || (k == best_n && counts[i] > best)) { best_n = k; best = counts[i]; }
+    }
+    *fields = best;
+    if (n < 2 || best < 2) return 0;
+    return (double)best_n / n;
+}
+
+static char sniff(const char *text, size_t len, double *score) {
+    static const char cands[] = ",\t;|";
+    char best = 0;
+    double best_s = 0;
+    int best_f = 0;
+    for (const char *c = cands; *c; c++) {
+        int f;
+        double s = consistency(text, len, *c, &f);
+        if (s > best_s + 1e-9 || (s > 0 && s >= best_s - 1e-9 && f > best_f)) { best = *c; best_s = s; best_f = f; }
+    }
+    *score = best_s;
+    return best;
+}
+
+int rg_sniff_csv(const char *text, size_t len, char *delim) {
+    double s;
+    char d = sniff(text, len, &s);
+    if (!d || s < 0.8) return 0;
+    *delim = d;
+    return 1;
+}
+
+rg_doc *rg_parse_csv(const char *doc_id, const char *source, const char *text, size_t len, char delim) {
+    if (!delim) {
+        double s;
+        delim = sniff(text, len, &s);
+        if (!delim) delim = ',';   /* one column: any delimiter reads it */
+    }
+    /* pass 1: shape, and the caption lines above the table */
+    csv_reader r = {text, text + len, delim, 1, {0}, NULL, 0, 0, 1, 0};
+    long rows = 0;
+    int cols = 0, rc;
+    while ((rc = next_record(&r, source)) > 0) {
+        if (blank_record(&r)) continue;
+        rows++;
+        if (r.nf > cols) cols = r.nf;
+        if ((long)cols * rows > CSV_MAX_CELLS) {
+            rg_err("%s: table larger than %ld cells", source, CSV_MAX_CELLS);
+            rc = -1;
+            break;
+        }
+    }
+    reader_free(&r);
+    if (rc < 0) return NULL;
+    if (!rows) {
+        rg_err("%s: empty CSV file", source);
+        return NULL;
+    }
+    /* pass 2: fill. Leading records filling less than half the columns (or one) are the caption
+     * (an unquoted caption may hold the delimiter: its fields are joined back); trailing
+     * records with only a first field are notes, kept as paragraphs after the table. */
+    csv_reader w = {text, text + len, delim, 1, {0}, NULL, 0, 0, 0, 0};
+    rg_buf caption = {0};
+    int in_caption = cols >= 2, row = 0;
+    rg_table *t = NULL;
+    while (next_record(&w, source) > 0) {
+        if (blank_record(&w)) continue;
+        int ne = nonempty_fields(&w);
+        if (in_caption && (2 * ne < cols || ne == 1) && w.fields[0][0] && row < rows - 1) {
+            if (caption.len) rg_buf_putc(&caption, ' ');
+            for (int i = 0; i < w.nf; i++) {
+                if (i && w.fields[i][0]) rg_buf_putc(&caption, delim == '\t' ? ' ' : delim);
+                rg_buf_puts(&caption, w.fields[i]);
+            }
+            rows--;
+            continue;
+        }
+        in_caption = 0;
+        if (!t) t = rg_table_new((int)rows, cols);
+        for (int c = 0; c < w.nf; c++) {
+            /* the field's string moves into the cell (no copy) */
+            rg_cell *cell = rg_table_cell(t, row, c);
+            cell->raw = w.fields[c];
+            w.fields[c] = NULL;
+            rg_cell_parse(cell->raw, &cell->type, &cell->value, cell->unit);
+        }
+        for (int c = w.nf; c < cols; c++) rg_table_set(t, row, c, "");
+        row++;
+    }
+    reader_free(&w);
+    if (caption.len) t->caption = rg_buf_take(&caption);
+    rg_buf_free(&caption);
+    int notes = 0;
+    while (cols >= 3 && t->nrows - notes > 2) {
+        int r = t->nrows - 1 - notes;
+        const char *first = rg_table_cell(t, r, 0)->raw;
+        int only_first = rg_table_cell(t, r, 0)->type == RG_CELL_TEXT &&
+                         (strlen(first) >= 24 || strncasecmp(first, "note", 4) == 0 ||
+                          strncasecmp(first, "source", 6) == 0 || first[0] == '*' || first[0] == '(');
+        for (int c = 1; c < cols && only_first; c++) if (rg_table_cell(t, r, c)->type != RG_CELL_EMPTY) only_first = 0;
+        if (!only_first) break;
+        notes++;
+    }
+    t->nrows -= notes;   /* the note rows' cells are freed below, after use */
+    rg_table_analyse(t, NULL);
+    rg_doc *d = rg_doc_new(doc_id, source, "csv");
+    if (t->caption) d->title = xstrdup(t->caption);
+    const char *section = t->caption ? t->caption : "";
+    rg_doc_add_table(d, t, section);
+    for (int r = t->nrows; r < t->nrows + notes; r++) {
+        rg_doc_add_text(d, RG_BLOCK_PARA, 0, t->cells[(size_t)r * (size_t)cols].raw, section);
+        for (int c = 0; c < cols; c++) {
+            free(t->cells[(size_t)r * (size_t)cols + (size_t)c].raw);
+            t->cells[(size_t)r * (size_t)cols + (size_t)c].raw = NULL;
+        }
+    }
+    return d;
+}

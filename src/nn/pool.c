@@ -1,0 +1,120 @@
+/* Thread pool: workers sleep on a condition variable and wake on a new generation number. */
+#include "nn/pool.h"
+#include "core/util.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct rg_pool {
+    int n;
+    pthread_t *th;
+    pthread_mutex_t run_lock;          /* one rg_pool_run at a time */
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned long gen;
+    int pending, quit;
+    rg_pool_fn fn;
+    void *ctx;
+    void **scratch;                    /* per thread, grow-only */
+    size_t *scratch_n;
+};
+
+typedef struct { rg_pool *p; int i; } warg;
+
+static void *worker(void *arg) {
+    warg a = *(warg *)arg;
+    free(arg);
+    rg_pool *p = a.p;
+    unsigned long seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (p->gen == seen && !p->quit) pthread_cond_wait(&p->go, &p->mu);
+        if (p->quit) { pthread_mutex_unlock(&p->mu); return NULL; }
+        seen = p->gen;
+        rg_pool_fn fn = p->fn;
+        void *ctx = p->ctx;
+        pthread_mutex_unlock(&p->mu);
+        fn(ctx, a.i, p->n);
+        pthread_mutex_lock(&p->mu);
+        if (--p->pending == 0) pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+rg_pool *rg_pool_new(int nthreads) {
+    if (nthreads <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        nthreads = c > 0 ? (int)c : 1;
+    }
+    if (nthreads > 64) nthreads = 64;
+    rg_pool *p = xcalloc(1, sizeof *p);
+    p->n = nthreads;
+    pthread_mutex_init(&p->run_lock, NULL);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->th = xcalloc((size_t)nthreads, sizeof *p->th);
+    p->scratch = xcalloc((size_t)nthreads, sizeof *p->scratch);
+    p->scratch_n = xcalloc((size_t)nthreads, sizeof *p->scratch_n);
+    for (int i = 1; i < nthreads; i++) {
+        warg *a = xmalloc(sizeof *a);
+        a->p = p;
+        a->i = i;
+        if (pthread_create(&p->th[i], NULL, worker, a)) {   /* fewer threads, still correct */
+            free(a);
+            p->n = i;
+            break;
+        }
+    }
+    return p;
+}
+
+int rg_pool_size(const rg_pool *p) { return p ? p->n : 1; }
+
+void rg_pool_run(rg_pool *p, rg_pool_fn fn, void *ctx) {
+    if (!p || p->n <= 1) { fn(ctx, 0, 1); return; }
+    pthread_mutex_lock(&p->run_lock);
+    pthread_mutex_lock(&p->mu);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->pending = p->n - 1;
+    p->gen++;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    fn(ctx, 0, p->n);
+    pthread_mutex_lock(&p->mu);
+    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&p->run_lock);
+}
+
+void rg_pool_free(rg_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < p->n; i++) pthread_join(p->th[i], NULL);
+    pthread_mutex_destroy(&p->run_lock);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->done);
+    for (int i = 0; i < p->n; i++) free(p->scratch[i]);
+    free(p->scratch);
+    free(p->scratch_n);
+    free(p->th);
+    free(p);
+}
+
+void *rg_pool_scratch(rg_pool *p, int i, size_t n) {
+    if (!p || i < 0 || i >= p->n) return NULL;
+    if (p->scratch_n[i] < n) {
+        free(p->scratch[i]);
+        size_t sz = (n + 63) & ~(size_t)63;
+        p->scratch[i] = aligned_alloc(64, sz);
+        if (!p->scratch[i]) { fprintf(stderr, "out of memory\n"); abort(); }
+        p->scratch_n[i] = sz;
+    }
+    return p->scratch[i];
+}

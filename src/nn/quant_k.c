@@ -1,0 +1,707 @@
+/* nn/quant_k: Q4_0, Q4_K, Q6_K. See quant_k.h. Layouts follow ggml's block definitions; the
+ * code is written from their description. AVX2 kernels unpack 16-32 quants at a time into
+ * f32 lanes and accumulate with FMA against the f32 activations. */
+#include "nn/quant_k.h"
+#include "nn/tensor.h"
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+_Static_assert(sizeof(rg_block_q4_0) == 18, "q4_0 block is 18 bytes");
+_Static_assert(sizeof(rg_block_q4_K) == 144, "q4_K block is 144 bytes");
+_Static_assert(sizeof(rg_block_q6_K) == 210, "q6_K block is 210 bytes");
+
+/* Sub-block j's 6-bit scale and min from the 12 packed bytes: the first four pairs sit in
+ * the low 6 bits of bytes 0-7; the last four take 4 bits from bytes 8-11 and their top two
+ * bits from the spare high bits of bytes 0-7. */
+static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/* ---- dequantisers ---- */
+
+void rg_dequant_q4_0(const void *src, float *y, int64_t n) {
+    const rg_block_q4_0 *b = src;
+    for (int64_t i = 0; i < n / RG_QK4_0; i++, y += RG_QK4_0) {
+        float d = rg_f16_to_f32(b[i].d);
+        for (int j = 0; j < 16; j++) {
+            y[j] = d * (float)((b[i].qs[j] & 0xF) - 8);
+            y[j + 16] = d * (float)((b[i].qs[j] >> 4) - 8);
+        }
+    }
+}
+
+void rg_dequant_q4_K(const void *src, float *y, int64_t n) {
+    const rg_block_q4_K *b = src;
+    for (int64_t i = 0; i < n / RG_QK_K; i++) {
+        float d = rg_f16_to_f32(b[i].d), dmin = rg_f16_to_f32(b[i].dmin);
+        const uint8_t *q = b[i].qs;
+        for (int c = 0; c < 4; c++, q += 32) {
+            uint8_t s1, m1, s2, m2;
+            scale_min_k4(2 * c, b[i].scales, &s1, &m1);
+            scale_min_k4(2 * c + 1, b[i].scales, &s2, &m2);
+            float d1 = d * s1, n1 = dmin * m1, d2 = d * s2, n2 = dmin * m2;
+            for (int l = 0; l < 32; l++) *y++ = d1 * (float)(q[l] & 0xF) - n1;
+            for (int l = 0; l < 32; l++) *y++ = d2 * (float)(q[l] >> 4) - n2;
+        }
+    }
+}
+
+void rg_dequant_q6_K(const void *src, float *y, int64_t n) {
+    const rg_block_q6_K *b = src;
+    for (int64_t i = 0; i < n / RG_QK_K; i++) {
+        float d = rg_f16_to_f32(b[i].d);
+        const uint8_t *ql = b[i].ql, *qh = b[i].qh;
+        const int8_t *sc = b[i].scales;
+        for (int h = 0; h < 2; h++, y += 128, ql += 64, qh += 32, sc += 8) {
+            for (int l = 0; l < 32; l++) {
+                int is = l / 16;
+                int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                y[l] = d * sc[is] * (float)q1;
+                y[l + 32] = d * sc[is + 2] * (float)q2;
+                y[l + 64] = d * sc[is + 4] * (float)q3;
+                y[l + 96] = d * sc[is + 6] * (float)q4;
+            }
+        }
+    }
+}
+
+/* ---- scalar dots: same arithmetic as dequantise-then-dot, block by block ---- */
+
+float rg_dot_q4_0_scalar(const void *w, const float *x, int64_t n) {
+    const rg_block_q4_0 *b = w;
+    float s = 0;
+    for (int64_t i = 0; i < n / RG_QK4_0; i++, x += RG_QK4_0) {
+        float bs = 0;
+        for (int j = 0; j < 16; j++)
+            bs += (float)((b[i].qs[j] & 0xF) - 8) * x[j] + (float)((b[i].qs[j] >> 4) - 8) * x[j + 16];
+        s += rg_f16_to_f32(b[i].d) * bs;
+    }
+    return s;
+}
+
+float rg_dot_q4_K_scalar(const void *w, const float *x, int64_t n) {
+    const rg_block_q4_K *b = w;
+    float s = 0;
+    for (int64_t i = 0; i < n / RG_QK_K; i++) {
+        float d = rg_f16_to_f32(b[i].d), dmin = rg_f16_to_f32(b[i].dmin);
+        const uint8_t *q = b[i].qs;
+        for (int c = 0; c < 4; c++, q += 32, x += 64) {
+            uint8_t s1, m1, s2, m2;
+            scale_min_k4(2 * c, b[i].scales, &s1, &m1);
+            scale_min_k4(2 * c + 1, b[i].scales, &s2, &m2);
+            float qa = 0, qb = 0, xa = 0, xb = 0;
+            for (int l = 0; l < 32; l++) {
+                qa += (float)(q[l] & 0xF) * x[l];
+                qb += (float)(q[l] >> 4) * x[l + 32];
+                xa += x[l];
+                xb += x[l + 32];
+            }
+            s += d * s1 * qa - dmin * m1 * xa + d * s2 * qb - dmin * m2 * xb;
+        }
+    }
+    return s;
+}
+
+float rg_dot_q6_K_scalar(const void *w, const float *x, int64_t n) {
+    const rg_block_q6_K *b = w;
+    float s = 0;
+    for (int64_t i = 0; i < n / RG_QK_K; i++) {
+        float d = rg_f16_to_f32(b[i].d);
+        const uint8_t *ql = b[i].ql, *qh = b[i].qh;
+        const int8_t *sc = b[i].scales;
+        for (int h = 0; h < 2; h++, x += 128, ql += 64, qh += 32, sc += 8) {
+            float part[8] = {0};
+            for (int l = 0; l < 32; l++) {
+                int is = l / 16;
+                part[is] += (float)(((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32) * x[l];
+                part[is + 2] += (float)(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32) * x[l + 32];
+                part[is + 4] += (float)(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * x[l + 64];
+                part[is + 6] += (float)(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * x[l + 96];
+            }
+            for (int k = 0; k < 8; k++) s += d * sc[k] * part[k];
+        }
+    }
+    return s;
+}
+
+/* ---- AVX2 ---- */
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+AVX2 static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+AVX2 static inline float f16(uint16_t h) { return _cvtsh_ss(h); }
+/* 8 signed bytes (low half of v) to 8 floats */
+AVX2 static inline __m256 i8_ps(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)); }
+AVX2 static inline __m256 u8_ps(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)); }
+/* dot of 16 signed bytes with 16 floats, as a vector of partial sums */
+AVX2 static inline __m256 dot16_i8(__m128i q, const float *x) {
+    __m256 s = _mm256_mul_ps(i8_ps(q), _mm256_loadu_ps(x));
+    return _mm256_fmadd_ps(i8_ps(_mm_srli_si128(q, 8)), _mm256_loadu_ps(x + 8), s);
+}
+AVX2 static inline __m256 dot16_u8(__m128i q, const float *x) {
+    __m256 s = _mm256_mul_ps(u8_ps(q), _mm256_loadu_ps(x));
+    return _mm256_fmadd_ps(u8_ps(_mm_srli_si128(q, 8)), _mm256_loadu_ps(x + 8), s);
+}
+
+AVX2 float rg_dot_q4_0_avx2(const void *w, const float *x, int64_t n) {
+    const rg_block_q4_0 *b = w;
+    const __m128i m4 = _mm_set1_epi8(0xF), m8 = _mm_set1_epi8(8);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / RG_QK4_0; i++, x += RG_QK4_0) {
+        __m128i q = _mm_loadu_si128((const __m128i *)b[i].qs);
+        __m128i lo = _mm_sub_epi8(_mm_and_si128(q, m4), m8);
+        __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), m4), m8);
+        __m256 s = _mm256_add_ps(dot16_i8(lo, x), dot16_i8(hi, x + 16));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(b[i].d)), s, acc);
+    }
+    return hsum8(acc);
+}
+
+AVX2 float rg_dot_q4_K_avx2(const void *w, const float *x, int64_t n) {
+    const rg_block_q4_K *b = w;
+    const __m128i m4 = _mm_set1_epi8(0xF);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / RG_QK_K; i++) {
+        float d = f16(b[i].d), dmin = f16(b[i].dmin);
+        const uint8_t *q = b[i].qs;
+        for (int c = 0; c < 4; c++, q += 32, x += 64) {
+            uint8_t s1, m1, s2, m2;
+            scale_min_k4(2 * c, b[i].scales, &s1, &m1);
+            scale_min_k4(2 * c + 1, b[i].scales, &s2, &m2);
+            __m128i qa = _mm_loadu_si128((const __m128i *)q), qb = _mm_loadu_si128((const __m128i *)(q + 16));
+            __m256 da = _mm256_add_ps(dot16_u8(_mm_and_si128(qa, m4), x), dot16_u8(_mm_and_si128(qb, m4), x + 16));
+            __m256 db = _mm256_add_ps(dot16_u8(_mm_and_si128(_mm_srli_epi16(qa, 4), m4), x + 32),
+                                      dot16_u8(_mm_and_si128(_mm_srli_epi16(qb, 4), m4), x + 48));
+            __m256 xa = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8)),
+                                      _mm256_add_ps(_mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24)));
+            __m256 xb = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(x + 32), _mm256_loadu_ps(x + 40)),
+                                      _mm256_add_ps(_mm256_loadu_ps(x + 48), _mm256_loadu_ps(x + 56)));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * s1), da, acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * s2), db, acc);
+            acc = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * m1), xa, acc);
+            acc = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * m2), xb, acc);
+        }
+    }
+    return hsum8(acc);
+}
+
+AVX2 float rg_dot_q6_K_avx2(const void *w, const float *x, int64_t n) {
+    const rg_block_q6_K *b = w;
+    const __m128i m4 = _mm_set1_epi8(0xF), m3 = _mm_set1_epi8(3), m32 = _mm_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / RG_QK_K; i++) {
+        float d = f16(b[i].d);
+        const uint8_t *ql = b[i].ql, *qh = b[i].qh;
+        const int8_t *sc = b[i].scales;
+        for (int h = 0; h < 2; h++, x += 128, ql += 64, qh += 32, sc += 8) {
+            for (int l0 = 0; l0 < 32; l0 += 16) {
+                int is = l0 / 16;
+                __m128i a = _mm_loadu_si128((const __m128i *)(ql + l0));
+                __m128i c = _mm_loadu_si128((const __m128i *)(ql + 32 + l0));
+                __m128i hb = _mm_loadu_si128((const __m128i *)(qh + l0));
+                /* high bit pairs moved to bits 4-5 (shifts on 16-bit lanes, then masked) */
+                __m128i h1 = _mm_slli_epi16(_mm_and_si128(hb, m3), 4);
+                __m128i h2 = _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(hb, 2), m3), 4);
+                __m128i h3 = _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(hb, 4), m3), 4);
+                __m128i h4 = _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(hb, 6), m3), 4);
+                __m128i q1 = _mm_sub_epi8(_mm_or_si128(_mm_and_si128(a, m4), h1), m32);
+                __m128i q2 = _mm_sub_epi8(_mm_or_si128(_mm_and_si128(c, m4), h2), m32);
+                __m128i q3 = _mm_sub_epi8(_mm_or_si128(_mm_and_si128(_mm_srli_epi16(a, 4), m4), h3), m32);
+                __m128i q4 = _mm_sub_epi8(_mm_or_si128(_mm_and_si128(_mm_srli_epi16(c, 4), m4), h4), m32);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc[is]), dot16_i8(q1, x + l0), acc);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc[is + 2]), dot16_i8(q2, x + 32 + l0), acc);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc[is + 4]), dot16_i8(q3, x + 64 + l0), acc);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc[is + 6]), dot16_i8(q4, x + 96 + l0), acc);
+            }
+        }
+    }
+    return hsum8(acc);
+}
+
+/* ---- quantisers ---- */
+
+static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+void rg_quantize_q4_0(const float *x, void *out, int64_t n) {
+    rg_block_q4_0 *b = out;
+    for (int64_t i = 0; i < n / RG_QK4_0; i++, x += RG_QK4_0) {
+        float amax = 0, mx = 0;
+        for (int j = 0; j < RG_QK4_0; j++) if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); mx = x[j]; }
+        float d = mx / -8, id = d != 0 ? 1.0f / d : 0;
+        b[i].d = rg_f32_to_f16(d);
+        for (int j = 0; j < 16; j++) {
+            int q0 = clampi((int)floorf(x[j] * id + 8.5f), 0, 15);
+            int q1 = clampi((int)floorf(x[j + 16] * id + 8.5f), 0, 15);
+            b[i].qs[j] = (uint8_t)(q0 | (q1 << 4));
+        }
+    }
+}
+
+void rg_quantize_q4_K(const float *x, void *out, int64_t n) {
+    rg_block_q4_K *b = out;
+    for (int64_t i = 0; i < n / RG_QK_K; i++, x += RG_QK_K) {
+        float scale[8], mins[8], smax = 0, mmax = 0;
+        for (int j = 0; j < 8; j++) {
+            float lo = 0, hi = x[32 * j];
+            for (int l = 0; l < 32; l++) {
+                if (x[32 * j + l] < lo) lo = x[32 * j + l];
+                if (x[32 * j + l] > hi) hi = x[32 * j + l];
+            }
+            scale[j] = (hi - lo) / 15;
+            mins[j] = -lo;
+            if (scale[j] > smax) smax = scale[j];
+            if (mins[j] > mmax) mmax = mins[j];
+        }
+        float d = smax / 63, dmin = mmax / 63;
+        b[i].d = rg_f32_to_f16(d);
+        b[i].dmin = rg_f32_to_f16(dmin);
+        d = rg_f16_to_f32(b[i].d);
+        dmin = rg_f16_to_f32(b[i].dmin);
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 8; j++) {
+            sc[j] = (uint8_t)clampi(d > 0 ? (int)lrintf(scale[j] / d) : 0, 0, 63);
+            mn[j] = (uint8_t)clampi(dmin > 0 ? (int)lrintf(mins[j] / dmin) : 0, 0, 63);
+        }
+        memset(b[i].scales, 0, 12);
+        for (int j = 0; j < 4; j++) {
+            b[i].scales[j] = sc[j];
+            b[i].scales[j + 4] = mn[j];
+        }
+        for (int j = 4; j < 8; j++) {
+            b[i].scales[j + 4] = (uint8_t)((sc[j] & 0xF) | ((mn[j] & 0xF) << 4));
+            b[i].scales[j - 4] |= (uint8_t)((sc[j] >> 4) << 6);
+            b[i].scales[j] |= (uint8_t)((mn[j] >> 4) << 6);
+        }
+        uint8_t q[RG_QK_K];
+        for (int j = 0; j < 8; j++) {
+            float dj = d * sc[j], mj = dmin * mn[j];
+            for (int l = 0; l < 32; l++)
+                q[32 * j + l] = (uint8_t)clampi(dj > 0 ? (int)lrintf((x[32 * j + l] + mj) / dj) : 0, 0, 15);
+        }
+        for (int c = 0; c < 4; c++)
+            for (int l = 0; l < 32; l++) b[i].qs[32 * c + l] = (uint8_t)(q[64 * c + l] | (q[64 * c + 32 + l] << 4));
+    }
+}
+
+void rg_quantize_q6_K(const float *x, void *out, int64_t n) {
+    rg_block_q6_K *b = out;
+    for (int64_t i = 0; i < n / RG_QK_K; i++, x += RG_QK_K) {
+        float scale[16], amax_all = 0;
+        for (int j = 0; j < 16; j++) {
+            float amax = 0;
+            for (int l = 0; l < 16; l++) if (fabsf(x[16 * j + l]) > amax) amax = fabsf(x[16 * j + l]);
+            scale[j] = amax / 31;
+            if (scale[j] > amax_all) amax_all = scale[j];
+        }
+        float d = amax_all / 127;
+        b[i].d = rg_f32_to_f16(d);
+        d = rg_f16_to_f32(b[i].d);
+        uint8_t q[RG_QK_K];
+        for (int j = 0; j < 16; j++) {
+            int s = d > 0 ? clampi((int)lrintf(scale[j] / d), -128, 127) : 0;
+            b[i].scales[j] = (int8_t)s;
+            float dj = d * (float)s;
+            for (int l = 0; l < 16; l++)
+                q[16 * j + l] = (uint8_t)(clampi(dj != 0 ? (int)lrintf(x[16 * j + l] / dj) : 0, -32, 31) + 32);
+        }
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *qq = q + 128 * h;
+            uint8_t *ql = b[i].ql + 64 * h, *qh = b[i].qh + 32 * h;
+            for (int l = 0; l < 32; l++) {
+                ql[l] = (uint8_t)((qq[l] & 0xF) | ((qq[l + 64] & 0xF) << 4));
+                ql[l + 32] = (uint8_t)((qq[l + 32] & 0xF) | ((qq[l + 96] & 0xF) << 4));
+                qh[l] = (uint8_t)((qq[l] >> 4) | ((qq[l + 32] >> 4) << 2) | ((qq[l + 64] >> 4) << 4) | ((qq[l + 96] >> 4) << 6));
+            }
+        }
+    }
+}
+
+static int use_avx2;
+
+/* ---- int8-activation dots ---- */
+
+void rg_quantize_act(const float *x, int64_t n, int8_t *q, float *d, float *s) {
+    for (int64_t b = 0; b < n / 32; b++, x += 32, q += 32) {
+        float amax = 0;
+        for (int i = 0; i < 32; i++) if (fabsf(x[i]) > amax) amax = fabsf(x[i]);
+        float db = amax / 127, id = db > 0 ? 1.0f / db : 0;
+        int sum = 0;
+        for (int i = 0; i < 32; i++) { q[i] = (int8_t)lrintf(x[i] * id); sum += q[i]; }
+        d[b] = db;
+        s[b] = db * (float)sum;
+    }
+}
+
+static float q8_0_q8_scalar(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) {
+    (void)s;
+    const rg_block_q8_0 *b = w;
+    float acc = 0;
+    for (int64_t i = 0; i < n / 32; i++, q += 32) {
+        int sum = 0;
+        for (int j = 0; j < 32; j++) sum += b[i].qs[j] * q[j];
+        acc += rg_f16_to_f32(b[i].d) * d[i] * (float)sum;
+    }
+    return acc;
+}
+
+static float q4_0_q8_scalar(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) {
+    (void)s;
+    const rg_block_q4_0 *b = w;
+    float acc = 0;
+    for (int64_t i = 0; i < n / 32; i++, q += 32) {
+        int sum = 0;
+        for (int j = 0; j < 16; j++) sum += ((b[i].qs[j] & 0xF) - 8) * q[j] + ((b[i].qs[j] >> 4) - 8) * q[j + 16];
+        acc += rg_f16_to_f32(b[i].d) * d[i] * (float)sum;
+    }
+    return acc;
+}
+
+static float q4_K_q8_scalar(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) {
+    const rg_block_q4_K *b = w;
+    float acc = 0;
+    for (int64_t i = 0; i < n / RG_QK_K; i++) {
+        float dw = rg_f16_to_f32(b[i].d), dmin = rg_f16_to_f32(b[i].dmin);
+        for (int j = 0; j < 8; j++, q += 32) {
+            uint8_t sc, m;
+            scale_min_k4(j, b[i].scales, &sc, &m);
+            const uint8_t *qs = b[i].qs + 32 * (j / 2);
+            int sum = 0;
+            for (int l = 0; l < 32; l++) sum += ((j & 1) ? qs[l] >> 4 : qs[l] & 0xF) * q[l];
+            acc += dw * sc * d[8 * i + j] * (float)sum - dmin * m * s[8 * i + j];
+        }
+    }
+    return acc;
+}
+
+static float q6_K_q8_scalar(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) {
+    (void)s;
+    const rg_block_q6_K *b = w;
+    float acc = 0;
+    for (int64_t i = 0; i < n / RG_QK_K; i++) {
+        float dw = rg_f16_to_f32(b[i].d);
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = b[i].ql + 64 * h, *qh = b[i].qh + 32 * h;
+            const int8_t *sc = b[i].scales + 8 * h;
+            for (int k = 0; k < 4; k++) {          /* quarter k = x block 8i + 4h + k */
+                const int8_t *xq = q + 32 * (8 * i + 4 * h + k);
+                int s0 = 0, s1 = 0;
+                for (int l = 0; l < 32; l++) {
+                    int lo = k & 1 ? ql[l + 32] : ql[l];
+                    int v = ((k < 2 ? lo & 0xF : lo >> 4) | (((qh[l] >> (2 * k)) & 3) << 4)) - 32;
+                    if (l < 16) s0 += v * xq[l]; else s1 += v * xq[l];
+                }
+                acc += dw * d[8 * i + 4 * h + k] * (float)(sc[2 * k] * s0 + sc[2 * k + 1] * s1);   /* sc[is + 2k], is = l / 16 */
+            }
+        }
+    }
+    return acc;
+}
+
+AVX2 static inline __m256 i32_ps(__m256i v) { return _mm256_cvtepi32_ps(v); }
+/* signed 32x8 dot of w and x in 8 int32 lanes (lane i: bytes 4i..4i+3), via |w| * sign(x, w) */
+AVX2 static inline __m256i dot32_i8(__m256i w, __m256i x) {
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+AVX2 static inline __m256i dot32_u8(__m256i w, __m256i x) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
+}
+
+AVX2 static float q8_0_q8_avx2(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) {
+    (void)s;
+    const rg_block_q8_0 *b = w;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();   /* two chains hide FMA latency */
+    int64_t nb = n / 32, i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)(q + 32 * i)), x1 = _mm256_loadu_si256((const __m256i *)(q + 32 * i + 32));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16(b[i].d) * d[i]),
+                               i32_ps(dot32_i8(_mm256_loadu_si256((const __m256i *)b[i].qs), x0)), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16(b[i + 1].d) * d[i + 1]),
+                               i32_ps(dot32_i8(_mm256_loadu_si256((const __m256i *)b[i + 1].qs), x1)), acc1);
+    }
+    for (; i < nb; i++) {
+        __m256i xv = _mm256_loadu_si256((const __m256i *)(q + 32 * i));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16(b[i].d) * d[i]), i32_ps(dot32_i8(_mm256_loadu_si256((const __m256i *)b[i].qs), xv)), acc0);
+    }
+    return hsum8(_mm256_add_ps(acc0, acc1));
+}
+
+AVX2 static float q4_0_q8_avx2(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) {
+    (void)s;
+    const rg_block_q4_0 *b = w;
+    const __m128i m4 = _mm_set1_epi8(0xF);
+    const __m256i m8 = _mm256_set1_epi8(8);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / 32; i++, q += 32) {
+        __m128i qs = _mm_loadu_si128((const __m128i *)b[i].qs);
+        __m256i wv = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), m4), _mm_and_si128(qs, m4));
+        wv = _mm256_sub_epi8(wv, m8);
+        __m256i xv = _mm256_loadu_si256((const __m256i *)q);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(b[i].d) * d[i]), i32_ps(dot32_i8(wv, xv)), acc);
+    }
+    return hsum8(acc);
+}
+
+AVX2 static float q4_K_q8_avx2(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) {
+    const rg_block_q4_K *b = w;
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int64_t i = 0; i < n / RG_QK_K; i++) {
+        float dw = f16(b[i].d), dmin = f16(b[i].dmin);
+        const float *db = d + 8 * i, *sb = s + 8 * i;
+        for (int c = 0; c < 4; c++, q += 64) {
+            uint8_t s1, m1, s2, m2;
+            scale_min_k4(2 * c, b[i].scales, &s1, &m1);
+            scale_min_k4(2 * c + 1, b[i].scales, &s2, &m2);
+            __m256i qs = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * c));
+            __m256i lo = _mm256_and_si256(qs, m4), hi = _mm256_and_si256(_mm256_srli_epi16(qs, 4), m4);
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)q), x1 = _mm256_loadu_si256((const __m256i *)(q + 32));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * s1 * db[2 * c]), i32_ps(dot32_u8(lo, x0)), acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * s2 * db[2 * c + 1]), i32_ps(dot32_u8(hi, x1)), acc);
+            mins += dmin * (m1 * sb[2 * c] + m2 * sb[2 * c + 1]);
+        }
+    }
+    return hsum8(acc) - mins;
+}
+
+AVX2 static float q6_K_q8_avx2(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) {
+    (void)s;
+    const rg_block_q6_K *b = w;
+    const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / RG_QK_K; i++) {
+        float dw = f16(b[i].d);
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = b[i].ql + 64 * h, *qh = b[i].qh + 32 * h;
+            const int8_t *sc = b[i].scales + 8 * h;
+            __m256i a = _mm256_loadu_si256((const __m256i *)ql), c = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i wq[4];
+            wq[0] = _mm256_or_si256(_mm256_and_si256(a, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4));
+            wq[1] = _mm256_or_si256(_mm256_and_si256(c, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4));
+            wq[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4));
+            wq[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4));
+            for (int k = 0; k < 4; k++) {
+                int xb = (int)(8 * i + 4 * h + k);
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(q + 32 * xb));
+                __m256i p = dot32_i8(_mm256_sub_epi8(wq[k], m32), xv);
+                float f = dw * d[xb];
+                __m256 scl = _mm256_set_m128(_mm_set1_ps(f * sc[2 * k + 1]), _mm_set1_ps(f * sc[2 * k]));
+                acc = _mm256_fmadd_ps(scl, i32_ps(p), acc);
+            }
+        }
+    }
+    return hsum8(acc);
+}
+
+
+AVX2 static void hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3, float out[4]) {
+    __m256 h01 = _mm256_hadd_ps(a0, a1), h23 = _mm256_hadd_ps(a2, a3);
+    __m256 h = _mm256_hadd_ps(h01, h23);   /* lanes: r0 r1 r2 r3 (low half), same (high half) */
+    __m128 r = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    _mm_storeu_ps(out, r);
+}
+
+/* The 4-row kernels are written out row by row (no acc[] array and inner loop): GCC keeps an
+ * array of accumulators in memory, which chains every FMA through a store and a load. */
+AVX2 static void q8_0_q8_x4(const void *w, size_t rb, const int8_t *q, const float *d, const float *s, int64_t n, float out[4]) {
+    (void)s;
+    const rg_block_q8_0 *b0 = w, *b1 = (const void *)((const char *)w + rb),
+                        *b2 = (const void *)((const char *)w + 2 * rb), *b3 = (const void *)((const char *)w + 3 * rb);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+#define ROW8(acc, bk) acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(bk[i].d) * dx), \
+        i32_ps(dot32_i8(_mm256_loadu_si256((const __m256i *)bk[i].qs), xv)), acc)
+    for (int64_t i = 0; i < n / 32; i++) {
+        __m256i xv = _mm256_loadu_si256((const __m256i *)(q + 32 * i));
+        float dx = d[i];
+        ROW8(a0, b0); ROW8(a1, b1); ROW8(a2, b2); ROW8(a3, b3);
+    }
+#undef ROW8
+    hsum4(a0, a1, a2, a3, out);
+}
+
+AVX2 static inline __m256i q4_0_unpack(const rg_block_q4_0 *b) {
+    const __m128i m4 = _mm_set1_epi8(0xF);
+    __m128i qs = _mm_loadu_si128((const __m128i *)b->qs);
+    return _mm256_sub_epi8(_mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), m4), _mm_and_si128(qs, m4)),
+                           _mm256_set1_epi8(8));
+}
+
+AVX2 static void q4_0_q8_x4(const void *w, size_t rb, const int8_t *q, const float *d, const float *s, int64_t n, float out[4]) {
+    (void)s;
+    const rg_block_q4_0 *b0 = w, *b1 = (const void *)((const char *)w + rb),
+                        *b2 = (const void *)((const char *)w + 2 * rb), *b3 = (const void *)((const char *)w + 3 * rb);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+#define ROW4(acc, bk) acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(bk[i].d) * dx), i32_ps(dot32_i8(q4_0_unpack(&bk[i]), xv)), acc)
+    for (int64_t i = 0; i < n / 32; i++) {
+        __m256i xv = _mm256_loadu_si256((const __m256i *)(q + 32 * i));
+        float dx = d[i];
+        ROW4(a0, b0); ROW4(a1, b1); ROW4(a2, b2); ROW4(a3, b3);
+    }
+#undef ROW4
+    hsum4(a0, a1, a2, a3, out);
+}
+
+/* One Q4_K super-block of one row against 256 activations: accumulates into acc, returns
+ * the min term to subtract. */
+AVX2 static inline float q4_K_block(const rg_block_q4_K *b, const int8_t *qi, const float *db, const float *sb, __m256 *acc) {
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    float dw = f16(b->d), dmin = f16(b->dmin), mins = 0;
+    __m256 a = *acc;
+    for (int c = 0; c < 4; c++) {
+        uint8_t s1, m1, s2, m2;
+        scale_min_k4(2 * c, b->scales, &s1, &m1);
+        scale_min_k4(2 * c + 1, b->scales, &s2, &m2);
+        __m256i qs = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * c));
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)(qi + 64 * c));
+        __m256i x1 = _mm256_loadu_si256((const __m256i *)(qi + 64 * c + 32));
+        a = _mm256_fmadd_ps(_mm256_set1_ps(dw * s1 * db[2 * c]), i32_ps(dot32_u8(_mm256_and_si256(qs, m4), x0)), a);
+        a = _mm256_fmadd_ps(_mm256_set1_ps(dw * s2 * db[2 * c + 1]),
+                            i32_ps(dot32_u8(_mm256_and_si256(_mm256_srli_epi16(qs, 4), m4), x1)), a);
+        mins += dmin * (m1 * sb[2 * c] + m2 * sb[2 * c + 1]);
+    }
+    *acc = a;
+    return mins;
+}
+
+AVX2 static void q4_K_q8_x4(const void *w, size_t rb, const int8_t *q, const float *d, const float *s, int64_t n, float out[4]) {
+    const rg_block_q4_K *b0 = w, *b1 = (const void *)((const char *)w + rb),
+                        *b2 = (const void *)((const char *)w + 2 * rb), *b3 = (const void *)((const char *)w + 3 * rb);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    float m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+    for (int64_t i = 0; i < n / RG_QK_K; i++) {
+        const int8_t *qi = q + RG_QK_K * i;
+        const float *db = d + 8 * i, *sb = s + 8 * i;
+        m0 += q4_K_block(&b0[i], qi, db, sb, &a0);
+        m1 += q4_K_block(&b1[i], qi, db, sb, &a1);
+        m2 += q4_K_block(&b2[i], qi, db, sb, &a2);
+        m3 += q4_K_block(&b3[i], qi, db, sb, &a3);
+    }
+    hsum4(a0, a1, a2, a3, out);
+    out[0] -= m0; out[1] -= m1; out[2] -= m2; out[3] -= m3;
+}
+
+
+/* 4 rows x 2 tokens: per block the four rows' int32 lane sums are folded with hadd into one
+ * vector [r0 r1 r2 r3 | r0 r1 r2 r3], so a single convert and FMA per token applies the four
+ * rows' scales at once. */
+#define X2_BODY(UNPACK)                                                                          \
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                               \
+    const __m256i ones = _mm256_set1_epi16(1);                                                   \
+    for (int64_t i = 0; i < n / 32; i++) {                                                       \
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)(q + 32 * i));                          \
+        __m256i x1 = _mm256_loadu_si256((const __m256i *)(q + qstride + 32 * i));                \
+        __m256i w0 = UNPACK(b0), w1 = UNPACK(b1), w2 = UNPACK(b2), w3 = UNPACK(b3);              \
+        __m256i a0 = _mm256_sign_epi8(w0, w0), a1 = _mm256_sign_epi8(w1, w1);                    \
+        __m256i a2 = _mm256_sign_epi8(w2, w2), a3 = _mm256_sign_epi8(w3, w3);                    \
+        __m256i p00 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(x0, w0)), ones); \
+        __m256i p10 = _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(x0, w1)), ones); \
+        __m256i p20 = _mm256_madd_epi16(_mm256_maddubs_epi16(a2, _mm256_sign_epi8(x0, w2)), ones); \
+        __m256i p30 = _mm256_madd_epi16(_mm256_maddubs_epi16(a3, _mm256_sign_epi8(x0, w3)), ones); \
+        __m256i p01 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(x1, w0)), ones); \
+        __m256i p11 = _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(x1, w1)), ones); \
+        __m256i p21 = _mm256_madd_epi16(_mm256_maddubs_epi16(a2, _mm256_sign_epi8(x1, w2)), ones); \
+        __m256i p31 = _mm256_madd_epi16(_mm256_maddubs_epi16(a3, _mm256_sign_epi8(x1, w3)), ones); \
+        __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(p00, p10), _mm256_hadd_epi32(p20, p30));  \
+        __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(p01, p11), _mm256_hadd_epi32(p21, p31));  \
+        __m128 ws = _mm_cvtph_ps(_mm_setr_epi16((short)b0[i].d, (short)b1[i].d, (short)b2[i].d,   \
+                                                (short)b3[i].d, 0, 0, 0, 0));                    \
+        __m256 wsv = _mm256_set_m128(ws, ws);                                                    \
+        acc0 = _mm256_fmadd_ps(_mm256_mul_ps(wsv, _mm256_set1_ps(d[i])), _mm256_cvtepi32_ps(h0), acc0); \
+        acc1 = _mm256_fmadd_ps(_mm256_mul_ps(wsv, _mm256_set1_ps(d[dstride + i])), _mm256_cvtepi32_ps(h1), acc1); \
+    }                                                                                            \
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(acc0), _mm256_extractf128_ps(acc0, 1))); \
+    _mm_storeu_ps(out + 4, _mm_add_ps(_mm256_castps256_ps128(acc1), _mm256_extractf128_ps(acc1, 1)));
+
+#define Q8_UNPACK(bk) _mm256_loadu_si256((const __m256i *)bk[i].qs)
+#define Q4_UNPACK(bk) q4_0_unpack(&bk[i])
+
+AVX2 static void q8_0_q8_x4x2(const void *w, size_t rb, const int8_t *q, size_t qstride, const float *d, size_t dstride,
+                              int64_t n, float out[8]) {
+    const rg_block_q8_0 *b0 = w, *b1 = (const void *)((const char *)w + rb),
+                        *b2 = (const void *)((const char *)w + 2 * rb), *b3 = (const void *)((const char *)w + 3 * rb);
+    X2_BODY(Q8_UNPACK)
+}
+
+AVX2 static void q4_0_q8_x4x2(const void *w, size_t rb, const int8_t *q, size_t qstride, const float *d, size_t dstride,
+                              int64_t n, float out[8]) {
+    const rg_block_q4_0 *b0 = w, *b1 = (const void *)((const char *)w + rb),
+                        *b2 = (const void *)((const char *)w + 2 * rb), *b3 = (const void *)((const char *)w + 3 * rb);
+    X2_BODY(Q4_UNPACK)
+}
+#undef X2_BODY
+#undef Q8_UNPACK
+#undef Q4_UNPACK
+
+rg_dot4x2_q8_fn rg_dot4x2_q8_for(int type) {
+    rg_type_get(RG_TYPE_F32);
+    if (!use_avx2) return NULL;
+    return type == RG_TYPE_Q8_0 ? q8_0_q8_x4x2 : type == RG_TYPE_Q4_0 ? q4_0_q8_x4x2 : NULL;
+}
+
+rg_dot4_q8_fn rg_dot4_q8_for(int type) {
+    rg_type_get(RG_TYPE_F32);
+    if (!use_avx2) return NULL;
+    switch (type) {
+    case RG_TYPE_Q8_0: return q8_0_q8_x4;
+    case RG_TYPE_Q4_0: return q4_0_q8_x4;
+    case RG_TYPE_Q4_K: return q4_K_q8_x4;
+    default: return NULL;
+    }
+}
+
+rg_dot_q8_fn rg_dot_q8_scalar_for(int type) {
+    switch (type) {
+    case RG_TYPE_Q8_0: return q8_0_q8_scalar;
+    case RG_TYPE_Q4_0: return q4_0_q8_scalar;
+    case RG_TYPE_Q4_K: return q4_K_q8_scalar;
+    case RG_TYPE_Q6_K: return q6_K_q8_scalar;
+    default: return NULL;
+    }
+}
+
+rg_dot_q8_fn rg_dot_q8_for(int type) {
+    rg_type_get(RG_TYPE_F32);          /* makes sure rg_quant_k_init ran (CPU check) */
+    if (!use_avx2) return rg_dot_q8_scalar_for(type);
+    switch (type) {
+    case RG_TYPE_Q8_0: return q8_0_q8_avx2;
+    case RG_TYPE_Q4_0: return q4_0_q8_avx2;
+    case RG_TYPE_Q4_K: return q4_K_q8_avx2;
+    case RG_TYPE_Q6_K: return q6_K_q8_avx2;
+    default: return NULL;
+    }
+}
+
+/* ---- registration ---- */
+
+int rg_quant_k_avx2(void) { return use_avx2; }
+
+void rg_quant_k_init(void) {
+    __builtin_cpu_init();
+    use_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    rg_type_traits q40 = {"q4_0", RG_QK4_0, sizeof(rg_block_q4_0), rg_dequant_q4_0,
+                          use_avx2 ? rg_dot_q4_0_avx2 : rg_dot_q4_0_scalar};
+    rg_type_traits q4k = {"q4_K", RG_QK_K, sizeof(rg_block_q4_K), rg_dequant_q4_K,
+                          use_avx2 ? rg_dot_q4_K_avx2 : rg_dot_q4_K_scalar};
+    rg_type_traits q6k = {"q6_K", RG_QK_K, sizeof(rg_block_q6_K), rg_dequant_q6_K,
+                          use_avx2 ? rg_dot_q6_K_avx2 : rg_dot_q6_K_scalar};
+    rg_type_register(RG_TYPE_Q4_0, &q40);
+    rg_type_register(RG_TYPE_Q4_K, &q4k);
+    rg_type_register(RG_TYPE_Q6_K, &q6k);
+}

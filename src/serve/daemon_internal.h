@@ -1,0 +1,116 @@
+/* serve/daemon_internal: what the daemon's files share (not a public interface).
+ *   daemon_socket.c   the listening socket (bind, modes, stale sockets, systemd), sd_notify, peer creds
+ *   daemon_jobs.c     the index job queue: one writer thread, jobs by id
+ *   daemon_http.c     libmicrohttpd glue: requests, limits, worker pool, responses, routing
+ *   daemon_handlers.c the endpoints' work, run on the worker threads
+ *   daemon.c          startup, signals, reload, shutdown */
+#ifndef RAGD_SERVE_DAEMON_INTERNAL_H
+#define RAGD_SERVE_DAEMON_INTERNAL_H
+#include "serve/daemon.h"
+#include "index/store.h"
+#include "embed/encoder.h"
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* ---- socket ---- */
+/* The listening socket: systemd's (LISTEN_FDS) when given, else path bound here with the
+ * configured mode. *owned is 1 when the daemon created the path (and removes it on exit). */
+int rg_dsock_listen(const char *path, const char *group, int *owned);
+/* Sends a state line ("READY=1", "STOPPING=1", "RELOADING=1") to $NOTIFY_SOCKET, if set. */
+void rg_dsock_notify(const char *state);
+/* The peer's credentials on a connected Unix socket. */
+int rg_dsock_peer(int fd, uid_t *uid, gid_t *gid, pid_t *pid);
+/* Makes path's parent directory safe: created 0700 when missing; refused when it is
+ * group/world-writable or owned by another (non-root) user. */
+int rg_dsock_check_dir(const char *path);
+
+/* ---- jobs ---- */
+typedef enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED } job_state;
+typedef enum { JOB_INDEX, JOB_REMOVE } job_kind;
+typedef struct rg_jobs rg_jobs;
+typedef struct rg_daemon rg_daemon;
+
+rg_jobs *rg_jobs_start(rg_daemon *d);
+/* Queues an index job over (already checked, absolute) paths; returns its id. */
+int64_t rg_jobs_submit_index(rg_jobs *j, char **paths, int npaths, char **exclude, int nexclude, int prune);
+/* Queues a document removal; returns its id. */
+int64_t rg_jobs_submit_remove(rg_jobs *j, const char *doc_id);
+/* The job as JSON, or NULL when unknown. */
+json_t *rg_jobs_get(rg_jobs *j, int64_t id);
+/* Waits until the job finished or timeout seconds passed; returns its state. */
+job_state rg_jobs_wait(rg_jobs *j, int64_t id, double timeout);
+json_t *rg_jobs_summary(rg_jobs *j);   /* {"queued","running","finished"} counts */
+/* Cancels the running job (it stops after its current source) and the queued ones; refuses
+ * new jobs. Does not wait. */
+void rg_jobs_cancel(rg_jobs *j);
+/* Cancels, waits for the job thread, frees everything. */
+void rg_jobs_stop(rg_jobs *j);
+
+/* ---- the daemon ---- */
+/* A counted reference to an encoder, so that a reload never waits for requests or jobs. */
+typedef struct { rg_encoder *e; atomic_int refs; } rg_enc_ref;
+
+typedef struct {
+    rg_store *s;
+    uint64_t ino, mtime_ns;   /* vectors.gen identity when opened */
+    int have_gen;
+    unsigned epoch;
+    double opened_at;
+} rg_worker_store;
+
+struct rg_daemon {
+    rg_daemon_config cfg;
+    char *socket_path;
+    char *index_real;             /* realpath of the index dir once it exists */
+    pthread_mutex_t enc_mu;       /* guards the swap of enc (reload) */
+    rg_enc_ref *enc;              /* the current encoder; requests and jobs hold a reference */
+    atomic_uint epoch;            /* bumped by reload: workers reopen their stores */
+    rg_jobs *jobs;
+    double started;
+    atomic_int draining;          /* stop signal received */
+    atomic_long served, rejected;
+};
+
+/* A read-only store for this worker thread, reopened when the index's generation changed.
+ * NULL with rg_err set when there is no index yet. */
+rg_store *rg_daemon_store(rg_daemon *d, rg_worker_store *ws, rg_encoder *e);
+rg_enc_ref *rg_daemon_encoder(rg_daemon *d);   /* takes a reference */
+void rg_enc_release(rg_enc_ref *r);
+void rg_worker_store_close(rg_worker_store *ws);
+/* Reopens the encoder (config "encoder" or the configured spec) and makes every worker reopen
+ * its store: on SIGHUP, and after an index job (a corpus-fitted encoder may have been refit). */
+void rg_daemon_reload(rg_daemon *d, int from_signal);
+
+/* ---- HTTP ---- */
+/* What a handler produces: a status and a JSON body, or an SSE stream text. */
+typedef struct {
+    int status;
+    json_t *body;          /* owned */
+    char *sse;             /* owned; when set, sent as text/event-stream (chunked) */
+    int retry_after;       /* seconds, for 503 */
+} rg_reply;
+
+void rg_reply_error(rg_reply *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+typedef struct {
+    const char *method, *path;     /* path without the query string, URL-decoded by MHD */
+    json_t *body;                  /* parsed JSON body (POST), or NULL */
+    uid_t uid;
+    rg_encoder *enc;               /* set by rg_handle for the request's duration */
+} rg_request;
+
+/* Routes a request: 1 when the route runs on a worker (heavy), 0 when inline is fine,
+ * -1 when unknown (reply filled). */
+int rg_route_kind(const char *method, const char *path, rg_reply *r);
+void rg_handle(rg_daemon *d, rg_worker_store *ws, const rg_request *q, rg_reply *r);
+
+typedef struct rg_http rg_http;
+rg_http *rg_http_start(rg_daemon *d, int listen_fd);
+/* Stops accepting (the listening socket is closed), lets queued requests finish within
+ * grace seconds, then stops the workers and MHD. */
+void rg_http_stop(rg_http *h, double grace);
+int rg_http_busy(rg_http *h);
+#endif

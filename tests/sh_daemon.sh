@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# sh_daemon: the daemon as the README shows it: `ragd serve` in the background, then curl
+# over the Unix socket (and Python's http.client over AF_UNIX), then SIGTERM. The full
+# protocol, limits, concurrency and crash tests are in t_daemon.c.
+set -u
+RAGD=${RAGD:-$PWD/build/release/ragd}
+if [ ! -x "$RAGD" ]; then echo "skip sh_daemon: no ragd binary at $RAGD"; exit 0; fi
+if ! command -v curl >/dev/null; then echo "skip sh_daemon: curl not installed"; exit 0; fi
+T=$(mktemp -d /tmp/ragd-test-XXXXXX)
+PID=
+cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+export RAGD_ENCODER=hash
+unset XDG_RUNTIME_DIR RAGD_SOCKET
+ok() { echo "ok $1"; }
+notok() { echo "not ok $1: $2"; }
+
+mkdir -p "$T/docs"
+printf 'Quarterly report\n\nRevenue grew by 12 percent to 84.6 million in the third quarter.\n' > "$T/docs/q3.txt"
+printf 'Staff handbook\n\nThe office is closed on public holidays.\n' > "$T/docs/handbook.txt"
+SOCK="$T/run/ragd.sock"
+"$RAGD" --index "$T/idx" serve --socket "$SOCK" --allow-root "$T/docs" 2>"$T/serve.log" &
+PID=$!
+for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+C=(curl -sS --max-time 20 --unix-socket "$SOCK")
+
+h=$("${C[@]}" http://localhost/v1/health)
+case "$h" in *'"status":"ok"'*) ok health ;; *) notok health "$h" ;; esac
+mode=$(stat -c %a "$SOCK" 2>/dev/null)
+[ "$mode" = 600 ] && ok socket_mode || notok socket_mode "mode $mode"
+
+job=$("${C[@]}" -X POST -d "{\"paths\": [\"$T/docs\"]}" http://localhost/v1/index)
+id=$(printf '%s' "$job" | sed -n 's/.*"job": *\([0-9]*\).*/\1/p')
+state=
+for _ in $(seq 200); do
+  j=$("${C[@]}" "http://localhost/v1/jobs/$id")
+  state=$(printf '%s' "$j" | sed -n 's/.*"state": *"\([a-z]*\)".*/\1/p')
+  [ "$state" = queued ] || [ "$state" = running ] || break
+  sleep 0.05
+done
+[ "$state" = done ] && ok index_job || notok index_job "$j"
+
+s=$("${C[@]}" -X POST -H 'Content-Type: application/json' -d '{"query": "revenue quarter", "k": 1}' http://localhost/v1/search)
+case "$s" in *'"doc_id":"q3.txt"'*) ok search ;; *) notok search "$s" ;; esac
+
+a=$("${C[@]}" -N -X POST -d '{"question": "How much did revenue grow?", "stream": true}' http://localhost/v1/ask)
+case "$a" in *'event: answer'*'event: done'*) ok ask_stream ;; *) notok ask_stream "$a" ;; esac
+
+code=$("${C[@]}" -o /dev/null -w '%{http_code}' -X POST -d '{"paths": ["/etc"]}' http://localhost/v1/index)
+[ "$code" = 403 ] && ok index_outside_root || notok index_outside_root "HTTP $code"
+
+if command -v python3 >/dev/null; then
+  py=$(python3 - "$SOCK" <<'EOF'
+import http.client, json, socket, sys
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost")
+        self.path = path
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+c = UnixHTTPConnection(sys.argv[1])
+c.request("POST", "/v1/search", json.dumps({"query": "holidays", "k": 1}), {"Content-Type": "application/json"})
+r = c.getresponse()
+print(r.status, json.loads(r.read())["results"][0]["doc_id"])
+EOF
+)
+  [ "$py" = "200 handbook.txt" ] && ok python_client || notok python_client "$py"
+fi
+
+kill -TERM "$PID"
+for _ in $(seq 200); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+wait "$PID"; rc=$?
+PID=
+[ "$rc" = 0 ] && [ ! -e "$SOCK" ] && ok sigterm || notok sigterm "exit $rc, socket $(ls "$SOCK" 2>&1)"

@@ -1,0 +1,310 @@
+/* The table reasoner on hand-made tables: question understanding on paraphrases, programs and
+ * exact execution (units, negatives, percents, missing cells, duplicate row labels), scales,
+ * citations, "none" when the evidence lacks what is asked, and the JSON shape. */
+#include "check.h"
+#include "core/doc.h"
+#include "core/numparse.h"
+#include "core/util.h"
+#include "generate/reasoner.h"
+#include <jansson.h>
+#include <pthread.h>
+
+static rg_table *make_table(int nr, int nc, const char *const *cells) {
+    rg_table *t = rg_table_new(nr, nc);
+    for (int r = 0; r < nr; r++)
+        for (int c = 0; c < nc; c++) rg_table_set(t, r, c, cells[r * nc + c]);
+    return t;
+}
+
+/* contract sales, scale only in the paragraph */
+static const char *SALES[] = {
+    "", "2019", "2018", "2017",
+    "Fixed Price", "$ 1,452.4", "$ 1,146.2", "$ 1,036.9",
+    "Other", "44.1", "56.7", "70.8",
+    "Total sales", "$1,496.5", "$1,202.9", "$1,107.7",
+};
+static const char *SALES_TEXT =
+    "On a fixed-price type contract, we agree to perform the contractual statement of work for a predetermined "
+    "sales price. On a cost-plus type contract, we are paid our allowable incurred costs plus a profit. "
+    "The table below presents total net sales disaggregated by contract type (in millions):";
+
+/* taxes: negatives, a missing cell, the same label under two sections, percents */
+static const char *TAX[] = {
+    "", "2019", "2018",
+    "Revenue", "1,000", "800",
+    "Current:", "", "",
+    "Federal", "(120)", "(100)",
+    "State", "(15)", "(12)",
+    "Deferred:", "", "",
+    "Federal", "30", "\xe2\x80\x94",
+    "State", "4", "6",
+    "Gross margin (%)", "40.5%", "38.0%",
+};
+
+static rg_answer *ask(const char *q, rg_table *t, const char *para) {
+    rg_ev_table et = {t, "doc1", 7};
+    rg_ev_para ep = {para, "doc1", 8, 1};
+    rg_evidence ev = {t ? &et : NULL, t ? 1 : 0, para ? &ep : NULL, para ? 1 : 0};
+    return rg_reason(q, &ev);
+}
+
+#define EXPECT(a, ans, sc, ty) do { \
+    CHECK((a) != NULL); \
+    if (a) { CHECKF((a)->nanswers >= 1, "no answer, type %s", (a)->type); \
+             if ((a)->nanswers >= 1) CHECK_STR((a)->answers[0], ans); \
+             CHECK_STR((a)->scale, sc); CHECK_STR((a)->type, ty); } } while (0)
+
+static void test_change_and_paraphrases(void) {
+    rg_table *t = make_table(4, 4, SALES);
+    static const char *qs[] = {
+        "What is the change in Other in 2019 from 2018?",
+        "By how much did Other change between 2018 and 2019?",
+        "what was the difference in other from 2018 to 2019",
+        "How much did other decrease from 2018 to 2019?", NULL};
+    for (int i = 0; qs[i]; i++) {
+        rg_answer *a = ask(qs[i], t, SALES_TEXT);
+        EXPECT(a, "-12.6", "million", "arithmetic");
+        if (a) {
+            CHECK_STR(a->derivation, "44.1 - 56.7");
+            CHECK_INT(a->ncites, 2);
+            if (a->ncites == 2) { CHECK_INT(a->cites[0].row, 2); CHECK_INT(a->cites[0].col, 1); CHECK_INT(a->cites[1].col, 2); CHECK_STR(a->cites[0].doc_id, "doc1"); CHECK_INT(a->cites[0].chunk_id, 7); }
+            CHECK(a->program && strstr(a->program, "subtract(r2c1, r2c2)"));
+            CHECK(a->confidence > 0 && a->confidence <= 1);
+        }
+        rg_answer_free(a);
+    }
+    rg_table_free(t);
+}
+
+static void test_operations(void) {
+    rg_table *t = make_table(4, 4, SALES);
+    rg_answer *a = ask("What is the percentage change in Other from 2018 to 2019?", t, SALES_TEXT);
+    EXPECT(a, "-22.22", "percent", "arithmetic");
+    if (a) CHECK_STR(a->derivation, "(44.1 - 56.7) / 56.7 * 100");
+    rg_answer_free(a);
+    a = ask("What was the total sales in 2019?", t, SALES_TEXT);
+    EXPECT(a, "$1,496.5", "million", "span");
+    rg_answer_free(a);
+    a = ask("In which year was total sales the highest?", t, SALES_TEXT);
+    EXPECT(a, "2019", "", "span");
+    rg_answer_free(a);
+    a = ask("In which year were fixed price sales lowest?", t, SALES_TEXT);
+    EXPECT(a, "2017", "", "span");
+    rg_answer_free(a);
+    a = ask("What is the average Other from 2017 to 2019?", t, SALES_TEXT);
+    EXPECT(a, "57.2", "million", "arithmetic");
+    rg_answer_free(a);
+    a = ask("What is the sum of fixed price sales in 2018 and 2019?", t, SALES_TEXT);
+    EXPECT(a, "2598.6", "million", "arithmetic");
+    rg_answer_free(a);
+    a = ask("What was Other in 2019 and 2018 respectively?", t, SALES_TEXT);
+    EXPECT(a, "44.1", "million", "multi-span");
+    if (a && a->nanswers == 2) CHECK_STR(a->answers[1], "56.7");
+    rg_answer_free(a);
+    a = ask("What percentage of total sales in 2019 came from fixed price contracts?", t, SALES_TEXT);
+    EXPECT(a, "97.05", "percent", "arithmetic");
+    rg_answer_free(a);
+    a = ask("What proportion of total sales in 2019 came from fixed price contracts?", t, SALES_TEXT);
+    EXPECT(a, "0.97", "", "arithmetic");          /* a proportion, not a percentage */
+    rg_answer_free(a);
+    a = ask("What is the ratio of fixed price sales to other sales in 2019?", t, SALES_TEXT);
+    EXPECT(a, "32.93", "", "arithmetic");
+    rg_answer_free(a);
+    a = ask("How many years did Other exceed 50?", t, SALES_TEXT);
+    EXPECT(a, "2", "", "count");
+    rg_answer_free(a);
+    a = ask("Which years does the table provide information for?", t, SALES_TEXT);
+    CHECK(a && a->nanswers == 3 && !strcmp(a->type, "multi-span"));
+    rg_answer_free(a);
+    rg_table_free(t);
+}
+
+static void test_signs_sections_percents(void) {
+    rg_table *t = make_table(9, 3, TAX);
+    rg_answer *a = ask("What is the change in current federal tax between 2018 and 2019?", t, NULL);
+    EXPECT(a, "-20", "", "arithmetic");
+    if (a) CHECK_STR(a->derivation, "-120 - (-100)");
+    rg_answer_free(a);
+    a = ask("What was the deferred state tax in 2018?", t, NULL);
+    EXPECT(a, "6", "", "span");
+    if (a && a->ncites == 1) { CHECK_INT(a->cites[0].row, 7); CHECK_INT(a->cites[0].col, 2); }
+    rg_answer_free(a);
+    a = ask("What is the change in gross margin from 2018 to 2019?", t, NULL);
+    EXPECT(a, "2.5", "percent", "arithmetic");
+    rg_answer_free(a);
+    a = ask("What was the gross margin in 2019 and 2018 respectively?", t, NULL);
+    EXPECT(a, "40.5%", "percent", "multi-span");
+    rg_answer_free(a);
+    /* the 2018 deferred federal figure is a dash: nothing to compute, no invented number */
+    a = ask("What is the change in deferred federal tax from 2018 to 2019?", t, NULL);
+    CHECK(a && !strcmp(a->type, "none") && a->nanswers == 0);
+    rg_answer_free(a);
+    rg_table_free(t);
+}
+
+static void test_years_down_the_side(void) {
+    static const char *T[] = {
+        "Year", "Revenue", "Net income",
+        "2019", "500", "50",
+        "2018", "400", "45",
+    };
+    rg_table *t = make_table(3, 3, T);
+    rg_answer *a = ask("What was the net income in 2019?", t, NULL);
+    EXPECT(a, "50", "", "span");
+    rg_answer_free(a);
+    a = ask("What is the change in revenue from 2018 to 2019?", t, NULL);
+    EXPECT(a, "100", "", "arithmetic");
+    rg_answer_free(a);
+    rg_table_free(t);
+}
+
+static void test_none_and_text(void) {
+    rg_table *t = make_table(4, 4, SALES);
+    rg_answer *a = ask("What is the gross margin in 2019?", t, SALES_TEXT);
+    CHECK(a && !strcmp(a->type, "none") && a->nanswers == 0);
+    rg_answer_free(a);
+    a = ask("What was Other in 2016?", t, SALES_TEXT);
+    CHECK(a && !strcmp(a->type, "none"));
+    rg_answer_free(a);
+    a = ask("What is the company paid on a cost-plus type contract?", t, SALES_TEXT);
+    CHECK(a && !strcmp(a->type, "span") && a->nanswers == 1);
+    if (a && a->nanswers == 1) CHECK(strstr(a->answers[0], "allowable incurred costs plus a profit") != NULL);
+    if (a && a->ncites == 1) { CHECK_INT(a->cites[0].row, -1); CHECK_INT(a->cites[0].chunk_id, 8); }
+    rg_answer_free(a);
+    /* no evidence at all, empty or absurd questions */
+    rg_evidence none = {NULL, 0, NULL, 0};
+    a = rg_reason("What is the change in Other?", &none);
+    CHECK(a && !strcmp(a->type, "none"));
+    rg_answer_free(a);
+    a = ask("", t, NULL);
+    CHECK(a && !strcmp(a->type, "none"));
+    rg_answer_free(a);
+    char *longq = xmalloc(10000);
+    memset(longq, 'x', 9999);
+    longq[9999] = 0;
+    a = ask(longq, t, SALES_TEXT);
+    CHECK(a && !strcmp(a->type, "none"));
+    rg_answer_free(a);
+    free(longq);
+    CHECK(rg_reason(NULL, &none) == NULL);
+    rg_table_free(t);
+}
+
+static void test_json(void) {
+    rg_table *t = make_table(4, 4, SALES);
+    rg_answer *a = ask("What is the change in Other in 2019 from 2018?", t, SALES_TEXT);
+    char *js = rg_answer_json("What is the change in Other in 2019 from 2018?", a);
+    CHECK(js != NULL);
+    json_error_t err;
+    json_t *o = js ? json_loads(js, 0, &err) : NULL;
+    CHECK(o != NULL);
+    if (o) {
+        CHECK_STR(json_string_value(json_object_get(o, "answer")), "-12.6");
+        CHECK_STR(json_string_value(json_object_get(o, "scale")), "million");
+        CHECK_STR(json_string_value(json_object_get(o, "type")), "arithmetic");
+        CHECK_STR(json_string_value(json_object_get(o, "derivation")), "44.1 - 56.7");
+        json_t *c = json_array_get(json_object_get(o, "citations"), 0);
+        CHECK_STR(json_string_value(json_object_get(c, "doc_id")), "doc1");
+        CHECK_INT(json_integer_value(json_object_get(c, "chunk_id")), 7);
+        CHECK_INT(json_integer_value(json_array_get(json_object_get(c, "cell"), 0)), 2);
+        CHECK(json_is_real(json_object_get(o, "confidence")));
+        CHECK(json_is_string(json_object_get(o, "program")));
+        json_decref(o);
+    }
+    free(js);
+    rg_answer_free(a);
+    a = ask("What was Other in 2019 and 2018 respectively?", t, SALES_TEXT);
+    js = rg_answer_json("q", a);
+    o = js ? json_loads(js, 0, &err) : NULL;
+    CHECK(o && json_is_array(json_object_get(o, "answer")) && json_array_size(json_object_get(o, "answer")) == 2);
+    json_decref(o);
+    free(js);
+    rg_answer_free(a);
+    rg_table_free(t);
+}
+
+/* Odd evidence never crashes and never yields a number that is not in it. */
+static void test_hostile_input(void) {
+    /* cells with no text, invalid UTF-8, huge text, numbers too big for 128 bits */
+    rg_table *t = rg_table_new(4, 3);
+    rg_table_set(t, 0, 1, "2019");
+    rg_table_set(t, 0, 2, "2018");
+    rg_table_set(t, 1, 0, "Revenue \xff\xfe");
+    rg_table_set(t, 1, 1, "123456789012345678901234567890123456789012345");
+    rg_table_set(t, 1, 2, "5");
+    char *big = xmalloc(100001);
+    memset(big, '9', 100000);
+    big[100000] = 0;
+    rg_table_set(t, 2, 0, big);
+    rg_table_set(t, 2, 1, big);
+    rg_table_set(t, 3, 0, "Cost");
+    rg_table_set(t, 3, 1, "1e308");
+    /* (row 3, col 2 and the header corner left NULL) */
+    static const char *qs[] = {"What is the change in revenue from 2018 to 2019?", "What was the cost in 2018?",
+        "What is the average revenue?", "What is the percentage change in cost from 2018 to 2019?",
+        "How many years did revenue exceed 3?", "\xff\xfe\xfd?", "2019 2018 2017 2016 2015 2014 2013 2012 2011 2010",
+        "In which year was revenue the highest?", "What items are listed in the table?", NULL};
+    for (int i = 0; qs[i]; i++) {
+        rg_answer *a = ask(qs[i], t, big);
+        CHECK(a != NULL);
+        if (a) {
+            char *js = rg_answer_json(qs[i], a);
+            CHECKF(js != NULL, "no JSON for \"%s\"", qs[i]);
+            free(js);
+            for (int k = 0; k < a->nanswers; k++) CHECK(a->answers[k] != NULL);
+        }
+        rg_answer_free(a);
+    }
+    /* the overflowing cell is not read as a number: no change can be computed from it */
+    rg_answer *a = ask("What is the change in revenue from 2018 to 2019?", t, NULL);
+    CHECK(a && strcmp(a->type, "arithmetic") != 0);
+    rg_answer_free(a);
+    free(big);
+    rg_table_free(t);
+    /* a 0x0 table, a table whose cells array is missing, and a one-cell table */
+    rg_table empty;
+    memset(&empty, 0, sizeof empty);
+    a = ask("What was revenue in 2019?", &empty, NULL);
+    CHECK(a && !strcmp(a->type, "none"));
+    rg_answer_free(a);
+    rg_table *one = rg_table_new(1, 1);
+    rg_table_set(one, 0, 0, "42");
+    a = ask("What was revenue in 2019?", one, NULL);
+    CHECK(a && !strcmp(a->type, "none"));
+    rg_answer_free(a);
+    rg_table_free(one);
+}
+
+/* The daemon answers questions on several threads at once over shared evidence. */
+typedef struct { rg_table *t; int bad; } thr_arg;
+static void *thr_main(void *p) {
+    thr_arg *ta = p;
+    for (int i = 0; i < 50; i++) {
+        rg_answer *a = ask(i % 2 ? "What is the percentage change in Other from 2018 to 2019?" :
+                                   "What is the change in Other in 2019 from 2018?", ta->t, SALES_TEXT);
+        if (!a || a->nanswers != 1 || strcmp(a->answers[0], i % 2 ? "-22.22" : "-12.6")) ta->bad++;
+        rg_answer_free(a);
+    }
+    return NULL;
+}
+
+static void test_threads(void) {
+    rg_table *t = make_table(4, 4, SALES);
+    pthread_t th[4];
+    thr_arg args[4];
+    for (int i = 0; i < 4; i++) { args[i].t = t; args[i].bad = 0; pthread_create(&th[i], NULL, thr_main, &args[i]); }
+    for (int i = 0; i < 4; i++) { pthread_join(th[i], NULL); CHECK_INT(args[i].bad, 0); }
+    rg_table_free(t);
+}
+
+int main(void) {
+    RUN(test_change_and_paraphrases);
+    RUN(test_operations);
+    RUN(test_signs_sections_percents);
+    RUN(test_years_down_the_side);
+    RUN(test_none_and_text);
+    RUN(test_json);
+    RUN(test_hostile_input);
+    RUN(test_threads);
+    TESTS_DONE();
+}
