@@ -286,6 +286,48 @@ static void test_reader_not_blocked(void) {
     free(dir);
 }
 
+/* A parent (context-only) chunk is stored and linked, never searched, and the index stays
+ * consistent (FTS5 integrity-check against its content). */
+static void test_context_only_chunks(void) {
+    char *dir = test_tmpdir();
+    rg_store *s = open_store(dir, 1);
+    CHECK(s != NULL);
+    if (!s) { test_rm_rf(dir); free(dir); return; }
+    rg_doc *d = rg_doc_new("p", "p", "text");
+    rg_chunk c[2];
+    memset(c, 0, sizeof c);
+    c[0] = (rg_chunk){.kind = RG_CHUNK_TEXT, .text = "parent section about zeppelins and marmalade", .section = "S",
+                      .parent = -1, .table_index = -1, .context_only = 1};
+    c[1] = (rg_chunk){.kind = RG_CHUNK_TEXT, .text = "child about zeppelins", .section = "S",
+                      .parent = 0, .table_index = -1};
+    float *v = xcalloc(2 * (size_t)enc->dim, sizeof *v);
+    const char *t[2] = {c[0].text, c[1].text};
+    rg_encoder_embed(enc, t, 2, 0, v);
+    CHECK_INT(rg_store_put_doc(s, d, NULL, c, 2, v), 0);
+    CHECK_INT(bm25_count(s, "marmalade", NULL), 0);
+    CHECK_INT(bm25_count(s, "zeppelins", NULL), 1);
+    rg_chunk_row *rows; int n;
+    CHECK_INT(rg_store_doc_chunks(s, "p", &rows, &n), 0);
+    CHECK_INT(n, 2);
+    if (n == 2) { CHECK(rows[1].parent == rows[0].id); rg_chunk_row_free(&rows[0]); rg_chunk_row_free(&rows[1]); }
+    free(rows);
+    rg_store_stats st;
+    rg_store_stats_get(s, &st);
+    CHECK_INT(st.vectors, 1);
+    char *rep = NULL;
+    CHECKF(rg_store_check(s, &rep) == 0, "%s", rep ? rep : "");
+    free(rep);
+    CHECK_INT(rg_store_remove_doc(s, "p"), 1);
+    rep = NULL;
+    CHECKF(rg_store_check(s, &rep) == 0, "%s", rep ? rep : "");
+    free(rep);
+    free(v);
+    rg_doc_free(d);
+    rg_store_close(s);
+    test_rm_rf(dir);
+    free(dir);
+}
+
 int main(void) {
     enc = rg_hash_encoder_new(256);
     RUN(test_add_search_remove);
@@ -294,6 +336,7 @@ int main(void) {
     RUN(test_faiss_repair);
     RUN(test_kill9_writer);
     RUN(test_reader_not_blocked);
+    RUN(test_context_only_chunks);
     rg_encoder_free(enc);
     TESTS_DONE();
 }

@@ -35,7 +35,10 @@ static const char *migrations[] = {
     "  context_only INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX chunks_doc ON chunks(doc);"
     "CREATE TABLE vectors(chunk_id INTEGER PRIMARY KEY, vec BLOB NOT NULL);"
-    "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, section, content='chunks', content_rowid='id',"
+    /* FTS5 indexes searchable chunks only; parent/context chunks are stored, not searched.
+     * Its external content is a view of exactly those, so integrity-check agrees. */
+    "CREATE VIEW chunks_searchable AS SELECT id, text, section FROM chunks WHERE context_only = 0;"
+    "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, section, content='chunks_searchable', content_rowid='id',"
     "  tokenize='porter unicode61 remove_diacritics 2');"
     "CREATE TRIGGER chunks_ai AFTER INSERT ON chunks WHEN new.context_only = 0 BEGIN"
     "  INSERT INTO chunks_fts(rowid, text, section) VALUES (new.id, new.text, new.section); END;"
