@@ -1,14 +1,18 @@
-/* serve/cmd_generate: `ragd generate`, not built yet. */
+/* serve/cmd_generate: `ragd generate`: raw completion with the built-in decoder
+ * (generate/generate_cli.c parses its own options). */
 #include "serve/cli.h"
-#include <stdio.h>
+#include "core/util.h"
+#include "generate/generate_cli.h"
+#include <stdlib.h>
 #include <string.h>
 
 int cmd_generate(rg_cli *cli, int argc, char **argv) {
-    (void)cli;
-    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-        puts("usage: ragd generate ... (see ../shared/spec/interface.md); not built yet in this version");
-        return 0;
-    }
-    fprintf(stderr, "ragd generate: not built yet\n");
-    return 1;
+    if (!cli->json) return rg_generate_cli(argc, argv);
+    /* `ragd --json generate ...`: pass the global flag on. */
+    char **args = xcalloc((size_t)argc + 2, sizeof *args);
+    memcpy(args, argv, (size_t)argc * sizeof *args);
+    args[argc] = "--json";
+    int rc = rg_generate_cli(argc + 1, args);
+    free(args);
+    return rc;
 }
