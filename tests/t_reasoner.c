@@ -275,6 +275,98 @@ static void test_hostile_input(void) {
     rg_table_free(one);
 }
 
+/* No invented answers: a year the evidence does not cover gets "none", from text or table. */
+static const char *RESULTS[] = {
+    "(in millions)", "2019", "2018", "2017",
+    "Product revenue", "902.1", "850.0", "801.3",
+    "Total revenue", "1,210.4", "1,101.2", "1,003.5",
+    "Research and development", "150.2", "141.0", "130.9",
+};
+static const char *RESULTS_TEXT =
+    "Total revenue rose to $1,210.4 million, up from $1,101.2 million in fiscal 2018. "
+    "At the end of 2019 the company employed 3,100 people, of whom 840 work in research and development. "
+    "Our chief financial officer, Maria Okafor, joined the company in 2015. "
+    "The company is headquartered in Leeds, West Yorkshire and has offices in Lyon. "
+    "The company completed its acquisition of Brightline on 14 March 2018.";
+
+static void test_uncovered_years(void) {
+    rg_table *t = make_table(4, 4, RESULTS);
+    /* the sentence about research and development names 2019 only; the table has no 2012 */
+    rg_answer *a = ask("What was the research and development expense in 2012?", t, RESULTS_TEXT);
+    CHECK(a && !strcmp(a->type, "none") && a->nanswers == 0);
+    rg_answer_free(a);
+    a = ask("What was the revenue in 2025?", t, RESULTS_TEXT);
+    CHECK(a && !strcmp(a->type, "none") && a->nanswers == 0);
+    rg_answer_free(a);
+    /* a computation over a year that is missing is not done over other years */
+    a = ask("What was the change in total revenue from 2024 to 2025?", t, RESULTS_TEXT);
+    CHECK(a && !strcmp(a->type, "none"));
+    rg_answer_free(a);
+    /* without tables: a sentence naming other years only does not answer */
+    a = ask("How many people worked in research and development in 2016?", NULL, RESULTS_TEXT);
+    CHECK(a && !strcmp(a->type, "none"));
+    rg_answer_free(a);
+    /* ... while the years covered still answer, from table and text */
+    a = ask("What was the research and development expense in 2017?", t, RESULTS_TEXT);
+    EXPECT(a, "130.9", "million", "span");
+    rg_answer_free(a);
+    a = ask("How many people worked in research and development in 2019?", NULL, RESULTS_TEXT);
+    EXPECT(a, "840", "", "span");
+    rg_answer_free(a);
+    /* a comparative in brackets names its year: "(2018: £3.1 million)" */
+    a = ask("What was the amount of deposits held as collateral in 2018?", NULL,
+            "The amount of deposits held as collateral at 31 December 2019 is \xc2\xa3" "3.5 million (2018: \xc2\xa3" "3.1 million).");
+    EXPECT(a, "\xc2\xa3" "3.1 million", "", "span");
+    rg_answer_free(a);
+    rg_table_free(t);
+}
+
+/* Who / where / when: the constituent that answers, not the whole sentence. */
+static void test_wh_spans(void) {
+    rg_answer *a = ask("Who is the chief financial officer of the company?", NULL, RESULTS_TEXT);
+    EXPECT(a, "Maria Okafor", "", "span");
+    rg_answer_free(a);
+    a = ask("Where is the company headquartered?", NULL, RESULTS_TEXT);
+    EXPECT(a, "Leeds, West Yorkshire", "", "span");
+    rg_answer_free(a);
+    a = ask("When did the company complete its acquisition of Brightline?", NULL, RESULTS_TEXT);
+    EXPECT(a, "14 March 2018", "", "span");
+    rg_answer_free(a);
+    a = ask("Who approved the financial statements?", NULL,
+            "The financial statements were approved by the Board of Directors on 6 June 2019 and authorised for issue.");
+    EXPECT(a, "Board of Directors", "", "span");
+    rg_answer_free(a);
+}
+
+/* "total X of both/all Y": the lines sharing X, summed in the period asked */
+static const char *SEGMENTS[] = {
+    "Segment", "2019", "2018",
+    "Coatings net sales", "500,000", "450,000",
+    "Adhesives net sales", "300,000", "310,000",
+    "Coatings operating profit", "61,250", "58,000",
+    "Adhesives operating profit", "40,125", "45,500",
+    "Corporate expenses", "(12,000)", "(11,000)",
+};
+
+static void test_sum_of_all(void) {
+    rg_table *t = make_table(6, 3, SEGMENTS);
+    rg_answer *a = ask("What was the total operating profit of both segments in 2019?", t, "Amounts in thousands.");
+    EXPECT(a, "101375", "thousand", "arithmetic");
+    rg_answer_free(a);
+    a = ask("What were the combined net sales of all segments in 2018?", t, "Amounts in thousands.");
+    EXPECT(a, "760000", "thousand", "arithmetic");
+    rg_answer_free(a);
+    /* one segment named: a lookup, not a sum */
+    a = ask("What was the coatings operating profit in 2018?", t, "Amounts in thousands.");
+    EXPECT(a, "58,000", "thousand", "span");
+    rg_answer_free(a);
+    /* "both years" sums periods, not lines */
+    a = ask("What was the total coatings net sales in both years?", t, "Amounts in thousands.");
+    EXPECT(a, "950000", "thousand", "arithmetic");
+    rg_answer_free(a);
+    rg_table_free(t);
+}
+
 /* The daemon answers questions on several threads at once over shared evidence. */
 typedef struct { rg_table *t; int bad; } thr_arg;
 static void *thr_main(void *p) {
@@ -305,6 +397,9 @@ int main(void) {
     RUN(test_none_and_text);
     RUN(test_json);
     RUN(test_hostile_input);
+    RUN(test_uncovered_years);
+    RUN(test_wh_spans);
+    RUN(test_sum_of_all);
     RUN(test_threads);
     TESTS_DONE();
 }

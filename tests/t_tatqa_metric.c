@@ -84,7 +84,10 @@ static void test_spans(void) {
     const char *pred[2] = {"cost-plus type", "fixed-price type"};
     s = rg_tatqa_score_answer("multi-span", gold, 3, "", pred, 2, "");
     CHECK_NEAR(s.em, 0, 0);
-    CHECK_NEAR(s.f1, 0.77, 1e-9);                     /* 5 of 8 distinct gold words, all predicted right */
+    CHECK_NEAR(s.f1, 0.67, 1e-9);                     /* aligned span by span: 1 + 1 + 0 over 3 */
+    const char *pred1[1] = {"fixed-price type cost-plus type"};
+    s = rg_tatqa_score_answer("multi-span", gold, 3, "", pred1, 1, "");
+    CHECK_NEAR(s.f1, 0.25, 1e-9);                     /* one span aligns with one gold span: 0.75 / 3 */
     const char *pred2[3] = {"time-and-material type", "cost-plus type", "fixed-price type"};
     s = rg_tatqa_score_answer("multi-span", gold, 3, "", pred2, 3, "");
     CHECK_NEAR(s.em, 1, 0);                           /* order does not matter */

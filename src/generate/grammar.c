@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { SPAN, CHOICE } kind;
+typedef enum { SPAN, CHOICE, CUSTOM } kind;
 
 struct rg_constraint {
     kind k;
@@ -14,6 +14,8 @@ struct rg_constraint {
     char **opts;         /* CHOICE */
     size_t *optlen;
     int nopt;
+    rg_prefix_fn fn_allows, fn_end;   /* CUSTOM */
+    void *ud;
 };
 
 rg_constraint *rg_constraint_span(const char *evidence, size_t len, size_t min_len) {
@@ -38,6 +40,29 @@ rg_constraint *rg_constraint_choice(const char *const *options, int n) {
     }
     if (!c->nopt) { rg_err("choice constraint: no non-empty option"); rg_constraint_free(c); return NULL; }
     return c;
+}
+
+rg_constraint *rg_constraint_custom(rg_prefix_fn allows, rg_prefix_fn can_end, void *ud) {
+    if (!allows || !can_end) { rg_err("custom constraint: missing check"); return NULL; }
+    rg_constraint *c = xcalloc(1, sizeof *c);
+    c->k = CUSTOM;
+    c->fn_allows = allows;
+    c->fn_end = can_end;
+    c->ud = ud;
+    return c;
+}
+
+/* gen + piece as one text for a CUSTOM check (short outputs: a stack buffer when it fits). */
+static int custom_check(const rg_constraint *c, rg_prefix_fn fn, const char *gen, size_t glen, const char *piece, size_t plen) {
+    char small[512];
+    size_t n = glen + plen;
+    char *buf = n < sizeof small ? small : xmalloc(n + 1);
+    if (glen) memcpy(buf, gen, glen);
+    if (plen) memcpy(buf + glen, piece, plen);
+    buf[n] = 0;
+    int r = fn(c->ud, buf, n);
+    if (buf != small) free(buf);
+    return r;
 }
 
 void rg_constraint_free(rg_constraint *c) {
@@ -66,6 +91,7 @@ static int span_has(const rg_constraint *c, const char *a, size_t an, const char
 
 int rg_constraint_allows(const rg_constraint *c, const char *gen, size_t glen, const char *piece, size_t plen) {
     if (!c || !plen) return 0;
+    if (c->k == CUSTOM) return custom_check(c, c->fn_allows, gen, glen, piece, plen);
     if (c->k == SPAN) {
         if (glen == 0 && (piece[0] == ' ' || piece[0] == '\n' || piece[0] == '\t')) return 0;
         return span_has(c, gen, glen, piece, plen);
@@ -78,6 +104,7 @@ int rg_constraint_allows(const rg_constraint *c, const char *gen, size_t glen, c
 
 int rg_constraint_can_end(const rg_constraint *c, const char *gen, size_t glen) {
     if (!c) return 1;
+    if (c->k == CUSTOM) return custom_check(c, c->fn_end, gen, glen, "", 0);
     if (c->k == SPAN) return glen >= c->min_len && span_has(c, gen, glen, "", 0);
     for (int i = 0; i < c->nopt; i++)
         if (glen == c->optlen[i] && memcmp(c->opts[i], gen, glen) == 0) return 1;

@@ -16,6 +16,10 @@ typedef struct rg_constraint rg_constraint;
 rg_constraint *rg_constraint_span(const char *evidence, size_t len, size_t min_len);
 /* n strings (copied); empty strings are ignored. */
 rg_constraint *rg_constraint_choice(const char *const *options, int n);
+/* A caller-defined grammar: allows(ud, text, len) says whether text[0..len) is a prefix of
+ * some valid output, can_end(ud, text, len) whether it is a whole one (ud is not copied). */
+typedef int (*rg_prefix_fn)(void *ud, const char *text, size_t len);
+rg_constraint *rg_constraint_custom(rg_prefix_fn allows, rg_prefix_fn can_end, void *ud);
 void rg_constraint_free(rg_constraint *c);
 
 /* May the output text gen[0..glen) be followed by piece[0..plen)? */

@@ -47,8 +47,6 @@ struct rg_llama {
     int pos, n_batch, qdim, kvdim, exact;
     int8_t *xq;                /* int8 activations for the matrix-vector path */
     float *xd, *xs;
-    const float *xq_from;      /* which input xq holds (valid only for same_input calls) */
-    int64_t xq_T, xq_K;
     float *inv_freq;
     rg_pool *pool;
     int impl;
@@ -458,8 +456,7 @@ static void mv_worker(void *arg, int ti, int nt) {
 /* Y[T, out] = X[T, in] W^T (+ bias) (+ resid, which may alias Y: each output element reads
  * only its own resid element first). Quantised weights use int8 activations unless exact;
  * other types use rg_matmul (T > 1) or the type's f32 dot. */
-static int mm_(rg_llama *m, const float *X, int T, const wt *w, const float *bias, const float *resid, float *Y,
-               int same_input) {
+static int mm(rg_llama *m, const float *X, int T, const wt *w, const float *bias, const float *resid, float *Y) {
     mv_ctx c = {w, X, bias, resid, Y, T, NULL, NULL, NULL, NULL, NULL, NULL};
     if (!m->exact && w->ne0 % 32 == 0 && (c.q8 = rg_dot_q8_for(w->type)) != NULL) {
         /* 4 rows at a time pays off when the rows are reused across tokens; a single
@@ -467,12 +464,8 @@ static int mm_(rg_llama *m, const float *X, int T, const wt *w, const float *bia
         c.q8x4 = T > 1 ? rg_dot4_q8_for(w->type) : NULL;
         c.q8x4x2 = T > 1 ? rg_dot4x2_q8_for(w->type) : NULL;
         int64_t K = w->ne0, nb = K / 32;
-        /* q/k/v (and gate/up) read the same input: quantise it once */
-        if (!(same_input && m->xq_from == X && m->xq_T == T && m->xq_K == K)) {
-            for (int t = 0; t < T; t++)
-                rg_quantize_act(X + (size_t)t * K, K, m->xq + (size_t)t * K, m->xd + (size_t)t * nb, m->xs + (size_t)t * nb);
-            m->xq_from = X; m->xq_T = T; m->xq_K = K;
-        }
+        for (int t = 0; t < T; t++)
+            rg_quantize_act(X + (size_t)t * K, K, m->xq + (size_t)t * K, m->xd + (size_t)t * nb, m->xs + (size_t)t * nb);
         c.xq = m->xq; c.xd = m->xd; c.xs = m->xs;
         rg_pool_run(m->pool, mv_worker, &c);
         return 0;
@@ -484,8 +477,42 @@ static int mm_(rg_llama *m, const float *X, int T, const wt *w, const float *bia
     rg_epilogue ep = {bias, resid, 0};
     return rg_matmul(m->pool, m->impl, X, T, (int)w->ne0, w->data, w->type, (int)w->ne1, &ep, Y);
 }
-static int mm(rg_llama *m, const float *X, int T, const wt *w, const float *bias, const float *resid, float *Y) {
-    return mm_(m, X, T, w, bias, resid, Y, 0);
+
+/* Several products of one input (q/k/v, gate/up) in a single pool dispatch: each thread
+ * takes its share of every matrix, so generation wakes the pool 5 times per layer, not 8. */
+typedef struct { mv_ctx c[3]; int n; } mv_group;
+static void mv_group_worker(void *arg, int ti, int nt) {
+    mv_group *g = arg;
+    for (int j = 0; j < g->n; j++) mv_worker(&g->c[j], ti, nt);
+}
+
+static int mm_group(rg_llama *m, const float *X, int T, int n, const wt *const *w, float *const *bias, float *const *Y) {
+    mv_group g = {.n = n};
+    int int8 = !m->exact;
+    for (int j = 0; j < n; j++)
+        int8 = int8 && w[j]->ne0 == w[0]->ne0 && w[j]->ne0 % 32 == 0 && rg_dot_q8_for(w[j]->type) != NULL;
+    if (!int8 && T > 1) {                  /* f32 weights in a batch: the matmul kernel, one by one */
+        for (int j = 0; j < n; j++)
+            if (mm(m, X, T, w[j], bias[j], NULL, Y[j]) < 0) return -1;
+        return 0;
+    }
+    int64_t K = w[0]->ne0, nb = K / 32;
+    if (int8) {
+        for (int t = 0; t < T; t++)
+            rg_quantize_act(X + (size_t)t * K, K, m->xq + (size_t)t * K, m->xd + (size_t)t * nb, m->xs + (size_t)t * nb);
+    }
+    for (int j = 0; j < n; j++) {
+        mv_ctx *c = &g.c[j];
+        *c = (mv_ctx){w[j], X, bias[j], NULL, Y[j], T, NULL, NULL, NULL, NULL, NULL, NULL};
+        if (int8) {
+            c->q8 = rg_dot_q8_for(w[j]->type);
+            c->q8x4 = T > 1 ? rg_dot4_q8_for(w[j]->type) : NULL;
+            c->q8x4x2 = T > 1 ? rg_dot4x2_q8_for(w[j]->type) : NULL;
+            c->xq = m->xq; c->xd = m->xd; c->xs = m->xs;
+        }
+    }
+    rg_pool_run(m->pool, mv_group_worker, &g);
+    return 0;
 }
 
 typedef struct {
@@ -541,9 +568,9 @@ static int forward(rg_llama *m, const int32_t *ids, int T, float *logits, int al
     for (int l = 0; l < I->n_layer; l++) {
         layer *L = &m->L[l];
         for (int t = 0; t < T; t++) rmsnorm(m->xb + (size_t)t * D, m->x + (size_t)t * D, L->attn_norm, D, I->rms_eps);
-        if (mm(m, m->xb, T, &L->wq, L->bq, NULL, m->q) < 0 || mm_(m, m->xb, T, &L->wk, L->bk, NULL, m->k, 1) < 0 ||
-            mm_(m, m->xb, T, &L->wv, L->bv, NULL, m->v, 1) < 0)
-            return -1;
+        const wt *qkv[3] = {&L->wq, &L->wk, &L->wv};
+        float *qkv_b[3] = {L->bq, L->bk, L->bv}, *qkv_y[3] = {m->q, m->k, m->v};
+        if (mm_group(m, m->xb, T, 3, qkv, qkv_b, qkv_y) < 0) return -1;
         float *kc = m->kc + (size_t)l * I->n_ctx * m->kvdim, *vc = m->vc + (size_t)l * I->n_ctx * m->kvdim;
         for (int t = 0; t < T; t++) {
             int p = m->pos + t;
@@ -561,7 +588,9 @@ static int forward(rg_llama *m, const int32_t *ids, int T, float *logits, int al
         rg_pool_run(m->pool, att_worker, &ac);
         if (mm(m, m->att, T, &L->wo, NULL, m->x, m->x) < 0) return -1;
         for (int t = 0; t < T; t++) rmsnorm(m->xb + (size_t)t * D, m->x + (size_t)t * D, L->ffn_norm, D, I->rms_eps);
-        if (mm(m, m->xb, T, &L->wg, NULL, NULL, m->hb) < 0 || mm_(m, m->xb, T, &L->wu, NULL, NULL, m->hb2, 1) < 0) return -1;
+        const wt *gu[2] = {&L->wg, &L->wu};
+        float *gu_b[2] = {NULL, NULL}, *gu_y[2] = {m->hb, m->hb2};
+        if (mm_group(m, m->xb, T, 2, gu, gu_b, gu_y) < 0) return -1;
         size_t nf = (size_t)T * F;
         for (size_t i = 0; i < nf; i++) {
             float g = m->hb[i];

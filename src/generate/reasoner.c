@@ -158,6 +158,66 @@ static int emit_list(rg_answer *a, const tview *v, const char *fn, const cref *c
     return ok;
 }
 
+/* "The total operating profit of both segments in 2019": the lines that share the words the
+ * question asks about (those of the best line that the question names), summed in the period
+ * asked. Only for "total/combined/sum ... all/both/each <noun>" where the noun is not a period
+ * ("both years" sums periods, elsewhere) and the best line is not itself a total. */
+static double sum_of_all(const tview *v, const rs_question *q, int l1, double s1, rg_answer *a) {
+    int tot = 0, quant = -1;
+    for (int i = 0; i < q->w.n; i++) {
+        const char *w = q->w.v[i].w;
+        if (!strcmp(w, "total") || !strcmp(w, "combined") || !strcmp(w, "sum") || !strcmp(w, "aggregate")) tot = 1;
+        if (quant < 0 && (!strcmp(w, "both") || !strcmp(w, "all"))) quant = i;
+    }
+    if (!tot || quant < 0 || rs_is_total_label(line_label(v, l1))) return 0;
+    /* the noun quantified: "both segments", "all of the segments" */
+    int ni = quant + 1;
+    while (ni < q->w.n && (!strcmp(q->w.v[ni].w, "of") || !strcmp(q->w.v[ni].w, "the") || !strcmp(q->w.v[ni].w, "its") ||
+                           !strcmp(q->w.v[ni].w, "our") || !strcmp(q->w.v[ni].w, "their") || !strcmp(q->w.v[ni].w, "these") ||
+                           !strcmp(q->w.v[ni].w, "two") || !strcmp(q->w.v[ni].w, "three") || !strcmp(q->w.v[ni].w, "four") ||
+                           (isdigit((unsigned char)q->w.v[ni].w[0]) && !q->w.v[ni].year)))
+        ni++;
+    if (ni >= q->w.n) return 0;
+    static const char *periods[] = {"year", "period", "quarter", "month", "half", "fiscal", "fy", "date", NULL};
+    for (int i = 0; periods[i]; i++) if (!strncmp(q->w.v[ni].stem, periods[i], strlen(periods[i]))) return 0;
+    if (q->w.v[ni].year) return 0;
+    /* the words shared: question content words in the best line's label */
+    const rs_words *lw = line_words(v, l1);
+    char xs[8][48];
+    int nx = 0;
+    for (int i = 0; i < q->w.n && nx < 8; i++) {
+        if (!q->content[i] || i == ni) continue;
+        for (int k = 0; k < lw->n; k++)
+            if (!strcmp(lw->v[k].stem, q->w.v[i].stem)) { snprintf(xs[nx++], sizeof xs[0], "%s", q->w.v[i].stem); break; }
+    }
+    if (!nx) return 0;
+    int ls[MAXCELLS], nl = 0;
+    for (int l = 0; l < nlines(v) && nl < MAXCELLS; l++) {
+        if (!line_ok(v, l) || !rs_line_has_value(v, l) || rs_is_total_label(line_label(v, l))) continue;
+        const rs_words *w = line_words(v, l);
+        int all = 1;
+        for (int x = 0; x < nx && all; x++) {
+            int f = 0;
+            for (int k = 0; k < w->n && !f; k++) if (!strcmp(w->v[k].stem, xs[x])) f = 1;
+            all = f;
+        }
+        if (all) ls[nl++] = l;
+    }
+    if (nl < 2) return 0;
+    cref cells[MAXCELLS];
+    int nc = 0;
+    for (int i = 0; i < nl; i++) {
+        int p = q->nyears ? rs_per_for_year(v, q, ls[i], q->years[0]) : rs_default_per(v, q, ls[i]);
+        if (p < 0) return 0;
+        int r, c;
+        rc_of(v, ls[i], p, &r, &c);
+        if (!rs_cell_ok(&v->tb, r, c)) return 0;
+        cells[nc++] = (cref){r, c};
+    }
+    if (!emit_list(a, v, "table_sum", cells, nc, label_scale(v, ls[0], cells[0].r, cells[0].c))) return 0;
+    return s1;
+}
+
 /* Answers from one table; returns a confidence (0 when it cannot answer). */
 static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a, double *recall);
 static double table_answer(const tview *v, const rs_question *q, rg_answer *a, double *recall) {
@@ -358,6 +418,10 @@ static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a
         return bs > 0 ? 0.5 + 0.3 * (bs > 1 ? 1 : bs) : 0.4;
     }
     if (l1 < 0) return 0;
+    if ((op == Q_LOOKUP || op == Q_SUM) && q->nyears <= 1) {
+        double c = sum_of_all(v, q, l1, s1, a);
+        if (c > 0) return c;
+    }
     double conf = s1;
     int multi = ne >= 2 && q->nyears <= 1;    /* several things in one period */
     if (multi) conf = se;
@@ -661,6 +725,38 @@ static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a
     return conf;
 }
 
+/* ---- years the evidence covers ---- */
+
+/* Marks in `seen` (parallel to q->years) the question's years that the text names. */
+static void years_in_text(const rs_question *q, const char *text, unsigned char *seen) {
+    if (!text || !*text) return;
+    rs_words w;
+    rs_tokenize(text, &w, 8192);
+    for (int k = 0; k < w.n; k++)
+        if (w.v[k].year)
+            for (int i = 0; i < q->nyears; i++) if (w.v[k].year == q->years[i]) seen[i] = 1;
+    rs_words_free(&w);
+}
+
+/* 1 when every year the question names appears somewhere in the evidence (a table period, a
+ * cell or a paragraph; `seen` comes with the table periods marked); a question about a year the evidence never mentions has no answer here. */
+static int years_covered(const rs_question *q, const rg_evidence *ev, unsigned char seen[8]) {
+    if (!q->nyears) return 1;
+    long budget = 200000;   /* cells looked at, bounded on any input */
+    for (int ti = 0; ti < ev->ntables && ti < 64; ti++) {
+        const rg_table *t = ev->tables[ti].table;
+        if (!t) continue;
+        for (int r = 0; r < t->nrows && budget > 0; r++)
+            for (int c = 0; c < t->ncols && budget > 0; c++, budget--) {
+                const char *cell = t->cells[(size_t)r * (size_t)t->ncols + (size_t)c].raw;
+                if (cell && strpbrk(cell, "0123456789")) years_in_text(q, cell, seen);
+            }
+    }
+    for (int i = 0; i < ev->nparas && i < 512; i++) years_in_text(q, ev->paras[i].text, seen);
+    for (int i = 0; i < q->nyears; i++) if (!seen[i]) return 0;
+    return 1;
+}
+
 /* ---- the entry point ---- */
 
 rg_answer *rg_reason(const char *question, const rg_evidence *ev) {
@@ -696,8 +792,10 @@ rg_answer *rg_reason(const char *question, const rg_evidence *ev) {
         if (ev->paras[i].text) { rg_buf_puts(&ctx, ev->paras[i].text); rg_buf_putc(&ctx, '\n'); }
     char *context = rg_buf_take(&ctx);
 
+    unsigned char seen[8] = {0};
     rg_answer *best = NULL;
     double bestc = 0, best_recall = 0;
+    int table_years = 0, table_has_qyear = 0;
     for (int ti = 0; ti < ev->ntables && ti < 64; ti++) {
         if (!ev->tables[ti].table) continue;
         tview v;
@@ -706,6 +804,11 @@ rg_answer *rg_reason(const char *question, const rg_evidence *ev) {
         v.tr = v.tb.years_on_rows;
         v.doc = ev->tables[ti].doc_id;
         v.chunk = ev->tables[ti].chunk_id;
+        for (int p = 0; p < nper(&v); p++) {
+            if (!per_ok(&v, p) || !per_year(&v, p)) continue;
+            table_years = 1;
+            for (int i = 0; i < q.nyears; i++) if (per_year(&v, p) == q.years[i]) table_has_qyear = seen[i] = 1;
+        }
         rg_answer *cand = answer_new();
         double rec = 0;
         double c = table_answer(&v, &q, cand, &rec);
@@ -717,13 +820,23 @@ rg_answer *rg_reason(const char *question, const rg_evidence *ev) {
     }
     /* text: for explanations, or when a sentence names the thing asked about better than any
      * table line; computations stay with the table when it has an answer */
+    if (!years_covered(&q, ev, seen)) {
+        rg_answer_free(best);
+        free(context);
+        rs_question_free(&q);
+        return a;
+    }
+    q.tables_lack_year = q.nyears && table_years && !table_has_qyear;
     int computed = q.op != Q_LOOKUP && q.op != Q_TEXT && (q.op != Q_ITEMS || best);
     rs_span_ans sa;
     memset(&sa, 0, sizeof sa);
     int have_text = rs_text_answer(&q, question, ev, &sa) && sa.n > 0;
     int use_text = 0;
     if (have_text) {
-        if (!best) use_text = sa.score >= 0.3;
+        /* a computation no table could do is not answered by a sentence without a figure */
+        if (!best) use_text = sa.score >= 0.3 && (!computed || sa.numeric || q.op == Q_ITEMS || q.op == Q_WHICH_ENT ||
+                                                  q.op == Q_WHICH_YEAR || q.op == Q_YEARS_LIST ||
+                                                  (sa.recall > 0.99 && !q.nyears));   /* "What is aggregate X?" */
         else if (q.op == Q_TEXT) use_text = 1;
         else if (computed) use_text = 0;
         else if (q.nyears >= 2 || q.respective)   /* several values: a table's job, unless text says so much better */

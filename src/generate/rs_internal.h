@@ -65,6 +65,7 @@ typedef struct {
     int sum_by_total;            /* Q_SUM only because "total" and several years */
     int wants_pct;               /* "percentage", "%" in the question */
     int starts_how, starts_why, how_much;
+    int tables_lack_year;        /* set by rg_reason: the tables have year periods, none asked */
     rs_words w;                  /* all words */
     unsigned char *content;      /* per word: 1 when it names the thing asked about */
 } rs_question;

@@ -189,6 +189,8 @@ void rs_question_parse(rs_question *q, const char *text) {
     else if (has(low, " sum ") || has(low, "combined") || has(low, "in total") || has(low, "altogether") ||
              has(low, "aggregate")) q->op = Q_SUM;
     else if ((has(low, "total") && q->nyears >= 2 && !q->respective) ||
+             (has(low, "total") && !q->respective && (has(low, " both years") || has(low, " all years") ||
+                                                      has(low, " all three years") || has(low, " all 3 years"))) ||
              (has(low, " total ") && (has(low, " across ") || has(low, " all ")))) {
         q->op = Q_SUM;
         /* may be the name of a total line ("Total X in 2019 and 2018"), decided against the table;

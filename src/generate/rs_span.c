@@ -2,7 +2,10 @@
  * question's content words (weighted by how rare each word is in the evidence); from the best
  * sentence the shortest part that answers is cut: an amount for "how much" questions, the
  * clause after "due to"/"because" for why-questions, what follows "is"/"consists of"/"includes"
- * after the asked-about words for definitions, else the sentence itself. */
+ * after the asked-about words for definitions (up to a new clause: "; ", ", while"), a name or
+ * place for who/where, a date or year for "when did", else the sentence itself. A question
+ * about a year is answered only by a sentence naming that year (or none, when the tables do not
+ * show the year missing). */
 #include "generate/rs_internal.h"
 #include "core/util.h"
 #include <ctype.h>
@@ -149,6 +152,103 @@ static int find_amount(const char *s, size_t a, size_t b, size_t near, size_t *r
     return 1;
 }
 
+/* No invented answers: a question about a year is answered only by a sentence that names that
+ * year, or names no year at all while the tables do not show the year missing. */
+static int years_fit(const rs_question *q, const rs_words *sw, const char *t) {
+    if (!q->nyears) return 1;
+    int any = 0;
+    for (int k = 0; k < sw->n; k++) {
+        if (!sw->v[k].year) continue;
+        /* "US$261,518 (2018: US$283,752)": a comparative in brackets; the sentence is about the
+         * period the text is written for */
+        for (int i = 0; i < q->nyears; i++) if (sw->v[k].year == q->years[i]) return 1;
+        int st = sw->v[k].start, en = sw->v[k].end;
+        if (st > 0 && t[st - 1] == '(' && t[en] == ':') continue;
+        any = 1;
+    }
+    return !any && !q->tables_lack_year;
+}
+
+/* ---- the constituent that answers a wh-word ---- */
+
+static int is_cap_word(const char *t, const rs_word *w) {
+    unsigned char c = (unsigned char)t[w->start];
+    if (!isupper(c)) return 0;
+    /* an acronym ("AGM", "U.S") names no person or place */
+    int low = 0;
+    for (int i = w->start; i < w->end; i++) if (islower((unsigned char)t[i])) low = 1;
+    return low || w->end - w->start == 1;
+}
+
+static int fn_word(const char *const *fn, const char *w) {
+    for (int i = 0; fn[i]; i++) if (!strcmp(w, fn[i])) return 1;
+    return 0;
+}
+
+static int in_question(const rs_question *q, const rs_word *w) {
+    for (int i = 0; i < q->w.n; i++) if (!strcmp(q->w.v[i].stem, w->stem)) return 1;
+    return 0;
+}
+
+/* "Who ...?" / "Where ...?": the proper-noun phrase (capitalised words, joined by "of", "and",
+ * "&", initials, and for places by ", ") nearest to the question's words in the sentence, that
+ * the question does not itself name. Sentence-initial function words ("The", "Our") are not
+ * names. `place` asks for a phrase right after "in"/"at". Returns a malloc'd span or NULL. */
+static char *proper_noun_span(const rs_question *q, const char *t, const rs_words *sw, int place) {
+    static const char *fn[] = {"the", "our", "we", "in", "on", "at", "a", "an", "this", "these", "its", "it",
+        "as", "for", "during", "since", "after", "before", "by", "if", "when", "while", "and", "but", "of", NULL};
+    long best = -1;
+    int bs = -1, be = -1;
+    for (int k = 0; k < sw->n; k++) {
+        if (!is_cap_word(t, &sw->v[k]) || sw->v[k].year) continue;
+        if (fn_word(fn, sw->v[k].w)) continue;
+        /* "U.S": a letter glued to a dot is an abbreviation, not the start of a name */
+        if (sw->v[k].start > 0 && t[sw->v[k].start - 1] == '.') continue;
+        /* extend the run */
+        int e = k, nw = 1;
+        while (e + 1 < sw->n) {
+            int n1 = e + 1;
+            const char *gap = t + sw->v[e].end;
+            int glen = sw->v[n1].start - sw->v[e].end;
+            int ok_gap = glen == 1 && gap[0] == ' ';
+            ok_gap |= glen == 2 && gap[0] == '.' && gap[1] == ' ';           /* "R. Kaiser" */
+            ok_gap |= place && glen == 2 && gap[0] == ',' && gap[1] == ' ';  /* "San Diego, California" */
+            if (!ok_gap) break;
+            if (is_cap_word(t, &sw->v[n1]) && !sw->v[n1].year && !fn_word(fn, sw->v[n1].w)) { e = n1; nw++; continue; }
+            /* "Board of Directors", "Ernst & Young" */
+            if ((!strcmp(sw->v[n1].w, "of") || !strcmp(sw->v[n1].w, "and")) && n1 + 1 < sw->n &&
+                sw->v[n1 + 1].start == sw->v[n1].end + 1 && is_cap_word(t, &sw->v[n1 + 1])) { e = n1 + 1; nw++; continue; }
+            break;
+        }
+        /* a run ends on a word, not an initial */
+        while (e > k && sw->v[e].end - sw->v[e].start == 1) { e--; nw--; }
+        if (sw->v[e].end - sw->v[e].start == 1) continue;
+        int named = 1;
+        for (int i = k; i <= e; i++) if (is_cap_word(t, &sw->v[i]) && !in_question(q, &sw->v[i])) named = 0;
+        if (named) { k = e; continue; }
+        if (place) {
+            int prep = k > 0 && (!strcmp(sw->v[k - 1].w, "in") || !strcmp(sw->v[k - 1].w, "at"));
+            if (!prep) { k = e; continue; }
+        }
+        /* distance in words to the nearest question word in the sentence */
+        long d = 100000;
+        for (int j = 0; j < sw->n; j++) {
+            if (j >= k && j <= e) continue;
+            int m = 0;
+            for (int i = 0; i < q->w.n && !m; i++) if (q->content[i] && !strcmp(q->w.v[i].stem, sw->v[j].stem)) m = 1;
+            if (!m) continue;
+            long dj = j < k ? k - j : j - e;
+            if (dj < d) d = dj;
+        }
+        /* a person's name is usually two or more words */
+        if (nw == 1) d += 2;
+        if (best < 0 || d < best) { best = d; bs = k; be = e; }
+        k = e;
+    }
+    if (bs < 0) return NULL;
+    return xstrndup(t + sw->v[bs].start, (size_t)(sw->v[be].end - sw->v[bs].start));
+}
+
 int rs_text_answer(const rs_question *q, const char *question, const rg_evidence *ev, rs_span_ans *out) {
     memset(out, 0, sizeof *out);
     if (!ev || ev->nparas <= 0) return 0;
@@ -177,6 +277,7 @@ int rs_text_answer(const rs_question *q, const char *question, const rg_evidence
     double bestsc = 0, total = 0;
     for (int i = 0; i < nq; i++) total += idf[i];
     for (int s = 0; s < ns; s++) {
+        if (!years_fit(q, &sw[s], ev->paras[ss[s].para].text + ss[s].start)) continue;
         double sc = 0;
         for (int i = 0; i < nq; i++) {
             if (idf[i] == 0) continue;
@@ -249,7 +350,8 @@ int rs_text_answer(const rs_question *q, const char *question, const rg_evidence
             for (int i = 0; i < nq; i++)
                 if (q->content[i] && !strcmp(sw[best].v[k].stem, q->w.v[i].stem)) { after = a + (size_t)sw[best].v[k].end; break; }
         char *span = q->yesno ? trim_dup(t, a, b) : NULL;
-        int numeric_q = q->how_much || q->op == Q_LOOKUP || q->op == Q_CHANGE || q->op == Q_SUM || q->op == Q_AVG;
+        int numeric_q = q->how_much || q->op == Q_LOOKUP || q->op == Q_CHANGE || q->op == Q_SUM || q->op == Q_AVG ||
+                        (q->op == Q_PROPORTION && q->wants_pct);
         if (q->starts_why || strstr(question, "caused") || strstr(question, "reason") || strstr(question, "Why")) {
             static const char *because[] = {"primarily due to ", "mainly due to ", "due to ", "because of ", "because ",
                 "as a result of ", "driven by ", "attributable to ", "resulting from ", "reflecting ", "primarily from ", NULL};
@@ -258,8 +360,19 @@ int rs_text_answer(const rs_question *q, const char *question, const rg_evidence
                 if (h != (size_t)-1) span = trim_dup(t, h, b);
             }
         }
-        if (!span && (!strncasecmp(question, "when did", 8) || !strncasecmp(question, "when was", 8) ||
-                      !strncasecmp(question, "when were", 9) || !strncasecmp(question, "when will", 9))) {
+        int wh_who = q->w.n && (!strcmp(q->w.v[0].w, "who") || !strcmp(q->w.v[0].w, "whom") ||
+                                (q->w.n > 1 && !strcmp(q->w.v[0].w, "which") && !strcmp(q->w.v[1].w, "person")));
+        int wh_where = q->w.n && !strcmp(q->w.v[0].w, "where");
+        if (!span && (wh_who || wh_where)) {
+            char *txt = xstrndup(t + a, b - a);
+            span = proper_noun_span(q, txt, &sw[best], wh_where);
+            free(txt);
+        }
+        int when_event = !strncasecmp(question, "when did", 8) || !strncasecmp(question, "when was", 8) ||
+                         !strncasecmp(question, "when were", 9) || !strncasecmp(question, "when will", 9) ||
+                         !strncasecmp(question, "when has", 8) || !strncasecmp(question, "when have", 9) ||
+                         !strncasecmp(question, "when had", 8);
+        if (!span && when_event) {
             static const char *months[] = {"January", "February", "March", "April", "May", "June", "July", "August",
                 "September", "October", "November", "December", NULL};
             for (size_t i = a; i < b && !span; i++)
@@ -269,8 +382,19 @@ int rs_text_answer(const rs_question *q, const char *question, const rg_evidence
                     size_t j = i + L;
                     while (j < b && (isdigit((unsigned char)t[j]) || t[j] == ' ' || t[j] == ',')) j++;
                     while (j > i + L && (t[j - 1] == ' ' || t[j - 1] == ',')) j--;
-                    if (j > i + L + 2) span = trim_dup(t, i, j);
+                    /* "27 May 2019": the day written before the month */
+                    size_t i0 = i;
+                    if (i0 >= a + 2 && t[i0 - 1] == ' ' && isdigit((unsigned char)t[i0 - 2])) {
+                        size_t d0 = i0 - 2;
+                        while (d0 > a && isdigit((unsigned char)t[d0 - 1])) d0--;
+                        if (i0 - 1 - d0 <= 2 && (d0 == a || !isalnum((unsigned char)t[d0 - 1]))) i0 = d0;
+                    }
+                    if (j > i + L + 2) span = trim_dup(t, i0, j);
                 }
+            /* no date: the year the sentence names */
+            for (int k = 0; k < sw[best].n && !span; k++)
+                if (sw[best].v[k].year && isdigit((unsigned char)t[a + (size_t)sw[best].v[k].start]))
+                    span = trim_dup(t, a + (size_t)sw[best].v[k].start, a + (size_t)sw[best].v[k].end);
         }
         if (!span && numeric_q) {
             size_t ra, rb;
@@ -324,7 +448,7 @@ int rs_text_answer(const rs_question *q, const char *question, const rg_evidence
                 }
             }
         }
-        if (!span && !numeric_q) {
+        if (!span && !out->n && (!numeric_q || !q->nyears)) {
             /* what follows the asked-about words, past a linking verb: "X are comprised of Y" -> Y */
             static const char *links[] = {"is", "are", "was", "were", "has", "have", "had", "been", "be", "being",
                 "comprised", "comprises", "comprise", "composed", "consists", "consist", "consisted", "of",
@@ -334,9 +458,27 @@ int rs_text_answer(const rs_question *q, const char *question, const rg_evidence
                 "to", "by", "amortised", "amortized", "recognized", "recognised", "recorded", "used", "for", "reflect", "reflects", NULL};
             /* last question word matched in the first run of matches */
             int lastk = -1, firstk = -1;
+            /* the run ends once every question word the sentence holds has been met: the
+             * answer may repeat them ("paid on cost-plus ... paid our costs plus a profit") */
+            unsigned char *met = xcalloc((size_t)nq + 1, 1);
+            int need = 0, got = 0;
+            for (int i = 0; i < nq; i++) {
+                if (!q->content[i]) continue;
+                int dup = 0;
+                for (int j = 0; j < i; j++) if (q->content[j] && !strcmp(q->w.v[j].stem, q->w.v[i].stem)) dup = 1;
+                if (dup) continue;
+                for (int k = 0; k < sw[best].n; k++) if (!strcmp(sw[best].v[k].stem, q->w.v[i].stem)) { need++; break; }
+            }
             for (int k = 0; k < sw[best].n; k++) {
+                if (need && got >= need) break;
                 int m = 0;
-                for (int i = 0; i < nq && !m; i++) if (q->content[i] && !strcmp(sw[best].v[k].stem, q->w.v[i].stem)) m = 1;
+                for (int i = 0; i < nq && !m; i++)
+                    if (q->content[i] && !strcmp(sw[best].v[k].stem, q->w.v[i].stem)) {
+                        m = 1;
+                        int first = 1;
+                        for (int j = 0; j < i; j++) if (q->content[j] && !strcmp(q->w.v[j].stem, q->w.v[i].stem)) first = 0;
+                        if (first && !met[i]) { met[i] = 1; got++; }
+                    }
                 if (m) { if (firstk < 0) firstk = k; lastk = k; }
                 else if (lastk >= 0 && k - lastk > 6) break;
                 else if (lastk >= 0) {
@@ -356,6 +498,7 @@ int rs_text_answer(const rs_question *q, const char *question, const rg_evidence
                     }
                 }
             }
+            free(met);
             /* the question's last word ("related to?", "classified as?") belongs to the link */
             const char *qlast = q->w.n ? q->w.v[q->w.n - 1].w : "";
             if (lastk >= 0 && lastk + 1 < sw[best].n) {
@@ -374,7 +517,17 @@ int rs_text_answer(const rs_question *q, const char *question, const rg_evidence
                     if (!strcmp(sw[best].v[k].w, "to") && skipped == 0 && strcmp(qlast, "to")) break;
                     k++; skipped++;
                 }
-                if ((skipped || firstk <= 2) && k < sw[best].n && sw[best].n - k >= 2) span = trim_dup(t, a + (size_t)sw[best].v[k].start, b);
+                if ((skipped || firstk <= 2) && k < sw[best].n && sw[best].n - k >= 2) {
+                    /* the answer ends where a new clause about something else begins */
+                    size_t from = a + (size_t)sw[best].v[k].start, to = b;
+                    static const char *cuts[] = {"; ", ", while ", ", whereas ", NULL};
+                    for (int ci = 0; cuts[ci]; ci++) {
+                        size_t L = strlen(cuts[ci]);
+                        for (size_t h = from + 10; h + L <= to; h++)
+                            if (!strncasecmp(t + h, cuts[ci], L)) { to = h; break; }
+                    }
+                    span = trim_dup(t, from, to);
+                }
             }
         }
         if (!span) {

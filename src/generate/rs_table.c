@@ -255,7 +255,9 @@ int rs_table_build(rs_table *tb, const rg_table *t, const char *context_text) {
         if (tb->is_section[r] || r == tb->hr) rs_scale_in_text(tb->rowlab[r], tb->scale, 0);
     if (!tb->scale[0] && context_text) rs_scale_in_text(context_text, tb->scale, 0);
     if (!tb->scale[0] && context_text) infer_scale(tb, context_text);
-    if (!tb->scale[0]) snprintf(tb->scale, sizeof tb->scale, "%s", t->scale);
+    /* ... and only when the reasoner was not given the text to judge for itself: the parsers
+     * also take a scale from any "$3.0 million" in a sentence */
+    if (!tb->scale[0] && (!context_text || !*context_text)) snprintf(tb->scale, sizeof tb->scale, "%s", t->scale);
     return 0;
 }
 

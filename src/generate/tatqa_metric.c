@@ -514,8 +514,21 @@ rg_tatqa_score rg_tatqa_score_answer(const char *gold_type, const char *const *g
         pynum v;
         if (strlen(pred[0]) <= MAX_TEXT && to_number(pred[0], &v)) cands[nc++] = xasprintf("%.4f", pyn_val(v));
     }
+    /* the spec: multi-span answers are aligned span by span for F1 (each span turned into its
+     * comparison string with the answer's scale), EM still compares the sorted lists */
+    double aligned = -1;
+    if (ngold > 1 || npred > 1) {
+        char **gs = xcalloc((size_t)ngold, sizeof *gs), **ps = xcalloc((size_t)npred, sizeof *ps);
+        for (int i = 0; i < ngold; i++) gs[i] = rg_tatqa_answer_str(&gold[i], 1, gold_scale);
+        for (int i = 0; i < npred; i++) ps[i] = rg_tatqa_answer_str(&pred[i], 1, pred_scale);
+        aligned = rg_tatqa_f1_lists((const char *const *)ps, npred, (const char *const *)gs, ngold);
+        for (int i = 0; i < ngold; i++) free(gs[i]);
+        for (int i = 0; i < npred; i++) free(ps[i]);
+        free(gs); free(ps);
+    }
     for (int i = 0; i < nc; i++) {
         rg_tatqa_score s = metrics(cands[i], g);
+        if (aligned >= 0) s.f1 = s.em > 0 ? 1.0 : aligned;
         if (s.em > best.em || (s.em == best.em && s.f1 > best.f1)) best = s;
         free(cands[i]);
     }

@@ -4,8 +4,8 @@
  * 3e6), rounded to 2 decimals and multiplied by the scale; other text gets the scale word
  * appended; multi-span answers are sorted and joined. EM compares the normalised strings
  * (lower case, punctuation and articles removed); F1 is DROP's bag-of-tokens F1 with number
- * matching, over optimally aligned spans. For arithmetic and count questions F1 = EM. A
- * prediction with no scale that is a bare number also counts in its unscaled form. */
+ * matching; when either side has several spans they are aligned span by span (the spec).
+ * For arithmetic and count questions F1 = EM. A prediction with no scale that is a bare number also counts in its unscaled form. */
 #ifndef RAGD_GENERATE_TATQA_METRIC_H
 #define RAGD_GENERATE_TATQA_METRIC_H
 #include <stdio.h>
