@@ -8,6 +8,7 @@
 #include "index/store.h"
 #include "embed/encoder.h"
 #include "core/util.h"
+#include "retrieve/search.h"
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -209,6 +210,37 @@ static void run_level(const char *sock, const char *mode, int nclients, double s
     free(th);
 }
 
+/* The same searches without HTTP, one thread on its own store: what the store costs. */
+static void run_direct(const char *idx, const char *mode, double seconds) {
+    rg_store_opts o = {.encoder = NULL};
+    rg_store *s = rg_store_open(idx, &o);
+    rg_encoder *e = rg_encoder_open("hash", idx);
+    if (!s || !e) { fprintf(stderr, "bench: %s\n", rg_errmsg()); rg_store_close(s); rg_encoder_free(e); return; }
+    rg_search_opts so;
+    rg_search_opts_default(&so);
+    so.k = 10;
+    rg_search_mode_parse(mode, &so.mode);
+    unsigned seed = 12345;
+    long n = 0, cap = 0;
+    double *lat = NULL, until = rg_now() + seconds, t0 = rg_now();
+    while (rg_now() < until) {
+        char q[128];
+        snprintf(q, sizeof q, "%s %s", query_word(&seed), query_word(&seed));
+        double t = rg_now();
+        rg_results r;
+        if (rg_search(s, e, q, &so, &r) == 0) rg_results_free(&r);
+        if (n == cap) { cap = cap ? cap * 2 : 4096; lat = xrealloc(lat, (size_t)cap * sizeof *lat); }
+        lat[n++] = rg_now() - t;
+    }
+    double dt = rg_now() - t0;
+    qsort(lat, (size_t)n, sizeof *lat, cmp_d);
+    printf("%-22s %-6s clients  1: %7.0f searches/s  p50 %6.2f ms  p99 %6.2f ms  (%ld searches)\n", "direct (no HTTP)", mode,
+           n / dt, n ? lat[n / 2] * 1e3 : 0, n ? lat[(long)(n * 0.99)] * 1e3 : 0, n);
+    free(lat);
+    rg_store_close(s);
+    rg_encoder_free(e);
+}
+
 typedef struct { rg_daemon_config cfg; int rc; } daemon_arg;
 static void *daemon_main(void *p) {
     daemon_arg *a = p;
@@ -250,7 +282,7 @@ int main(int argc, char **argv) {
     if (stat(idx, &st) != 0 && build_index(idx, nchunks) != 0) return 1;
     /* Documents for the concurrent index job. */
     rg_mkdir_p(docs, 0700);
-    unsigned seed = 99;
+    unsigned seed = 99u + (unsigned)getpid();   /* new content each run: the job really writes */
     for (int i = 0; i < 3000; i++) {
         char *p = xasprintf("%s/job%04d.txt", docs, i), *t = make_text(&seed, 200);
         FILE *f = fopen(p, "w");
@@ -273,6 +305,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 200; i++) { int fd = dial(sock); if (fd >= 0) { close(fd); break; } usleep(50000); }
     printf("index: %ld chunks, hash encoder; %d workers; %ld cores online\n", nchunks, workers, sysconf(_SC_NPROCESSORS_ONLN));
     int levels[] = {1, 8, 32};
+    run_direct(idx, mode, seconds);
     run_level(sock, mode, 1, 1, "warm-up");
     for (int i = 0; i < 3; i++) run_level(sock, mode, levels[i], seconds, "idle index");
     for (int i = 0; i < 3; i++) {

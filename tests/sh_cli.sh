@@ -73,3 +73,19 @@ expect killed_index_checks "$RAGD" --index "$T/k" status --check
 expect killed_index_resumes "$RAGD" --index "$T/k" index --quiet "$T/many"
 check killed_index_complete [ "$("$RAGD" --index "$T/k" status --json | jq_get 'd["documents"]')" = 1500 ]
 expect killed_index_final_check "$RAGD" --index "$T/k" status --check
+
+# http(s) URLs: fetched with the validators kept, unchanged on a re-index (304 or same bytes).
+mkdir -p "$T/www"
+cp "$RAGD_ROOT/corpora/reports/northwind-2019.md" "$T/www/nw.md"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+(cd "$T/www" && exec python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1) & srv=$!
+for i in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+URL="http://127.0.0.1:$port/nw.md"
+"$RAGD" --index "$T/u" index --json "$URL" > "$T/j1" 2>/dev/null
+"$RAGD" --index "$T/u" index --json "$URL" > "$T/j2" 2>/dev/null
+"$RAGD" --index "$T/u" index --json "http://127.0.0.1:$port/missing.md" "ftp://127.0.0.1/x" > "$T/j3" 2>/dev/null
+kill $srv 2>/dev/null; wait $srv 2>/dev/null
+check url_indexed [ "$(jq_get 'd["indexed"]' < "$T/j1")" = 1 ]
+check url_unchanged_on_reindex [ "$(jq_get 'd["indexed"], d["unchanged"]' < "$T/j2")" = "(0, 1)" ]
+check url_searchable [ "$("$RAGD" --index "$T/u" search --json --mode bm25 'gross margin' | jq_get 'd["results"][0]["doc_id"]')" = "$URL" ]
+check url_errors_reported [ "$(jq_get 'd["failed"]' < "$T/j3")" = 2 ]

@@ -91,6 +91,26 @@ static void test_f16(void) { check_model(MDIR "tiny-bert-f16.gguf", 0, 0, 0.999)
 static void test_q8_0(void) { check_model(MDIR "tiny-bert-q8_0.gguf", 0, 0, 0.999); }
 static void test_cls(void) { check_model(MDIR "tiny-bert-cls-f32.gguf", 1, 1e-4, 0.99999); }
 
+/* Many texts: several packed passes, each output still that of its own text. */
+static void test_many(void) {
+    rg_bert *m = rg_bert_load(MDIR "tiny-bert-q8_0.gguf", 2);
+    CHECK(m);
+    if (!m) return;
+    enum { NT = 700 };
+    const char **t = xmalloc(NT * sizeof *t);
+    float *out = xmalloc(sizeof(float) * NT * 32), one[MAXS][32];
+    for (int i = 0; i < NT; i++) t[i] = texts[(i * 5) % nsent];
+    for (int s = 0; s < nsent; s++) CHECK(rg_bert_embed_texts(m, (const char *const *)&texts[s], 1, 0, one[s]) == 0);
+    CHECK(rg_bert_embed_texts(m, t, NT, 0, out) == 0);
+    int bad = 0;
+    for (int i = 0; i < NT; i++) bad += maxdiff(out + i * 32, one[(i * 5) % nsent], 32) > 1e-6;
+    CHECK_INT(bad, 0);
+    CHECK(rg_bert_embed_texts(m, t, 0, 0, out) == 0);
+    free(t);
+    free(out);
+    rg_bert_free(m);
+}
+
 static void test_threads(void) {
     rg_bert *a = rg_bert_load(MDIR "tiny-bert-q8_0.gguf", 1), *b = rg_bert_load(MDIR "tiny-bert-q8_0.gguf", 3);
     CHECK(a && b);
@@ -272,6 +292,7 @@ int main(void) {
     RUN(test_f16);
     RUN(test_q8_0);
     RUN(test_cls);
+    RUN(test_many);
     RUN(test_threads);
     RUN(test_encoder);
     RUN(test_concurrent);

@@ -68,6 +68,12 @@ static void test_endpoints(void) {
     CHECK_STR(json_string_value(json_object_get(json_array_get(res, 0), "doc_id")), "docs-sub/doc0004.txt");
     json_decref(j);
 
+    j = jreq(sock, "POST", "/v1/search", "{\"query\": \"segment grew\", \"filter\": {\"source\": \"*/doc0007.txt\", \"kind\": \"text\"}}", &s);
+    CHECK_INT(s, 200);
+    res = json_object_get(j, "results");
+    CHECK_INT(json_array_size(res), 1);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(res, 0), "doc_id")), "docs-sub/doc0007.txt");
+    json_decref(j);
     j = jreq(sock, "POST", "/v1/ask", "{\"question\": \"How much did revenue grow?\"}", &s);
     CHECK_INT(s, 200);
     CHECK_STR(json_string_value(json_object_get(j, "question")), "How much did revenue grow?");
@@ -178,7 +184,8 @@ static void test_bad_requests(void) {
         {"POST", "/v1/search", "{\"query\": \"x\", \"k\": 1000}", 400, "bad_request"},
         {"POST", "/v1/search", "{\"query\": \"x\", \"k\": \"3\"}", 400, "bad_request"},
         {"POST", "/v1/search", "{\"query\": \"x\", \"mode\": \"magic\"}", 400, "bad_request"},
-        {"POST", "/v1/search", "{\"query\": \"x\", \"filter\": {\"color\": \"red\"}}", 400, "bad_request"},
+        {"POST", "/v1/search", "{\"query\": \"x\", \"filter\": {\"kind\": \"image\"}}", 400, "bad_request"},
+        {"POST", "/v1/search", "{\"query\": \"x\", \"filter\": {\"color\": 3}}", 400, "bad_request"},
         {"POST", "/v1/search", "{\"k\": 3}", 400, "bad_request"},
         {"POST", "/v1/ask", "{\"question\": 42}", 400, "bad_request"},
         {"POST", "/v1/embeddings", "{\"input\": []}", 400, "bad_request"},

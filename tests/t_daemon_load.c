@@ -218,7 +218,7 @@ static void test_queue_full(void) {
     usleep(300000);
     pthread_create(&t2, NULL, async_main, &a);
     usleep(300000);
-    const char *req = "POST /v1/search HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\nConnection: close\r\n\r\n{\"query\": \"taxes\"}";
+    const char *req = "POST /v1/search HTTP/1.1\r\nHost: x\r\nContent-Length: 18\r\nConnection: close\r\n\r\n{\"query\": \"taxes\"}";
     char out[4096];
     double t0 = rg_now();
     int n = raw_exchange(sock, req, strlen(req), out, sizeof out, 5);

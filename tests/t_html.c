@@ -97,6 +97,8 @@ static void test_corpus_page(void) {
         CHECK_STR(t->caption, "Quarterly Results (Unaudited)");
         CHECK_STR(t->scale, "million");
         CHECK_INT(t->header_rows, 2);
+        CHECK_STR(cell(t, 0, 4)->raw, "Fiscal 2019");   /* a <td colspan> header heads all its columns */
+        CHECK_INT(cell(t, 0, 4)->type, RG_CELL_YEAR);
         CHECK_NEAR(cell(t, 4, 1)->value, -4.2, 1e-12);
         CHECK_NEAR(cell(t, 5, 1)->value, -0.05, 1e-12);
         double sum = 0;

@@ -58,6 +58,7 @@ static void check_model(const char *name, double tol) {
         }
     }
     CHECKF(maxd <= tol, "%s: logits differ by %.2e", name, maxd);
+    fprintf(stderr, "%s%s: max |logit - reference| %.2e\n", name, exact_mode ? " (exact)" : "", maxd);
     /* greedy continuation, one token at a time */
     float *cur = lg + (size_t)(np - 1) * V;
     int agree = 0;

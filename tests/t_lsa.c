@@ -373,9 +373,12 @@ static void test_pipeline_refit(void) {
         CHECK(rg_encoder_embed(e, &t, 1, 1, v) == -1 && strstr(rg_errmsg(), "lsa-2.bin"));
         rg_encoder_free(e);
     }
+    write_docs(docs, 125, 130);   /* new documents in the same run are embedded with the new model */
     CHECKF(index_dir(idx, docs, &r) == 0, "%s", rg_errmsg());
+    CHECK_INT(r.indexed, 5);
+    CHECK_INT(r.failed, 0);
     CHECK_INT(rg_lsa_index_version(idx), 3);
-    CHECK_INT(verify_index(idx, &bad), 125);
+    CHECK_INT(verify_index(idx, &bad), 130);
     CHECK_INT(bad, 0);
     free(m2);
     free(idx); free(docs);

@@ -154,6 +154,11 @@ static void test_scale(void) {
     CHECK(rg_scale_from_text("Number of shares (000s)", sc)); CHECK_STR(sc, "thousand");
     CHECK(rg_scale_from_text("Revenue (Millions)", sc)); CHECK_STR(sc, "million");
     CHECK(rg_scale_from_text("thousands of euros", sc)); CHECK_STR(sc, "thousand");
+    CHECK(rg_scale_from_text("USDm", sc)); CHECK_STR(sc, "million");
+    CHECK(rg_scale_from_text("EURbn", sc)); CHECK_STR(sc, "billion");
+    CHECK(rg_scale_from_text("Number of shares (1,000)", sc)); CHECK_STR(sc, "thousand");
+    CHECK(!rg_scale_from_text("USDA grants", sc));
+    CHECK(!rg_scale_from_text("Paid (1,000 shares were sold)", sc));
     CHECK(rg_scale_from_text("The table below presents total net sales disaggregated by contract type (in millions):", sc));
     CHECK_STR(sc, "million");
     /* no scale statement */

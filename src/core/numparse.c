@@ -470,6 +470,27 @@ int rg_scale_from_text(const char *text, char scale[12]) {
             int w = scale_word(q, tmp);
             if (w && !(sp && w == 1)) { strcpy(scale, tmp); return 1; }
         }
+        /* "USDm", "EURbn", "RMB'000": a currency code glued to the scale */
+        if (wstart && isupper((unsigned char)p[0]) && isupper((unsigned char)p[1]) && isupper((unsigned char)p[2])) {
+            static const char *codes[] = {"USD", "EUR", "GBP", "RMB", "CHF", "JPY", "CAD", "AUD", "HKD", "SGD", "SEK", "NOK", "DKK", "ZAR", "INR", NULL};
+            for (int c = 0; codes[c]; c++)
+                if (strncmp(p, codes[c], 3) == 0) {
+                    const char *q = p + 3;
+                    if (*q == '\'') q++;
+                    char tmp[12];
+                    int w = scale_word(q, tmp);
+                    if (w && (w > 1 || q[0] == 'm' || q[0] == 'M' || q[0] == 'k')) { strcpy(scale, tmp); return 1; }
+                }
+        }
+        /* "(1,000)" / "(1,000,000)" as a unit: "Number of shares (1,000)" */
+        if (*p == '(' && (strncmp(p, "(1,000)", 7) == 0 || strncmp(p, "(1000)", 6) == 0 || strncmp(p, "(in 1,000s)", 11) == 0)) {
+            strcpy(scale, "thousand");
+            return 1;
+        }
+        if (*p == '(' && strncmp(p, "(1,000,000)", 11) == 0) {
+            strcpy(scale, "million");
+            return 1;
+        }
         /* "(000s)", "'000", "(000's)" standing alone */
         if ((*p == '(' || *p == '\'') && (i == 0 || p[-1] == ' ' || p[-1] == '(') && strncmp(p + 1, "000", 3) == 0 &&
             !isdigit((unsigned char)p[4])) {

@@ -282,6 +282,13 @@ static int mm(rg_bert *m, const float *X, int T, int K, const wmat *w, int N, co
     return rg_matmul(m->pool, m->impl, X, T, K, w->data, w->type, N, &ep, Y);
 }
 
+/* 64-byte aligned floats, so that output tiles of 16 floats fill whole cache lines */
+static float *ws_alloc(size_t n) {
+    float *p = aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63);
+    if (!p) { fprintf(stderr, "out of memory\n"); abort(); }
+    return p;
+}
+
 int rg_bert_embed_tokens(rg_bert *m, const int32_t *const *ids, const int *lens, int nseq, float *out) {
     if (nseq <= 0) return 0;
     int T = 0, max_len = 0, d = m->d;
@@ -309,11 +316,11 @@ int rg_bert_embed_tokens(rg_bert *m, const int32_t *const *ids, const int *lens,
     pthread_mutex_lock(&m->ws_lock);
     if (!m->ws_busy) {
         m->ws_busy = 1;
-        if (m->ws_n < need) { free(m->ws); m->ws = xmalloc(need * sizeof *ws); m->ws_n = need; }
+        if (m->ws_n < need) { free(m->ws); m->ws = ws_alloc(need); m->ws_n = need; }
         ws = m->ws;
     }
     pthread_mutex_unlock(&m->ws_lock);
-    if (!ws) ws = own = xmalloc(need * sizeof *ws);
+    if (!ws) ws = own = ws_alloc(need);
     float *X = ws, *X1 = ws + td, *Q = ws + 2 * td, *K = ws + 3 * td, *V = ws + 4 * td, *C = ws + 5 * td;
     float *H = ws + 6 * td;
     float *row = xmalloc((size_t)d * sizeof *row);
@@ -393,33 +400,46 @@ int rg_bert_embed_tokens(rg_bert *m, const int32_t *const *ids, const int *lens,
 
 int rg_bert_embed_texts(rg_bert *m, const char *const *texts, int n, int is_query, float *out) {
     const char *pre = rg_bert_prefix(m, is_query);
-    size_t pl = strlen(pre);
-    int32_t **ids = xcalloc((size_t)(n > 0 ? n : 1), sizeof *ids);
-    int *lens = xcalloc((size_t)(n > 0 ? n : 1), sizeof *lens);
-    int rc = 0;
-    rg_buf b = {0};
-    for (int i = 0; i < n; i++) {
-        const char *t = texts[i] ? texts[i] : "";
-        b.len = 0;
-        rg_buf_put(&b, pre, pl);
-        rg_buf_put(&b, t, strlen(t));
-        ids[i] = xmalloc((size_t)m->n_ctx * sizeof **ids);
-        lens[i] = rg_wordpiece_encode(m->wp, b.data ? b.data : "", b.len, ids[i], m->n_ctx);
-    }
-    rg_buf_free(&b);
-    /* pack consecutive texts into passes of about BATCH_TOKENS tokens, fewer when the model's
-     * layers are so wide that activations would pass ~256 MiB */
+    size_t pl = strlen(pre), cap = (size_t)m->n_ctx * 256 + 4096;   /* bytes the tokenizer reads */
+    /* consecutive texts are packed into passes of about BATCH_TOKENS tokens, fewer when the
+     * model's layers are so wide that activations would pass ~256 MiB; texts are tokenised
+     * pass by pass so memory stays bounded however many texts come in */
     int widest = m->n_ff > m->d ? m->n_ff : m->d, budget = BATCH_TOKENS;
     if ((size_t)budget * (size_t)widest * 4 * 3 > (256u << 20)) budget = (int)((256u << 20) / ((size_t)widest * 12));
     if (budget < m->n_ctx) budget = m->n_ctx;
-    for (int i = 0; i < n && rc == 0;) {
-        int j = i, tok = 0;
-        while (j < n && (j == i || tok + lens[j] <= budget)) tok += lens[j++];
-        rc = rg_bert_embed_tokens(m, (const int32_t *const *)(ids + i), lens + i, j - i, out + (size_t)i * m->d);
-        i = j;
+    int32_t *pool = xmalloc((size_t)budget * sizeof *pool);
+    int max_seq = budget / 2 + 1;                      /* every sequence has >= 2 tokens */
+    const int32_t **seq = xmalloc((size_t)max_seq * sizeof *seq);
+    int *lens = xmalloc((size_t)max_seq * sizeof *lens);
+    rg_buf b = {0};
+    int rc = 0, first = 0, nseq = 0, used = 0;
+    for (int i = 0; i <= n && rc == 0; i++) {
+        int32_t *dst = pool + used;
+        int len = 0;
+        if (i < n) {
+            const char *t = texts[i] ? texts[i] : "";
+            size_t tl = strnlen(t, cap);
+            b.len = 0;
+            rg_buf_put(&b, pre, pl);
+            rg_buf_put(&b, t, tl);
+            if (budget - used < m->n_ctx) dst = NULL;     /* may not fit: flush first */
+            else len = rg_wordpiece_encode(m->wp, b.data, b.len, dst, m->n_ctx);
+        }
+        if (i == n || !dst) {
+            if (nseq) rc = rg_bert_embed_tokens(m, seq, lens, nseq, out + (size_t)first * m->d);
+            first = i;
+            nseq = used = 0;
+            if (i == n || rc) break;
+            dst = pool;
+            len = rg_wordpiece_encode(m->wp, b.data, b.len, dst, m->n_ctx);
+        }
+        seq[nseq] = dst;
+        lens[nseq++] = len;
+        used += len;
     }
-    for (int i = 0; i < n; i++) free(ids[i]);
-    free(ids);
+    rg_buf_free(&b);
+    free(pool);
+    free(seq);
     free(lens);
     return rc;
 }

@@ -17,7 +17,7 @@ struct rg_encoder {
     void *impl;
 };
 
-/* Opens an encoder from a spec: NULL or "default" (the built-in default), "hash" (feature
+/* Opens an encoder from a spec: NULL or "default" (= "lsa", fitted on the corpus in index_dir), "lsa", "hash" (feature
  * hashing, 256 dims), or a path to a GGUF BERT-family model. index_dir lets a corpus-fitted
  * encoder find its state. Returns NULL with rg_err set. */
 rg_encoder *rg_encoder_open(const char *spec, const char *index_dir);

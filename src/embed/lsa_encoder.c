@@ -25,36 +25,45 @@ char *rg_lsa_model_path(const char *index_dir, int64_t version) {
     return xasprintf("%s/lsa-%lld.bin", index_dir, (long long)version);
 }
 
-int64_t rg_lsa_index_version(const char *index_dir) {
-    char *path = xasprintf("%s/ragd.db", index_dir);
-    if (access(path, F_OK) != 0) { free(path); return 0; }
+/* The version in path's meta table with one way of opening: 0 and *v set, or -1. */
+static int read_version(const char *path, int flags, int64_t *v) {
     sqlite3 *db = NULL;
-    int64_t v = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    sqlite3_stmt *st = NULL;
+    int ok = -1;
+    if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         rg_err("%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
         goto out;
     }
     sqlite3_busy_timeout(db, 10000);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'lsa_version'", -1, &st, NULL);
-    if (rc != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'lsa_version'", -1, &st, NULL) != SQLITE_OK) {
         /* A database without the meta table is one that was never written: nothing fitted. */
-        if (strstr(sqlite3_errmsg(db), "no such table")) v = 0;
+        if (strstr(sqlite3_errmsg(db), "no such table")) { *v = 0; ok = 0; }
         else rg_err("%s: reading the LSA version: %s", path, sqlite3_errmsg(db));
         goto out;
     }
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) v = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) { *v = 0; ok = 0; }
     else if (rc == SQLITE_ROW) {
         const char *t = (const char *)sqlite3_column_text(st, 0);
         char *end = NULL;
         long long x = t ? strtoll(t, &end, 10) : -1;
-        if (!t || end == t || *end || x < 0) rg_err("%s: bad lsa_version \"%s\" in meta", path, t ? t : "");
-        else v = x;
+        if (!t || end == t || *end || x < 0) rg_err("%s: bad lsa_version \"%.40s\" in meta", path, t ? t : "");
+        else { *v = x; ok = 0; }
     } else rg_err("%s: reading the LSA version: %s", path, sqlite3_errmsg(db));
-    sqlite3_finalize(st);
 out:
+    sqlite3_finalize(st);
     sqlite3_close(db);
+    return ok;
+}
+
+int64_t rg_lsa_index_version(const char *index_dir) {
+    char *path = xasprintf("%s/ragd.db", index_dir);
+    int64_t v = 0;
+    /* Read-only first; a database left with a WAL by a killed writer needs a read-write handle
+     * (SQLite replays the WAL on open), so that comes next. */
+    if (access(path, F_OK) == 0 && read_version(path, SQLITE_OPEN_READONLY, &v) != 0 &&
+        read_version(path, SQLITE_OPEN_READWRITE, &v) != 0)
+        v = -1;
     free(path);
     return v;
 }
@@ -121,7 +130,12 @@ rg_encoder *rg_lsa_encoder_open(const char *index_dir) {
     /* A refit may replace the model between reading the version and loading the file. */
     for (int attempt = 0; attempt < 3; attempt++) {
         int64_t v = index_dir ? rg_lsa_index_version(index_dir) : 0;
-        if (v < 0) { rg_encoder_free(e); return NULL; }
+        if (v < 0) {
+            /* Not fatal: embedding says why, and an index run resyncs once the store is open. */
+            free(x->broken);
+            x->broken = xstrdup(rg_errmsg());
+            return e;
+        }
         x->version = v;
         if (v == 0) return e;
         char *path = rg_lsa_model_path(index_dir, v);

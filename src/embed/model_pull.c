@@ -176,7 +176,7 @@ static char *choose_file(json_t *api, const char *repo, const char *want, int64_
     json_t *found = NULL;
     json_array_foreach(sib, i, s) {
         const char *name = json_string_value(json_object_get(s, "rfilename"));
-        if (!name) continue;
+        if (!name || !valid_file(name)) continue;   /* never echo or use a hostile name */
         if (want && strcmp(name, want) == 0) found = s;
         if (ends_gguf(name)) gg[ng++] = name;
     }
@@ -187,7 +187,7 @@ static char *choose_file(json_t *api, const char *repo, const char *want, int64_
             int cnt = 0;
             json_array_foreach(sib, i, s) {
                 const char *name = json_string_value(json_object_get(s, "rfilename"));
-                if (!name || !ends_gguf(name)) continue;
+                if (!name || !ends_gguf(name) || !valid_file(name)) continue;
                 if (prefs[p] && !strcasestr(name, prefs[p])) continue;
                 only = s;
                 cnt++;
@@ -512,6 +512,7 @@ int rg_model_pull(const char *repo, const char *want, const char *dir, const rg_
     const char *expect_sha = is_hex64(d.linked_etag) ? d.linked_etag : sha[0] ? sha : NULL;
     char lower[65] = "";
     if (expect_sha) { for (int k = 0; k < 64; k++) lower[k] = (char)tolower((unsigned char)expect_sha[k]); lower[64] = 0; }
+    if (size < 0 && d.linked_size > 0) size = d.linked_size;   /* the hub's header, when the API had none */
     if (d.range_bad == 2 || (size >= 0 && d.written != size)) {
         if (d.written > size || d.range_bad == 2) {
             rg_err("%s: %s: the server sent more than the published %lld bytes; the partial download was removed", repo, file, (long long)size);

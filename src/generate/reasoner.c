@@ -146,6 +146,70 @@ static int line_is_pct(const tview *v, int line, int per) {
     return !strcmp(label_scale(v, line, r, c), "percent");
 }
 
+static int label_says_average(const tview *v, int line) {
+    char low[256];
+    snprintf(low, sizeof low, "%s", line_label(v, line));
+    for (char *p = low; *p; p++) *p = (char)tolower((unsigned char)*p);
+    return strstr(low, "average") || strstr(low, "mean");
+}
+
+/* "change between 2018 and 2019 average X": each year's average is of it and the year before
+ * (opening and closing balances), so the later average less the earlier one; "difference between
+ * (2019) average A and average B": the average of each line over the same periods, A less B. */
+static int avg_change(rg_answer *a, const tview *v, const rs_question *q, const int *lines, int nl,
+                      const int *pers, int np) {
+    cref cells[16];
+    int nc = 0, r, c;
+    rg_buf pb = {0};
+    for (int i = 0; i < nl; i++) if (label_says_average(v, lines[i])) return 0;
+    if (nl >= 2) {
+        int ps[8], n = 0;
+        if (np >= 2) for (int i = 0; i < np && n < 8; i++) ps[n++] = pers[i];
+        else if (np == 1) {
+            ps[n++] = pers[0];
+            int all[64], m = rs_value_pers(v, lines[0], all, 64);
+            for (int i = 0; i < m; i++) if (per_year(v, all[i]) && per_year(v, all[i]) == per_year(v, pers[0]) - 1) ps[n++] = all[i];
+        } else {
+            int all[64], m = rs_value_pers(v, lines[0], all, 64);
+            for (int i = 0; i < m && n < 8; i++) ps[n++] = all[i];
+        }
+        if (n < 2) return 0;
+        for (int li = 0; li < 2; li++) {
+            rg_buf_puts(&pb, li ? ", table_average(" : "table_average(");
+            for (int i = 0; i < n; i++) {
+                rc_of(v, lines[li], ps[i], &r, &c);
+                if (!rs_cell_ok(&v->tb, r, c)) { rg_buf_free(&pb); return 0; }
+                cells[nc++] = (cref){r, c};
+                rg_buf_printf(&pb, "%sr%dc%d", i ? ", " : "", r, c);
+            }
+            rg_buf_putc(&pb, ')');
+        }
+    } else {
+        /* the latest year named (else in the table) and the two before it */
+        int hi = 0;
+        for (int i = 0; i < q->nyears; i++) if (q->years[i] > hi) hi = q->years[i];
+        if (!hi) {
+            int all[64], m = rs_value_pers(v, lines[0], all, 64);
+            for (int i = 0; i < m; i++) if (per_year(v, all[i]) > hi) hi = per_year(v, all[i]);
+        }
+        if (!hi) return 0;
+        int p[3];
+        for (int k = 0; k < 3; k++) {
+            p[k] = rs_per_for_year(v, q, lines[0], hi - k);
+            if (p[k] < 0) return 0;
+            rc_of(v, lines[0], p[k], &r, &c);
+            cells[nc++] = (cref){r, c};
+        }
+        rg_buf_printf(&pb, "table_average(r%dc%d, r%dc%d), table_average(r%dc%d, r%dc%d)",
+                      cells[0].r, cells[0].c, cells[1].r, cells[1].c, cells[1].r, cells[1].c, cells[2].r, cells[2].c);
+    }
+    rg_buf_puts(&pb, ", subtract(#0, #1)");
+    char *pg = rg_buf_take(&pb);
+    int ok = emit_program(a, v, pg, cells, nc, label_scale(v, lines[0], cells[0].r, cells[0].c), "arithmetic");
+    free(pg);
+    return ok;
+}
+
 /* A program over a list of cells: "table_sum(r1c2, r3c2)" etc. */
 static int emit_list(rg_answer *a, const tview *v, const char *fn, const cref *cells, int n, const char *scale) {
     rg_buf pb = {0};
@@ -600,6 +664,10 @@ static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a
     case Q_CHANGE:
     case Q_PCT_CHANGE:
     case Q_RATIO: {
+        if (op == Q_CHANGE && q->avg_then_change) {
+            double c2s = avg_change(a, v, q, multi ? ents : &l1, multi ? ne : 1, pers, np);
+            if (c2s > 0) return conf;
+        }
         int newp, oldp, lnew = l1, lold = l1;
         int eps[8], nep = (!multi && np < 2) ? rs_entity_pers(v, q, l1, eps, 8) : 0;
         if (nep >= 2) {
@@ -657,6 +725,11 @@ static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a
         if (op == Q_CHANGE) {
             snprintf(prog, sizeof prog, "subtract(r%dc%d, r%dc%d)", r, c, r2, c2);
             ok = emit_program(a, v, prog, cells, nc, sc, "arithmetic");
+        } else if (op == Q_PCT_CHANGE && q->absolute && line_is_pct(v, lnew, newp) && line_is_pct(v, lold, oldp)) {
+            /* the "absolute" percentage change of figures that are percentages already (rates,
+             * margins) is their difference in percentage points */
+            snprintf(prog, sizeof prog, "subtract(r%dc%d, r%dc%d)", r, c, r2, c2);
+            ok = emit_program(a, v, prog, cells, nc, "percent", "arithmetic");
         } else if (op == Q_PCT_CHANGE) {
             snprintf(prog, sizeof prog, "subtract(r%dc%d, r%dc%d), divide(#0, r%dc%d), multiply(#1, const_100)", r, c, r2, c2, r2, c2);
             ok = emit_program(a, v, prog, cells, nc, "percent", "arithmetic");

@@ -64,6 +64,8 @@ typedef struct {
     int yesno;                   /* "Did/Is/Were ...?": the settling sentence is the answer */
     int sum_by_total;            /* Q_SUM only because "total" and several years */
     int wants_pct;               /* "percentage", "%" in the question */
+    int absolute;                /* "absolute change": of percentages, in percentage points */
+    int avg_then_change;         /* "change in the average X": averages first, then their change */
     int starts_how, starts_why, how_much;
     int tables_lack_year;        /* set by rg_reason: the tables have year periods, none asked */
     rs_words w;                  /* all words */

@@ -152,6 +152,10 @@ void rs_question_parse(rs_question *q, const char *text) {
     rs_op arith = Q_LOOKUP;
     int bestpos = 1 << 30;
     for (int i = 0; i < 5; i++) if (cand[i].pos >= 0 && cand[i].pos < bestpos) { bestpos = cand[i].pos; arith = cand[i].op; }
+    /* "change in the average X", "difference between average A and average B": a program of two
+     * averages and their difference (the line may itself be named "Average ...", checked later) */
+    q->avg_then_change = arith == Q_CHANGE && avgpos > bestpos;
+    q->absolute = has(low, "absolute");
     /* "how many years/items/..." counts; "how many shares were granted" asks for a value */
     int howmany = 0;
     if (has(low, "how many") && !has(low, "how many percent")) {

@@ -317,15 +317,36 @@ static void doc_from_row(sqlite3_stmt *st, rg_doc_info *d) {
 }
 
 int rg_store_get_doc(rg_store *s, const char *doc_id, rg_doc_info *info) {
-    sqlite3_stmt *st = prep(s, "SELECT " DOC_COLS " FROM documents d WHERE d.doc_id = ?1 OR d.source = ?1 "
-                               "ORDER BY d.doc_id = ?1 DESC LIMIT 1");
+    /* By id first, then by source path: two indexed lookups (an OR would scan). */
+    static const char *sqls[2] = {
+        "SELECT " DOC_COLS " FROM documents d WHERE d.doc_id = ?1",
+        "SELECT " DOC_COLS " FROM documents d WHERE d.source = ?1 ORDER BY d.doc_id LIMIT 1",
+    };
+    for (int i = 0; i < 2; i++) {
+        sqlite3_stmt *st = prep(s, sqls[i]);
+        if (!st) return -1;
+        sqlite3_bind_text(st, 1, doc_id, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && info) doc_from_row(st, info);
+        sqlite3_finalize(st);
+        if (rc == SQLITE_ROW) return 1;
+        if (rc != SQLITE_DONE) return db_fail(s, "get document");
+    }
+    return 0;
+}
+
+int rg_store_docs_of_source(rg_store *s, const char *source, char ***ids, int *n) {
+    *ids = NULL; *n = 0;
+    sqlite3_stmt *st = prep(s, "SELECT doc_id FROM documents WHERE source = ? ORDER BY doc_id");
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, doc_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st), found = 0;
-    if (rc == SQLITE_ROW) { found = 1; if (info) doc_from_row(st, info); }
-    else if (rc != SQLITE_DONE) { sqlite3_finalize(st); return db_fail(s, "get document"); }
+    sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *ids = xrealloc(*ids, (size_t)(*n + 1) * sizeof **ids);
+        (*ids)[(*n)++] = col_text(st, 0);
+    }
     sqlite3_finalize(st);
-    return found;
+    return rc == SQLITE_DONE ? 0 : db_fail(s, "documents of a source");
 }
 
 int rg_store_list_docs(rg_store *s, rg_doc_info **out, int *n) {

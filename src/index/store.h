@@ -53,6 +53,8 @@ int rg_store_put_doc(rg_store *s, const rg_doc *d, const rg_source_stamp *st,
                      const rg_chunk *chunks, int nchunks, const float *vecs);
 int rg_store_remove_doc(rg_store *s, const char *doc_id);  /* 1 removed, 0 absent, -1 error */
 int rg_store_list_docs(rg_store *s, rg_doc_info **out, int *n);
+/* Ids of the documents read from one source (a multi-document file gives several). */
+int rg_store_docs_of_source(rg_store *s, const char *source, char ***ids, int *n);
 /* Persists the FAISS index (write-temp, fsync, rename). Called after a batch of puts. */
 int rg_store_flush(rg_store *s);
 /* Calls fn(chunk id, text) for each searchable chunk in id order; stops early (returning

@@ -143,7 +143,7 @@ static void heading(hctx *h, xmlNode *n, int level) {
 
 /* ---- tables ---- */
 
-typedef struct { char **cells; int n, cap; int all_th, any; int thead; } hrow;
+typedef struct { char **cells; int *origin; int n, cap; int all_th, any; int thead; } hrow;
 static char OCCUPIED[] = "";   /* a grid slot covered by a span but left empty */
 
 static int has_descendant(xmlNode *n, const char *name, int depth) {
@@ -163,16 +163,21 @@ static int span_attr(xmlNode *n, const char *attr, int max) {
     return k > max ? max : k;
 }
 
-static void row_set(hrow *row, int c, char *text) {
+/* origin: for a slot left empty under a body cell's colspan, that cell's column (else -1);
+ * if the row turns out to be a header row, the text is copied there after all. */
+static void row_set(hrow *row, int c, char *text, int origin) {
     if (c >= row->cap) {
         int nc = row->cap ? row->cap : 8;
         while (nc <= c) nc *= 2;
         row->cells = xrealloc(row->cells, (size_t)nc * sizeof *row->cells);
+        row->origin = xrealloc(row->origin, (size_t)nc * sizeof *row->origin);
         memset(row->cells + row->cap, 0, (size_t)(nc - row->cap) * sizeof *row->cells);
+        for (int i = row->cap; i < nc; i++) row->origin[i] = -1;
         row->cap = nc;
     }
     if (row->cells[c] && row->cells[c] != OCCUPIED) free(row->cells[c]);
     row->cells[c] = text;
+    row->origin[c] = origin;
     if (c >= row->n) row->n = c + 1;
 }
 
@@ -234,10 +239,11 @@ static void read_table(hctx *h, xmlNode *tab, int depth) {
             for (int dr = 0; dr < rs; dr++)
                 for (int dc = 0; dc < cs; dc++) {
                     char *v;
+                    int origin = -1;
                     if (!dr && !dc) v = text;
-                    else if (dc && !header) v = OCCUPIED;   /* a body label spanning columns: once */
+                    else if (dc && !header) { v = OCCUPIED; origin = col; }   /* a body label spanning columns: once */
                     else v = xstrdup(text);
-                    row_set(&rows[r + dr], col + dc, v);
+                    row_set(&rows[r + dr], col + dc, v, origin);
                 }
             col += cs;
         }
@@ -262,6 +268,17 @@ static void read_table(hctx *h, xmlNode *tab, int depth) {
         if (caption && *caption) t->caption = xstrdup(caption);
         else if (h->last_heading) t->caption = xstrdup(h->last_heading);
         rg_table_analyse(t, h->last_para);
+        /* a <td colspan> in what proved to be a header row ("Fiscal 2019" over Q1..Q4) heads
+         * every column it spans */
+        for (int r = 0, o = 0; r < R && o < t->header_rows; r++) {
+            if (!rows[r].any && !rows[r].n) continue;
+            for (int c = 0; c < rows[r].n && c < C; c++) {
+                int oc = rows[r].origin[c];
+                if (rows[r].cells[c] == OCCUPIED && oc >= 0 && oc < c)
+                    rg_table_set(t, o, c, rg_table_cell(t, o, oc)->raw);
+            }
+            o++;
+        }
         rg_doc_add_table(h->d, t, h->section);
     } else {
         /* one column: the cells are just text */
@@ -275,6 +292,7 @@ static void read_table(hctx *h, xmlNode *tab, int depth) {
         for (int c = 0; c < rows[r].n; c++)
             if (rows[r].cells[c] != OCCUPIED) free(rows[r].cells[c]);
         free(rows[r].cells);
+        free(rows[r].origin);
     }
     free(rows);
     free(trs.tr);

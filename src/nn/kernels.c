@@ -422,15 +422,15 @@ static AVX2 void store_tile_avx2(const mm_ctx *c, const float *tile, int t0, int
 }
 
 static void kern_scalar(const mm_ctx *c, const float *P, int t0, int mr, float *tile) {
-    memset(tile, 0, sizeof(float) * MR * NR);
     for (int r = 0; r < mr; r++) {
         const float *x = c->X + (size_t)(t0 + r) * c->K;
-        float *acc = tile + r * NR;
+        float acc[NR] = {0};        /* a local array the compiler can keep in SSE registers */
         for (int k = 0; k < c->K; k++) {
             const float *p = P + (size_t)k * NR;
             float xv = x[k];
             for (int j = 0; j < NR; j++) acc[j] += xv * p[j];
         }
+        memcpy(tile + r * NR, acc, sizeof acc);
     }
 }
 

@@ -35,6 +35,23 @@ static char *norm(const char *s) {
     return o;
 }
 
+/* Whether a chunk holds the paragraph, or a part of it when the chunker split a long one:
+ * the whole normalised paragraph, or one of three probes (start, middle, end) of it. */
+#define PROBE 64
+static int holds_part(const char *chunk, const char *para) {
+    size_t n = strlen(para);
+    if (strstr(chunk, para)) return 1;
+    if (n <= PROBE) return 0;
+    size_t at[3] = {0, (n - PROBE) / 2, n - PROBE};
+    char probe[PROBE + 1];
+    for (int i = 0; i < 3; i++) {
+        memcpy(probe, para + at[i], PROBE);
+        probe[PROBE] = 0;
+        if (strstr(chunk, probe)) return 1;
+    }
+    return 0;
+}
+
 /* One piece of evidence: satisfied by any of its chunks. */
 typedef struct { int64_t ids[EVAL_MAX_EVIDENCE]; int n; } evidence;
 
@@ -72,7 +89,8 @@ static const char *json_str(json_t *o, const char *k) {
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-int rg_eval_retrieval_run(const rg_eval_retrieval_opts *o) {
+int rg_eval_retrieval_measure(const rg_eval_retrieval_opts *o, rg_eval_retrieval_result *res) {
+    memset(res, 0, sizeof *res);
     size_t len;
     char *text = rg_read_file(o->path, EVAL_MAX_FILE, &len);
     if (!text) return -1;
@@ -163,11 +181,15 @@ int rg_eval_retrieval_run(const rg_eval_retrieval_opts *o) {
                     evidence *pe = &ev[nev++];
                     pe->n = 0;
                     for (int i = 0; np && *np && i < dc.n && pe->n < EVAL_MAX_EVIDENCE; i++)
-                        if (strstr(dc.normed[i], np)) pe->ids[pe->n++] = dc.rows[i].id;
+                        if (holds_part(dc.normed[i], np)) pe->ids[pe->n++] = dc.rows[i].id;
                     if (!pe->n) ok = 0;
                     free(np);
                 }
-            if (!nev || !ok) { unmapped++; continue; }
+            if (!nev || !ok) {
+                if (getenv("RAGD_EVAL_DEBUG")) fprintf(stderr, "unmapped: %s: %s\n", uid, question);
+                unmapped++;
+                continue;
+            }
             nq++;
             for (int sc = 0; sc < nscopes; sc++)
                 for (int m = 0; m < 3; m++) {
@@ -187,46 +209,15 @@ int rg_eval_retrieval_run(const rg_eval_retrieval_opts *o) {
         }
         doc_chunks_free(&dc);
     }
-    double t_eval = rg_now() - t0;
-    const char *scope_names[2] = {"doc", "open"};
-    if (o->json_out) {
-        json_t *res = json_object();
-        for (int sc = 0; sc < nscopes; sc++) {
-            json_t *js = json_object();
-            for (int m = 0; m < 3; m++) {
-                json_t *jm = json_object();
-                for (int c = 0; c < 4; c++) {
-                    char key[16];
-                    snprintf(key, sizeof key, "recall@%d", cutoffs[c]);
-                    json_object_set_new(jm, key, json_real(nq ? (double)found[sc][m][c] / (double)nq : 0));
-                }
-                json_object_set_new(js, rg_search_mode_name(modes[m]), jm);
-            }
-            json_object_set_new(res, scope_names[sc], js);
-        }
-        json_t *out = json_pack("{s:s, s:i, s:i, s:s, s:s, s:f, s:f, s:f, s:f, s:o}", "file", o->path,
-                                "questions", (int)nq, "unmapped", (int)unmapped, "encoder", e->name,
-                                "fusion", rg_fusion_name(o->search.fusion), "bm25_weight", o->search.bm25_weight,
-                                "dense_weight", o->search.dense_weight, "index_seconds", t_index,
-                                "search_ms_mean", nsearch ? t_search / (double)nsearch * 1e3 : 0.0, "recall", res);
-        char *txt = json_dumps(out, JSON_COMPACT);
-        if (txt) { puts(txt); free(txt); }
-        json_decref(out);
-    } else {
-        printf("TAT-QA retrieval: %s\n", o->path);
-        printf("%ld questions (%ld without mappable evidence skipped), encoder %s, fusion %s (bm25 %.2f, dense %.2f)\n",
-               nq, unmapped, e->name, rg_fusion_name(o->search.fusion), o->search.bm25_weight, o->search.dense_weight);
-        printf("found at k = every piece of evidence (table chunk, each relevant paragraph) in the top k\n\n");
-        printf("%-6s %-7s %8s %8s %8s %8s\n", "scope", "mode", "R@1", "R@3", "R@5", "R@10");
-        for (int sc = 0; sc < nscopes; sc++)
-            for (int m = 0; m < 3; m++) {
-                printf("%-6s %-7s", scope_names[sc], rg_search_mode_name(modes[m]));
-                for (int c = 0; c < 4; c++) printf(" %8.3f", nq ? (double)found[sc][m][c] / (double)nq : 0.0);
-                printf("\n");
-            }
-        printf("\nindexing %.1fs, %ld searches in %.1fs (mean %.2f ms), total %.1fs\n", t_index, nsearch, t_eval,
-               nsearch ? t_search / (double)nsearch * 1e3 : 0.0, t_index + t_eval);
-    }
+    res->questions = nq;
+    res->unmapped = unmapped;
+    res->scopes = nscopes;
+    for (int sc = 0; sc < nscopes; sc++)
+        for (int m = 0; m < 3; m++)
+            for (int c = 0; c < 4; c++) res->recall[sc][m][c] = nq ? (double)found[sc][m][c] / (double)nq : 0;
+    res->index_seconds = t_index;
+    res->search_ms_mean = nsearch ? t_search / (double)nsearch * 1e3 : 0;
+    snprintf(res->encoder, sizeof res->encoder, "%s", e->name);
     rc = 0;
 done:
     rg_store_close(s);
@@ -235,6 +226,51 @@ done:
     if (made_tmp) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(dir);
     return rc;
+}
+
+int rg_eval_retrieval_run(const rg_eval_retrieval_opts *o) {
+    rg_eval_retrieval_result r;
+    double t0 = rg_now();
+    if (rg_eval_retrieval_measure(o, &r) != 0) return -1;
+    const char *scope_names[2] = {"doc", "open"};
+    if (o->json_out) {
+        json_t *res = json_object();
+        for (int sc = 0; sc < r.scopes; sc++) {
+            json_t *js = json_object();
+            for (int m = 0; m < 3; m++) {
+                json_t *jm = json_object();
+                for (int c = 0; c < 4; c++) {
+                    char key[16];
+                    snprintf(key, sizeof key, "recall@%d", cutoffs[c]);
+                    json_object_set_new(jm, key, json_real(r.recall[sc][m][c]));
+                }
+                json_object_set_new(js, rg_search_mode_name(modes[m]), jm);
+            }
+            json_object_set_new(res, scope_names[sc], js);
+        }
+        json_t *out = json_pack("{s:s, s:I, s:I, s:s, s:s, s:f, s:f, s:f, s:f, s:o}", "file", o->path,
+                                "questions", (json_int_t)r.questions, "unmapped", (json_int_t)r.unmapped, "encoder", r.encoder,
+                                "fusion", rg_fusion_name(o->search.fusion), "bm25_weight", o->search.bm25_weight,
+                                "dense_weight", o->search.dense_weight, "index_seconds", r.index_seconds,
+                                "search_ms_mean", r.search_ms_mean, "recall", res);
+        char *txt = json_dumps(out, JSON_COMPACT);
+        if (txt) { puts(txt); free(txt); }
+        json_decref(out);
+        return 0;
+    }
+    printf("TAT-QA retrieval: %s\n", o->path);
+    printf("%ld questions (%ld without mappable evidence skipped), encoder %s, fusion %s (bm25 %.2f, dense %.2f)\n",
+           r.questions, r.unmapped, r.encoder, rg_fusion_name(o->search.fusion), o->search.bm25_weight, o->search.dense_weight);
+    printf("found at k = every piece of evidence (table chunk, each relevant paragraph) in the top k\n\n");
+    printf("%-6s %-7s %8s %8s %8s %8s\n", "scope", "mode", "R@1", "R@3", "R@5", "R@10");
+    for (int sc = 0; sc < r.scopes; sc++)
+        for (int m = 0; m < 3; m++) {
+            printf("%-6s %-7s", scope_names[sc], rg_search_mode_name(modes[m]));
+            for (int c = 0; c < 4; c++) printf(" %8.3f", r.recall[sc][m][c]);
+            printf("\n");
+        }
+    printf("\nindexing %.1fs, mean search %.2f ms, total %.1fs\n", r.index_seconds, r.search_ms_mean, rg_now() - t0);
+    return 0;
 }
 
 int rg_eval_retrieval(const char *tatqa_json_path, const char *index_dir, int open_domain, int json_out) {

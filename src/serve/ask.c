@@ -129,7 +129,11 @@ json_t *rg_ask(rg_store *s, rg_encoder *enc, const char *question, const rg_ask_
     }
     rg_answer *a = rg_reason(question, &e.ev);
     json_t *out = NULL;
-    if (a) {
+    if (a && o->generator) {
+        out = rg_ask_llm(o->generator, question, &e.ev, a, o->on_token, o->on_token_ud);
+        if (out) json_object_set_new(out, "evidence", json_pack("{s:i, s:i}", "tables", e.ev.ntables, "paragraphs", e.ev.nparas));
+        rg_answer_free(a);
+    } else if (a) {
         char *js = rg_answer_json(question, a);
         out = js ? json_loads(js, 0, NULL) : NULL;
         free(js);

@@ -7,11 +7,15 @@
 #include "index/store.h"
 #include "embed/encoder.h"
 #include "retrieve/search.h"
+#include "serve/ask_llm.h"
 
 typedef struct {
     const char *doc_id;          /* scope to one document, or NULL */
     rg_search_filter filter;     /* further filters */
     int k;                       /* evidence chunks to retrieve (default 8) */
+    rg_generator *generator;     /* NULL: the reasoner alone; else see serve/ask_llm.h */
+    rg_ask_token_cb on_token;    /* streaming of the generator's output (may be NULL) */
+    void *on_token_ud;
 } rg_ask_opts;
 
 void rg_ask_opts_default(rg_ask_opts *o);

@@ -14,6 +14,8 @@ typedef struct {
     const char *encoder_spec;  /* config "encoder", $RAGD_ENCODER, "default" */
     int json;                  /* --json given before the command */
     int index_explicit;        /* --index or $RAGD_INDEX was given */
+    const char *generator_spec; /* config "generator", $RAGD_GENERATOR: a .gguf path, "remote", NULL: none */
+    const char *remote_url, *remote_model, *remote_api_key_env;   /* config remote_* (for "remote") */
 } rg_cli;
 
 /* Opens the index (and, when want_encoder, the configured encoder). Prints the error. */

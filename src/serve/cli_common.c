@@ -16,8 +16,8 @@ int cli_open(const rg_cli *cli, int writable, int want_encoder, rg_store **s, rg
         char menc[160], mspec[1024];
         int mdim;
         if (strcmp(spec, "default") == 0 &&
-            rg_store_manifest_peek(cli->index_dir, menc, sizeof menc, mspec, sizeof mspec, &mdim) == 1 && mspec[0])
-            spec = mspec;
+            rg_store_manifest_peek(cli->index_dir, menc, sizeof menc, mspec, sizeof mspec, &mdim) == 1)
+            spec = mspec[0] ? mspec : menc;   /* built-in encoders reopen by name ("hash-256", "lsa-256") */
         enc = rg_encoder_open(spec, cli->index_dir);
         if (!enc) { fprintf(stderr, "ragd: encoder: %s\n", rg_errmsg()); return -1; }
     }

@@ -9,12 +9,15 @@
 #define MAX_QUESTION 4096
 
 static const char *help_text =
-    "usage: ragd ask [--doc ID] [--filter KEY=VALUE]... [-k N] [--json] QUESTION\n"
+    "usage: ragd ask [--doc ID] [--filter KEY=VALUE]... [-k N] [--stream] [--json] QUESTION\n"
     "       ragd ask --batch FILE.jsonl [--json]\n"
     "Answers a question from the indexed documents: the answer, its scale, how it was computed,\n"
     "and where each input came from; type \"none\" when the documents do not say.\n"
     "--batch reads one {\"id\", \"question\", \"doc\"?} object per line and writes one answer\n"
-    "object per line, in input order, each with the input id. Filters: doc=ID, source=GLOB, kind=text|table.\n";
+    "object per line, in input order, each with the input id. Filters: doc=ID, source=GLOB, kind=text|table.\n"
+    "With a generator configured (config \"generator\", $RAGD_GENERATOR: a .gguf file or \"remote\"), questions\n"
+    "the reasoner is unsure of go to the model, whose answer is verified against the evidence.\n"
+    "--stream prints the model's output as it comes (to stderr with --json).\n";
 
 static void print_human(json_t *a) {
     const char *type = json_string_value(json_object_get(a, "type"));
@@ -45,6 +48,13 @@ static void print_human(json_t *a) {
                    (long long)json_integer_value(json_array_get(cell, 1)));
         printf("\n");
     }
+}
+
+/* --stream: the model's output as it comes. */
+static int print_piece(const char *piece, size_t len, void *ud) {
+    fwrite(piece, 1, len, (FILE *)ud);
+    fflush((FILE *)ud);
+    return 0;
 }
 
 static int parse_filter(const char *f, rg_ask_opts *o) {
@@ -109,12 +119,14 @@ int cmd_ask(rg_cli *cli, int argc, char **argv) {
     rg_ask_opts o;
     rg_ask_opts_default(&o);
     const char *batch = NULL;
+    int stream = 0;
     rg_buf q = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_common_flag(a, &json, &help)) continue;
         if (strcmp(a, "--doc") == 0 && i + 1 < argc) o.doc_id = argv[++i];
         else if (strcmp(a, "--batch") == 0 && i + 1 < argc) batch = argv[++i];
+        else if (strcmp(a, "--stream") == 0) stream = 1;
         else if (strcmp(a, "-k") == 0 && i + 1 < argc) {
             o.k = atoi(argv[++i]);
             if (o.k < 1 || o.k > 100) { fprintf(stderr, "ragd ask: -k must be 1..100\n"); rg_buf_free(&q); return 2; }
@@ -129,14 +141,30 @@ int cmd_ask(rg_cli *cli, int argc, char **argv) {
     rg_store *s;
     rg_encoder *e;
     if (cli_open(cli, 0, 1, &s, &e) != 0) { rg_buf_free(&q); return 1; }
+    rg_generator *g = NULL;
+    if (cli->generator_spec) {
+        rg_generator_config gc = {.spec = cli->generator_spec, .remote_url = cli->remote_url,
+                                  .remote_model = cli->remote_model, .remote_api_key_env = cli->remote_api_key_env};
+        g = rg_generator_open(&gc);
+        if (!g) {
+            fprintf(stderr, "ragd ask: generator %s: %s\n", cli->generator_spec, rg_errmsg());
+            rg_store_close(s); rg_encoder_free(e); rg_buf_free(&q);
+            return 1;
+        }
+        o.generator = g;
+        if (stream) { o.on_token = print_piece; o.on_token_ud = json ? stderr : stdout; }
+    }
     int rc = 0;
     if (batch) rc = run_batch(s, e, batch, &o);
     else {
         json_t *a = rg_ask(s, e, q.data, &o);
+        if (o.on_token && json_is_true(json_object_get(json_object_get(a, "generator"), "used")))
+            fputc('\n', o.on_token_ud);
         if (!a) { fprintf(stderr, "ragd ask: %s\n", rg_errmsg()); rc = 1; }
         else if (json) cli_print_json(a);
         else { print_human(a); json_decref(a); }
     }
+    rg_generator_free(g);
     rg_store_close(s);
     rg_encoder_free(e);
     rg_buf_free(&q);

@@ -17,9 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A worker reopens its store at most this often, so that a running index job (which saves
- * its vectors every few hundred documents) does not make every request pay for a reload. */
-#define REOPEN_MIN_INTERVAL 0.25
 
 void rg_daemon_config_default(rg_daemon_config *c) {
     memset(c, 0, sizeof *c);
@@ -66,7 +63,7 @@ static rg_enc_ref *enc_ref_new(rg_encoder *e) {
     return r;
 }
 
-rg_store *rg_daemon_store(rg_daemon *d, rg_worker_store *ws, rg_encoder *e) {
+rg_store *rg_daemon_store(rg_daemon *d, rg_worker_store *ws, rg_encoder *e, double min_interval) {
     char *gp = gen_path_of(d);
     struct stat st;
     int have = stat(gp, &st) == 0;
@@ -76,7 +73,7 @@ rg_store *rg_daemon_store(rg_daemon *d, rg_worker_store *ws, rg_encoder *e) {
     unsigned ep = atomic_load(&d->epoch);
     double now = rg_now();
     if (ws->s && (ep != ws->epoch || ((have != ws->have_gen || ino != ws->ino || mt != ws->mtime_ns) &&
-                                      now - ws->opened_at >= REOPEN_MIN_INTERVAL))) {
+                                      now - ws->opened_at >= min_interval))) {
         rg_store_close(ws->s);
         ws->s = NULL;
     }

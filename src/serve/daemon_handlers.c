@@ -99,7 +99,9 @@ static int get_bool(const json_t *b, const char *key, int *out, rg_reply *r) {
     return 0;
 }
 
-/* "doc" and "filter": {"doc", "source", "kind": "text"|"table"}. Strings point into b. */
+/* "doc" and "filter" as `ragd search --filter`: {"doc", "source" (glob), "kind": "text"|"table",
+ * "from", "to" (ISO-8601 prefixes), "date_key", and any other key: metadata equality}.
+ * Strings point into b. */
 static int get_filter(const json_t *b, rg_search_filter *f, rg_reply *r) {
     memset(f, 0, sizeof *f);
     f->kind = -1;
@@ -110,21 +112,27 @@ static int get_filter(const json_t *b, rg_search_filter *f, rg_reply *r) {
     const char *key;
     json_t *v;
     json_object_foreach(fo, key, v) {
-        if (strcmp(key, "doc") && strcmp(key, "source") && strcmp(key, "kind")) {
-            rg_reply_error(r, 400, "bad_request", "unsupported filter \"%.100s\" (doc, source, kind)", key);
-            return -1;
+        const char *sv;
+        if (get_string(fo, key, 1024, 0, &sv, r) != 0) return -1;
+        if (!sv) continue;
+        if (strcmp(key, "doc") == 0) f->doc_id = sv;
+        else if (strcmp(key, "source") == 0) f->source_glob = sv;
+        else if (strcmp(key, "from") == 0) f->date_from = sv;
+        else if (strcmp(key, "to") == 0) f->date_to = sv;
+        else if (strcmp(key, "date_key") == 0) f->date_key = sv;
+        else if (strcmp(key, "kind") == 0) {
+            if (strcmp(sv, "text") == 0) f->kind = RG_CHUNK_TEXT;
+            else if (strcmp(sv, "table") == 0) f->kind = RG_CHUNK_TABLE;
+            else { rg_reply_error(r, 400, "bad_request", "filter kind must be \"text\" or \"table\""); return -1; }
+        } else {
+            if (f->nmeta >= RG_FILTER_MAX_META || strlen(key) > 256) {
+                rg_reply_error(r, 400, "bad_request", "at most %d metadata filters (keys up to 256 bytes)", RG_FILTER_MAX_META);
+                return -1;
+            }
+            f->meta_key[f->nmeta] = key;
+            f->meta_value[f->nmeta] = sv;
+            f->nmeta++;
         }
-    }
-    const char *doc, *src, *kind;
-    if (get_string(fo, "doc", 1024, 0, &doc, r) || get_string(fo, "source", 1024, 0, &src, r) ||
-        get_string(fo, "kind", 16, 0, &kind, r))
-        return -1;
-    if (doc) f->doc_id = doc;
-    f->source_glob = src;
-    if (kind) {
-        if (strcmp(kind, "text") == 0) f->kind = 0;
-        else if (strcmp(kind, "table") == 0) f->kind = 1;
-        else { rg_reply_error(r, 400, "bad_request", "filter kind must be \"text\" or \"table\""); return -1; }
     }
     return 0;
 }
@@ -135,7 +143,7 @@ static int need_object(const rg_request *q, rg_reply *r) {
 }
 
 static rg_store *need_store(rg_daemon *d, rg_worker_store *ws, rg_encoder *enc, rg_reply *r) {
-    rg_store *s = rg_daemon_store(d, ws, enc);
+    rg_store *s = rg_daemon_store(d, ws, enc, RG_REOPEN_MIN_INTERVAL);
     if (!s) rg_reply_error(r, 404, "no_index", "%s", rg_errmsg());
     return s;
 }

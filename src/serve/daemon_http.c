@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_DEPTH 32
@@ -158,13 +159,32 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, const ch
 
 /* ---- the worker pool ---- */
 
+/* Opens or refreshes the worker's store while it has nothing else to do, so that requests
+ * rarely pay for loading the index. */
+static void refresh_store(rg_daemon *d, rg_worker_store *ws) {
+    rg_enc_ref *er = rg_daemon_encoder(d);
+    rg_daemon_store(d, ws, er->e, 0);
+    rg_enc_release(er);
+}
+
 static void *worker_main(void *arg) {
     rg_http *h = arg;
     rg_daemon *d = h->d;
     rg_worker_store ws = {0};
+    refresh_store(d, &ws);
     pthread_mutex_lock(&h->mu);
     for (;;) {
-        while (!h->qhead && !h->stop) pthread_cond_wait(&h->cv, &h->mu);
+        while (!h->qhead && !h->stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 500000000;
+            if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+            if (pthread_cond_timedwait(&h->cv, &h->mu, &ts) == ETIMEDOUT && !h->qhead && !h->stop) {
+                pthread_mutex_unlock(&h->mu);
+                refresh_store(d, &ws);
+                pthread_mutex_lock(&h->mu);
+            }
+        }
         if (!h->qhead) break;
         req *r = h->qhead;
         h->qhead = r->next;
@@ -265,6 +285,15 @@ static int uid_allowed(const rg_daemon *d, uid_t uid) {
     return 0;
 }
 
+/* The client's index (X-Ragd-Index) is ours: compared again with a fresh realpath, since the
+ * index directory may have been created (or a symlink changed) after the daemon started. */
+static int same_index(const rg_daemon *d, const char *want) {
+    char *now = rg_index_identity(d->cfg.index_dir);
+    int same = strcmp(now, want) == 0;
+    free(now);
+    return same;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upsize, void **ctx) {
     rg_http *h = cls;
@@ -327,7 +356,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (atomic_load(&d->draining)) return send_error(c, 503, "shutting_down", "the daemon is stopping", 1, 1);
     const char *want = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Ragd-Index");
-    if (want && d->index_real && strcmp(want, d->index_real) != 0) {
+    if (want && d->index_real && strcmp(want, d->index_real) != 0 && !same_index(d, want)) {
         char msg[1200];
         snprintf(msg, sizeof msg, "this daemon serves the index %.1000s", d->index_real);
         return send_error(c, 409, "index_mismatch", msg, 0, 0);

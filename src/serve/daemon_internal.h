@@ -73,9 +73,13 @@ struct rg_daemon {
     atomic_long served, rejected;
 };
 
-/* A read-only store for this worker thread, reopened when the index's generation changed.
+/* A read-only store for this worker thread, reopened when the index's generation changed
+ * (vectors.gen replaced: the writer saved its vectors), but not sooner than min_interval
+ * after the last open: reopening loads the vectors, and an index job saves them every few
+ * hundred documents. SQLite reads always see the last commit; only dense results may lag.
  * NULL with rg_err set when there is no index yet. */
-rg_store *rg_daemon_store(rg_daemon *d, rg_worker_store *ws, rg_encoder *e);
+#define RG_REOPEN_MIN_INTERVAL 2.0
+rg_store *rg_daemon_store(rg_daemon *d, rg_worker_store *ws, rg_encoder *e, double min_interval);
 rg_enc_ref *rg_daemon_encoder(rg_daemon *d);   /* takes a reference */
 void rg_enc_release(rg_enc_ref *r);
 void rg_worker_store_close(rg_worker_store *ws);

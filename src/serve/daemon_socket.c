@@ -140,8 +140,9 @@ int rg_dsock_listen(const char *path, const char *group, int *owned) {
     umask(old);
     if (rc != 0) { rg_err("bind %s: %s", path, strerror(err)); close(fd); return -1; }
     *owned = 1;
+    const char *gname = group ? group : "";
     if (group && (chown(path, (uid_t)-1, gid) != 0 || chmod(path, 0660) != 0)) {
-        rg_err("socket %s: group %s: %s", path, group, strerror(errno));
+        rg_err("socket %s: group %s: %s", a.sun_path, gname, strerror(errno));
         unlink(path);
         close(fd);
         *owned = 0;

@@ -3,6 +3,7 @@
 #include "core/util.h"
 #include "ingest/chunk.h"
 #include "ingest/parse.h"
+#include "ingest/url.h"
 #include "ingest/walk.h"
 #include "serve/lsa_refit.h"
 #include <errno.h>
@@ -13,7 +14,7 @@
 #include <unistd.h>
 
 /* Bumped when parsing or chunking changes, so that unchanged files are re-read. */
-#define RG_PIPELINE_VERSION "1"
+#define RG_PIPELINE_VERSION "2"
 #define FLUSH_EVERY 200
 
 void rg_index_opts_default(rg_index_opts *o) {
@@ -56,17 +57,17 @@ static void progress(const rg_index_report *r, double t0, int final) {
 
 /* Parses, chunks, embeds and stores one source's bytes. */
 static int ingest_bytes(rg_store *s, rg_encoder *e, const source *src, const char *data, size_t len,
-                        const char *hash, const rg_index_opts *o, rg_index_report *r) {
+                        const char *content_type, const rg_source_stamp *stamp, const rg_index_opts *o,
+                        rg_index_report *r) {
     rg_doc **docs = NULL;
     int ndocs = 0;
-    if (rg_parse_buffer(src->path, src->id, data, len, NULL, &docs, &ndocs) != 0) {
+    if (rg_parse_buffer(src->path, src->id, data, len, content_type, &docs, &ndocs) != 0) {
         fail(r, src->path, rg_errmsg());
         return 0;
     }
     rg_chunk_opts co;
     rg_chunk_opts_default(&co);
     if (o->max_tokens > 0) co.max_tokens = o->max_tokens;
-    rg_source_stamp stamp = {hash, src->size, src->mtime, NULL, NULL};
     int rc = 0;
     for (int i = 0; i < ndocs && rc == 0; i++) {
         rg_chunk *chunks = NULL;
@@ -89,25 +90,23 @@ static int ingest_bytes(rg_store *s, rg_encoder *e, const source *src, const cha
                 memcpy(vecs + (size_t)map[t] * (size_t)e->dim, tmp + (size_t)t * (size_t)e->dim, (size_t)e->dim * sizeof *tmp);
             free(tmp); free(texts); free(map);
         }
-        if (rg_store_put_doc(s, docs[i], &stamp, chunks, nchunks, vecs) != 0) rc = -1;
+        if (rg_store_put_doc(s, docs[i], stamp, chunks, nchunks, vecs) != 0) rc = -1;
         else { r->chunks += nchunks; r->docs++; }
         free(vecs);
         rg_chunks_free(chunks, nchunks);
     }
     /* Documents that this source no longer yields (a multi-document file that shrank). */
     if (rc == 0) {
-        rg_doc_info *all = NULL;
-        int nall = 0;
-        if (rg_store_list_docs(s, &all, &nall) == 0) {
-            for (int i = 0; i < nall; i++) {
-                if (!all[i].source || strcmp(all[i].source, src->path) != 0) continue;
+        char **ids = NULL;
+        int nids = 0;
+        if (rg_store_docs_of_source(s, src->path, &ids, &nids) == 0)
+            for (int i = 0; i < nids; i++) {
                 int keep = 0;
-                for (int j = 0; j < ndocs; j++) if (strcmp(docs[j]->id, all[i].doc_id) == 0) keep = 1;
-                if (!keep && rg_store_remove_doc(s, all[i].doc_id) > 0) r->removed++;
+                for (int j = 0; j < ndocs; j++) if (strcmp(docs[j]->id, ids[i]) == 0) keep = 1;
+                if (!keep && rg_store_remove_doc(s, ids[i]) > 0) r->removed++;
             }
-        }
-        for (int i = 0; i < nall; i++) rg_doc_info_free(&all[i]);
-        free(all);
+        for (int i = 0; i < nids; i++) free(ids[i]);
+        free(ids);
     }
     for (int i = 0; i < ndocs; i++) rg_doc_free(docs[i]);
     free(docs);
@@ -135,9 +134,47 @@ static int index_file(rg_store *s, rg_encoder *e, const source *src, const rg_in
         rg_doc_info_free(&info);
         if (same) { free(data); r->unchanged++; return 0; }
     }
-    int rc = ingest_bytes(s, e, src, data, len, hash, o, r);
+    rg_source_stamp stamp = {hash, src->size, src->mtime, NULL, NULL};
+    int rc = ingest_bytes(s, e, src, data, len, NULL, &stamp, o, r);
     free(data);
     if (rc == 0) r->indexed++;
+    return rc;
+}
+
+/* A URL: a conditional GET with the validators kept from the last fetch; 304 or the same
+ * bytes count as unchanged. The document id and source are the URL. */
+static int index_url(rg_store *s, rg_encoder *e, const source *src, const rg_index_opts *o, rg_index_report *r) {
+    rg_doc_info info;
+    int have = rg_store_get_doc(s, src->path, &info);
+    if (have < 0) return -1;
+    rg_fetch_opts fo = {(size_t)o->max_file_size, 0, have ? info.etag : NULL, have ? info.last_modified : NULL};
+    rg_fetch_result res;
+    int frc = rg_fetch_url(src->path, &fo, &res);
+    if (frc != 0 || res.not_modified) {
+        if (frc != 0) fail(r, src->path, rg_errmsg());
+        else r->unchanged++;
+        rg_fetch_result_free(&res);
+        if (have) rg_doc_info_free(&info);
+        return 0;
+    }
+    r->bytes += (int64_t)res.len;
+    char hash[65];
+    rg_buf hb = {0};
+    rg_buf_put(&hb, res.body, res.len);
+    rg_buf_puts(&hb, "\n#ragd-pipeline-" RG_PIPELINE_VERSION);
+    rg_sha256_hex(hb.data, hb.len, hash);
+    rg_buf_free(&hb);
+    int same = have && info.hash && strcmp(info.hash, hash) == 0;
+    if (have) rg_doc_info_free(&info);
+    int rc = 0;
+    if (same) r->unchanged++;
+    else if (res.len == 0) fail(r, src->path, "empty document");
+    else {
+        rg_source_stamp stamp = {hash, (int64_t)res.len, rg_unix_time(), res.etag, res.last_modified};
+        rc = ingest_bytes(s, e, src, res.body, res.len, res.content_type, &stamp, o, r);
+        if (rc == 0) r->indexed++;
+    }
+    rg_fetch_result_free(&res);
     return rc;
 }
 
@@ -150,8 +187,9 @@ int rg_index_run(rg_store *s, rg_encoder *e, char *const *paths, int npaths, con
     char **roots = xcalloc((size_t)npaths + 1, sizeof *roots);
     for (int i = 0; i < npaths; i++) {
         const char *p = paths[i];
-        if (strncmp(p, "http://", 7) == 0 || strncmp(p, "https://", 8) == 0) {
-            fail(r, p, "URLs are not supported by this build yet");
+        if (rg_is_url(p)) {
+            srcs = xrealloc(srcs, (size_t)(nsrcs + 1) * sizeof *srcs);
+            srcs[nsrcs++] = (source){xstrdup(p), xstrdup(p), 0, 0};
             continue;
         }
         char *abs = realpath(p, NULL);
@@ -184,7 +222,7 @@ int rg_index_run(rg_store *s, rg_encoder *e, char *const *paths, int npaths, con
     double last_draw = 0;
     for (int i = 0; i < nsrcs && rc == 0; i++) {
         if (o->cancel && *o->cancel) break;
-        rc = index_file(s, e, &srcs[i], o, r);
+        rc = rg_is_url(srcs[i].path) ? index_url(s, e, &srcs[i], o, r) : index_file(s, e, &srcs[i], o, r);
         r->done = i + 1;
         if ((i + 1) % FLUSH_EVERY == 0 && rc == 0) rc = rg_store_flush(s);
         if (o->progress && rg_now() - last_draw > 0.2) { progress(r, t0, 0); last_draw = rg_now(); }
@@ -209,8 +247,9 @@ int rg_index_run(rg_store *s, rg_encoder *e, char *const *paths, int npaths, con
         for (int i = 0; i < nall; i++) rg_doc_info_free(&all[i]);
         free(all);
     }
-    /* A corpus-fitted encoder refits (and re-embeds everything) when the corpus outgrew it. */
-    if (rc == 0 && rg_lsa_maybe_refit(s, e, 0, o->progress) < 0) rc = -1;
+    /* A corpus-fitted encoder refits (and re-embeds everything) when the corpus outgrew it. A
+     * failed refit leaves the old model and vectors in force: reported, not fatal. */
+    if (rc == 0 && rg_lsa_maybe_refit(s, e, 0, o->progress) < 0) walk_warn("(LSA refit)", rg_errmsg(), r);
     if (rg_store_flush(s) != 0 && rc == 0) rc = -1;
     for (int i = 0; i < nsrcs; i++) { free(srcs[i].path); free(srcs[i].id); }
     free(srcs);

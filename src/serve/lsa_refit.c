@@ -22,7 +22,7 @@ int rg_lsa_sync(rg_store *s, rg_encoder *e) {
     char *path = rg_lsa_model_path(rg_store_dir(s), v);
     rg_lsa_model *m = rg_lsa_load(path);
     free(path);
-    if (!m) return 0;   /* stays broken; the refit after this run repairs it */
+    if (!m) return rg_lsa_maybe_refit(s, e, 1, 0) < 0 ? -1 : 0;   /* unreadable: refit now, so this run can embed */
     rg_lsa_encoder_set(e, m, v);
     rg_lsa_model_unref(m);
     rg_query_cache_clear();   /* cached query vectors are keyed by "lsa-256", not the version */

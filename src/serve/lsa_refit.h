@@ -14,6 +14,8 @@
 
 #define RG_LSA_MIN_CHUNKS 50
 
+/* Loads the model in force if the encoder's is not it; refits at once when that model is
+ * missing or corrupt. 0, or -1 with rg_err set. */
 int rg_lsa_sync(rg_store *s, rg_encoder *e);
 /* force: refit whatever the policy says. Returns 1 refitted, 0 not needed, -1 error (the old
  * model and vectors stay). progress draws on stderr. */

@@ -53,8 +53,11 @@ static int read_config(const char *path, rg_cli *cli) {
         for (char *e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'); ) *--e = 0;
         if (strcmp(k, "index") == 0 && !cli->index_dir) cli->index_dir = xstrdup(v);
         else if (strcmp(k, "encoder") == 0) cli->encoder_spec = xstrdup(v);
-        else if (strcmp(k, "generator") && strcmp(k, "socket") && strcmp(k, "remote_url") &&
-                 strcmp(k, "remote_model") && strcmp(k, "remote_api_key_env") && strcmp(k, "reranker"))
+        else if (strcmp(k, "generator") == 0) cli->generator_spec = *v ? xstrdup(v) : NULL;
+        else if (strcmp(k, "remote_url") == 0) cli->remote_url = xstrdup(v);
+        else if (strcmp(k, "remote_model") == 0) cli->remote_model = xstrdup(v);
+        else if (strcmp(k, "remote_api_key_env") == 0) cli->remote_api_key_env = xstrdup(v);
+        else if (strcmp(k, "socket") && strcmp(k, "reranker"))
             fprintf(stderr, "ragd: config %s:%d: unknown key \"%s\" ignored\n", path, lineno, k);
     }
     free(text);
@@ -79,6 +82,8 @@ int main(int argc, char **argv) {
     const char *env_enc = getenv("RAGD_ENCODER");
     if (env_enc && *env_enc) cli.encoder_spec = env_enc;
     if (cli.config_path && read_config(cli.config_path, &cli) != 0) return 1;
+    const char *env_gen = getenv("RAGD_GENERATOR");
+    if (env_gen) cli.generator_spec = *env_gen ? env_gen : NULL;   /* set but empty: none */
     if (!cli.index_dir) cli.index_dir = getenv("RAGD_INDEX");
     cli.index_explicit = cli.index_dir && *cli.index_dir;
     if (!cli.index_explicit) cli.index_dir = ".ragd";
