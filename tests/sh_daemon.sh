@@ -68,6 +68,15 @@ EOF
   [ "$py" = "200 handbook.txt" ] && ok python_client || notok python_client "$py"
 fi
 
+# The CLI goes through the daemon that serves its index.
+printf 'Dividend note\n\nThe board declared a dividend of 0.84 per share.\n' > "$T/docs/dividend.txt"
+RAGD_SOCKET="$SOCK" "$RAGD" --index "$T/idx" index "$T/docs" > /dev/null 2>"$T/cli_index.err"
+grep -q "by the daemon, job done" "$T/cli_index.err" && ok cli_index_via_daemon || notok cli_index_via_daemon "$(cat "$T/cli_index.err")"
+r=$(RAGD_SOCKET="$SOCK" "$RAGD" --index "$T/idx" search --json --mode bm25 -k 1 dividend)
+case "$r" in *'"doc_id":"dividend.txt"'*) ok cli_search_via_daemon ;; *) notok cli_search_via_daemon "$r" ;; esac
+r=$(RAGD_NO_DAEMON=1 RAGD_SOCKET="$SOCK" "$RAGD" --index "$T/idx" search --json --mode bm25 -k 1 dividend)
+case "$r" in *'"doc_id":"dividend.txt"'*) ok cli_search_direct ;; *) notok cli_search_direct "$r" ;; esac
+
 kill -TERM "$PID"
 for _ in $(seq 200); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
 wait "$PID"; rc=$?

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,6 +33,12 @@ static void make_evidence(void) {
     ev_paras[0] = (rg_ev_para){"Growth came from the acquisition of Halvorsen in March.", "doc-fin", 12, 1};
     ev_paras[1] = (rg_ev_para){"The board met four times.", "doc-board", 13, 2};
     ev = (rg_evidence){ev_tables, 1, ev_paras, 2};
+}
+
+static int in_evidence(const char *s) {
+    for (int i = 0; i < ev.nparas; i++) if (strstr(ev.paras[i].text, s)) return 1;
+    for (int k = 0; k < table->nrows * table->ncols; k++) if (table->cells[k].raw && strstr(table->cells[k].raw, s)) return 1;
+    return 0;
 }
 
 static int allows(const char *s) { rg_afmt f = {&ev, 1, 2}; return rg_afmt_allows(&f, s, strlen(s)); }
@@ -80,17 +87,48 @@ static void test_parse_lenient(void) {
     CHECK(rg_afmt_parse(&partial, "[T1] 2019", &o) == -1);
 }
 
+/* Random model outputs built from the format's own pieces: never a crash, and whatever is
+ * accepted is a whole-word span of the cited item or a program over table cells. */
+static void test_parse_random(void) {
+    static const char *const PIECES[] = {"[", "]", " ", "T", "P", "1", "2", "0", "=", "add(", "subtract(", "divide(",
+                                         "r1c1", "r2c2", "r0c0", ", ", ")", "#0", "const_100", "four", "times", "Halvorsen",
+                                         "1,452.4", "\n", "\xff", "acquisition of ", "9999999999", "(12.6)"};
+    rg_afmt f = {&ev, 1, 2};
+    uint64_t st = 88172645463325252ULL;
+    int accepted = 0;
+    for (int it = 0; it < 20000; it++) {
+        char buf[256] = "";
+        size_t len = 0;
+        st ^= st << 13; st ^= st >> 7; st ^= st << 17;
+        int n = 1 + (int)(st % 9);
+        if (it % 2) { memcpy(buf, (st >> 8) & 1 ? "[T1] " : "[P1] ", 5); len = 5; }
+        for (int k = 0; k < n; k++) {
+            st ^= st << 13; st ^= st >> 7; st ^= st << 17;
+            const char *p = PIECES[st % (sizeof PIECES / sizeof *PIECES)];
+            size_t pl = strlen(p);
+            if (len + pl >= sizeof buf) break;
+            memcpy(buf + len, p, pl);
+            len += pl;
+            buf[len] = 0;
+        }
+        int pre = rg_afmt_allows(&f, buf, len), whole = rg_afmt_complete(&f, buf, len);
+        CHECKF(!whole || pre, "complete but not a prefix: \"%s\"", buf);
+        rg_afmt_out o;
+        if (rg_afmt_parse(&f, buf, &o) == 0) {
+            accepted++;
+            if (!o.program) CHECKF(in_evidence(o.body), "accepted \"%s\"", buf);
+            else CHECKF(o.table && !strpbrk(o.body, ".") , "program \"%s\"", o.body);
+            rg_afmt_out_free(&o);
+        }
+    }
+    CHECK(accepted > 0);
+}
+
 /* ---- the tiny random-weight model through the built-in decoder ---- */
 
 static const char *TINY = "tests/models/tiny-qwen2-f32.gguf";
 
 static int count_pieces(const char *piece, size_t len, void *ud) { (void)piece; *(size_t *)ud += len; return 0; }
-
-static int in_evidence(const char *s) {
-    for (int i = 0; i < ev.nparas; i++) if (strstr(ev.paras[i].text, s)) return 1;
-    for (int k = 0; k < table->nrows * table->ncols; k++) if (table->cells[k].raw && strstr(table->cells[k].raw, s)) return 1;
-    return 0;
-}
 
 static void test_tiny_model(void) {
     const char *qs[] = {"What drove growth?", "How many times did the board meet?", "What was revenue in 2019?"};
@@ -340,6 +378,7 @@ int main(void) {
     make_evidence();
     RUN(test_format_checker);
     RUN(test_parse_lenient);
+    RUN(test_parse_random);
     FILE *tf = fopen(TINY, "rb");
     if (tf) {
         fclose(tf);

@@ -369,6 +369,134 @@ static void test_sum_of_all(void) {
 
 /* The daemon answers questions on several threads at once over shared evidence. */
 typedef struct { rg_table *t; int bad; } thr_arg;
+/* balances over three years, the unit in a figure-less body row, rates in percent */
+static const char *BALANCES[] = {
+    "", "2019", "2018", "2017",
+    "", "(in thousands)", "", "",
+    "Income from operations", "1,200", "1,000", "600",
+    "Separation costs", "300", "100", "200",
+    "Discount rate", "3.5%", "4.0%", "3.0%",
+};
+
+static void test_averages_units_rates(void) {
+    rg_table *t = make_table(5, 4, BALANCES);
+    rg_answer *a;
+    /* the unit row, and "operations"/"separation" are not "ratio" (figures without a unit) */
+    a = ask("What is the change in income from operations between 2019 and 2018?", t, NULL);
+    EXPECT(a, "200", "thousand", "arithmetic");
+    rg_answer_free(a);
+    a = ask("What were the separation costs in 2019?", t, NULL);
+    EXPECT(a, "300", "thousand", "span");
+    rg_answer_free(a);
+    /* each year's average is of it and the year before: (1200+1000)/2 - (1000+600)/2 */
+    a = ask("What is the change between 2018 and 2019 average income from operations?", t, NULL);
+    EXPECT(a, "300", "thousand", "arithmetic");
+    if (a) CHECK(a->program && strstr(a->program, "subtract(#0, #1)"));
+    rg_answer_free(a);
+    /* two things averaged over the same years: (1200+1000)/2 - (300+100)/2 */
+    a = ask("What is the difference between average income from operations and average separation costs from 2018 to 2019?", t, NULL);
+    EXPECT(a, "900", "thousand", "arithmetic");
+    rg_answer_free(a);
+    /* a range spans three periods; the change is between its ends: 300 - 200 */
+    a = ask("What is the change in separation costs from 2017 to 2019?", t, NULL);
+    EXPECT(a, "100", "thousand", "arithmetic");
+    rg_answer_free(a);
+    /* "absolute" percentage change of a rate is in percentage points; a plain one is relative */
+    a = ask("What was the absolute percentage change in discount rate between 2018 and 2019?", t, NULL);
+    EXPECT(a, "-0.5", "percent", "arithmetic");
+    rg_answer_free(a);
+    a = ask("What was the percentage change in discount rate between 2018 and 2019?", t, NULL);
+    EXPECT(a, "-12.5", "percent", "arithmetic");
+    rg_answer_free(a);
+    rg_table_free(t);
+}
+
+/* obligations by due period: a line's share of its own "Total" column, a header quoted whole */
+static const char *DUE[] = {
+    "", "Total", "Less than 1 year", "1-3 years", "More than 3 years",
+    "Operating leases", "200", "50", "70", "80",
+    "Purchase obligations", "400", "300", "60", "40",
+    "Total", "600", "350", "130", "120",
+};
+
+/* share counts: unitless by default, in thousands where the line or its column says so */
+static const char *SHARES[] = {
+    "", "Shares outstanding", "Number of shares purchased", "Weighted average price per share",
+    "", "", "(Shares in thousands)", "",
+    "Granted", "1,200", "300", "$ 12.50",
+};
+
+static void test_share_units(void) {
+    rg_table *t = make_table(3, 4, SHARES);
+    rg_answer *a = ask("What was the number of shares purchased for Granted?", t, NULL);
+    EXPECT(a, "300", "thousand", "span");
+    rg_answer_free(a);
+    rg_table_free(t);
+    static const char *NS[] = {"", "2019", "2018", "Number of shares (1,000)", "6,148", "5,974"};
+    t = make_table(2, 3, NS);
+    a = ask("What is the total number of shares in 2019 and 2018?", t, NULL);
+    EXPECT(a, "12122", "thousand", "arithmetic");
+    rg_answer_free(a);
+    rg_table_free(t);
+}
+
+/* footnote numbers glued to a line's name are not part of it */
+static void test_label_footnotes(void) {
+    static const char *PAY[] = {"", "2019", "2018", "Salaries and fees", "4", "4", "Incentive schemes1", "2", "3",
+                                "Level 2", "5", "1"};
+    rg_table *t = make_table(4, 3, PAY);
+    rg_answer *a = ask("What are the financial items listed in the table?", t, NULL);
+    CHECK(a && a->nanswers == 3);
+    if (a && a->nanswers == 3) { CHECK_STR(a->answers[1], "Incentive schemes"); CHECK_STR(a->answers[2], "Level 2"); }
+    rg_answer_free(a);
+    rg_table_free(t);
+}
+
+/* a number inside a name is no threshold; one after a comparison is */
+static void test_thresholds_need_comparison(void) {
+    static const char *LIFE[] = {"", "2019", "2018", "Life expectancy for a member aged 65", "86.8", "87.3"};
+    rg_table *t = make_table(2, 3, LIFE);
+    rg_answer *a = ask("In which year was the life expectancy for a member aged 65 higher?", t, NULL);
+    EXPECT(a, "2018", "", "span");
+    if (a) CHECK_INT(a->nanswers, 1);
+    rg_answer_free(a);
+    a = ask("In which year was the life expectancy for a member aged 65 more than 87?", t, NULL);
+    EXPECT(a, "2018", "", "span");
+    rg_answer_free(a);
+    rg_table_free(t);
+}
+
+static void test_own_total_column(void) {
+    rg_table *t = make_table(4, 5, DUE);
+    rg_answer *a = ask("What is the percentage of the operating leases of more than 3 years in the total operating leases?", t, NULL);
+    EXPECT(a, "40", "percent", "arithmetic");
+    rg_answer_free(a);
+    a = ask("What were the purchase obligations due in less than 1 year?", t, NULL);
+    EXPECT(a, "300", "", "span");
+    rg_answer_free(a);
+    rg_table_free(t);
+}
+
+/* span boundaries: the means keeps "by", a definition keeps "as", and a table introduced
+ * without the word "table" is described by the subject of its introducing sentence */
+static void test_span_links_and_intros(void) {
+    static const char *P1 =
+        "Operating margin is calculated by dividing operating income by net revenue. "
+        "We define free cash flow as cash from operations less capital expenditures.";
+    rg_answer *a = ask("How is operating margin calculated?", NULL, P1);
+    EXPECT(a, "by dividing operating income by net revenue", "", "span");
+    rg_answer_free(a);
+    a = ask("How does the company define free cash flow?", NULL, P1);
+    EXPECT(a, "as cash from operations less capital expenditures", "", "span");
+    rg_answer_free(a);
+    static const char *P2 =
+        "Our leases expire at various dates through 2030. "
+        "As of December 31, 2019, future minimum payments under the leases were as follows:";
+    a = ask("What does the table show?", NULL, P2);
+    EXPECT(a, "future minimum payments under the leases", "", "span");
+    rg_answer_free(a);
+}
+
 static void *thr_main(void *p) {
     thr_arg *ta = p;
     for (int i = 0; i < 50; i++) {
@@ -400,6 +528,12 @@ int main(void) {
     RUN(test_uncovered_years);
     RUN(test_wh_spans);
     RUN(test_sum_of_all);
+    RUN(test_averages_units_rates);
+    RUN(test_span_links_and_intros);
+    RUN(test_own_total_column);
+    RUN(test_share_units);
+    RUN(test_label_footnotes);
+    RUN(test_thresholds_need_comparison);
     RUN(test_threads);
     TESTS_DONE();
 }

@@ -309,6 +309,8 @@ static void test_ivf_remove(void) {
 static void test_rrf_order(void) {
     rg_search_opts o;
     rg_search_opts_default(&o);
+    o.fusion = RG_FUSION_RRF;
+    o.bm25_weight = o.dense_weight = 1.0;
     rg_hit bm[] = {{1, 9.0}, {2, 5.0}, {3, 1.0}};
     rg_hit dn[] = {{3, 0.9}, {1, 0.8}, {4, 0.1}};
     rg_hit *f;
@@ -324,14 +326,14 @@ static void test_rrf_order(void) {
     rg_fuse(a, 1, b, 1, &o, &f, &n);
     CHECK(n == 2 && f[0].chunk_id == 5 && f[1].chunk_id == 7);
     free(f);
-    /* weights: BM25 counted twice as much flips 1 and 3's order relative to dense-only */
+    /* weights: with BM25 weighted 0, dense order alone decides */
     o.bm25_weight = 0.0;
     rg_fuse(bm, 3, dn, 3, &o, &f, &n);
     CHECK(n == 4 && f[0].chunk_id == 3);
     free(f);
     /* weighted score fusion: min-max normalised scores, summed */
-    rg_search_opts_default(&o);
     o.fusion = RG_FUSION_WEIGHTED;
+    o.bm25_weight = o.dense_weight = 1.0;
     rg_fuse(bm, 3, dn, 3, &o, &f, &n);
     /* 1: 1 + 0.875; 3: 0 + 1; 2: 0.5; 4: 0 */
     CHECK(n == 4 && f[0].chunk_id == 1 && f[1].chunk_id == 3 && f[2].chunk_id == 2 && f[3].chunk_id == 4);

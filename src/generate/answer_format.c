@@ -155,6 +155,7 @@ static int check(const rg_afmt *f, const char *s, size_t n, int complete) {
     if (complete && (is_space(b[bn - 1]) || (b[0] != '=' && !has_alnum(b, bn)))) return 0;
     if (table) {
         const rg_table *t = f->ev->tables[idx - 1].table;
+        if (!t || !t->cells) return 0;
         if (b[0] == '=') {
             if (bn == 1) return !complete;
             if (b[1] != ' ') return 0;

@@ -53,6 +53,13 @@ static void add_cite(rg_answer *a, const char *doc, long long chunk, int r, int 
 
 /* ---- answers from a table ---- */
 
+/* w in s as a word of its own, or the start of one ("ratio" in "ratios", not in "operations") */
+static int has_word(const char *s, const char *w) {
+    for (const char *h = strstr(s, w); h; h = strstr(h + 1, w))
+        if (h == s || !isalpha((unsigned char)h[-1])) return 1;
+    return 0;
+}
+
 static const char *label_scale(const tview *v, int line, int r, int c) {
     if (v->tb.ispct[r * v->tb.t->ncols + c]) return "percent";
     const char *lab = line_label(v, line);
@@ -61,9 +68,22 @@ static const char *label_scale(const tview *v, int line, int r, int c) {
     snprintf(low, sizeof low, "%s %s", lab, sec);
     for (char *p = low; *p; p++) *p = (char)tolower((unsigned char)*p);
     if (strstr(low, "%") || strstr(low, "percent")) return "percent";
-    if ((strstr(low, " per ") && strstr(low, "share")) || strstr(low, "per unit") || strstr(low, "ratio") || strstr(low, "number of") ||
-        strstr(low, "days") ||
-        (strstr(low, "price") && (strstr(low, "share") || strstr(low, "stock") || strstr(low, "exercise") || strstr(low, "unit"))) || strstr(low, "per ordinary share") || strstr(low, "eps"))
+    /* a unit the line or the cell's own column states: "Number of shares (1,000)", "(Shares in thousands)" */
+    {
+        char sc[12] = "";
+        rs_scale_in_text(lab, sc, 0);
+        if (!sc[0] && strstr(low, "(1,000)")) snprintf(sc, sizeof sc, "thousand");
+        /* counts of shares under a header "(Shares in thousands)"; not "(in millions, except per share)" */
+        if (!sc[0] && !v->tr && strstr(low, "number of") && !strstr(low, " per ") && !strstr(low, "price") &&
+            !strcasestr(v->tb.colhead[c], "except"))
+            rs_scale_in_text(v->tb.colhead[c], sc, 1);
+        if (!strcmp(sc, "thousand")) return "thousand";
+        if (!strcmp(sc, "million")) return "million";
+        if (!strcmp(sc, "billion")) return "billion";
+    }
+    if ((strstr(low, " per ") && strstr(low, "share")) || strstr(low, "per unit") || has_word(low, "ratio") || strstr(low, "number of") ||
+        has_word(low, "days") ||
+        (strstr(low, "price") && (strstr(low, "share") || strstr(low, "stock") || strstr(low, "exercise") || strstr(low, "unit"))) || strstr(low, "per ordinary share") || has_word(low, "eps"))
         return "";
     if (!v->tr) {
         const char *h = v->tb.colhead[c];
@@ -208,6 +228,16 @@ static int avg_change(rg_answer *a, const tview *v, const rs_question *q, const 
     int ok = emit_program(a, v, pg, cells, nc, label_scale(v, lines[0], cells[0].r, cells[0].c), "arithmetic");
     free(pg);
     return ok;
+}
+
+/* A line's name as an answer: without a footnote number glued to its last word
+ * ("Incentive schemes1" -> "Incentive schemes"); "Level 2", "Tier 1" keep theirs. */
+static char *label_text(const char *lab) {
+    char *s = xstrdup(lab);
+    size_t n = strlen(s), d = n;
+    while (d > 0 && isdigit((unsigned char)s[d - 1])) d--;
+    if (d < n && n - d <= 2 && d >= 2 && islower((unsigned char)s[d - 1]) && islower((unsigned char)s[d - 2])) s[d] = 0;
+    return s;
 }
 
 /* A program over a list of cells: "table_sum(r1c2, r3c2)" etc. */
@@ -439,9 +469,10 @@ static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a
             return 0.5 * bs + 0.2;
         }
         char **labs = xcalloc((size_t)n, sizeof *labs);
-        for (int i = 0; i < n; i++) labs[i] = v->tb.rowlab[mem[i]];
+        for (int i = 0; i < n; i++) labs[i] = label_text(v->tb.rowlab[mem[i]]);
         emit_texts(a, labs, n, n > 1 ? "multi-span" : "span");
         for (int i = 0; i < n; i++) add_cite(a, v->doc, v->chunk, mem[i], 0);
+        for (int i = 0; i < n; i++) free(labs[i]);
         free(labs);
         free(a->program); a->program = xstrdup("span(labels)");
         return 0.5 * bs + 0.2;
@@ -473,8 +504,9 @@ static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a
             if (bl < 0 || (q->cmp >= 0 ? rg_dec_cmp(x, bv) > 0 : rg_dec_cmp(x, bv) < 0)) { bl = l; bv = x; }
         }
         if (bl < 0 || !line_label(v, bl)[0]) return 0;
-        char *lab[1] = {(char *)line_label(v, bl)};
+        char *lab[1] = {label_text(line_label(v, bl))};
         emit_texts(a, lab, 1, "span");
+        free(lab[0]);
         rc_of(v, bl, p, &r, &c);
         add_cite(a, v->doc, v->chunk, r, c);
         free(a->program);
@@ -507,7 +539,17 @@ static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a
 
     int pers[64];
     int np = rs_named_pers(v, q, l1, op == Q_AVG || op == Q_SUM || op == Q_COUNT || op == Q_WHICH_YEAR, pers, 64);
-    if ((op == Q_CHANGE || op == Q_PCT_CHANGE || op == Q_RATIO) && np > 2) np = 2;
+    if ((op == Q_CHANGE || op == Q_PCT_CHANGE || op == Q_RATIO) && np > 2) {
+        /* "from 2017 to 2019" spans three periods; a change is between its two ends */
+        int e0 = -1, e1 = -1;
+        if (q->nyears == 2)
+            for (int i = 0; i < np; i++) {
+                if (per_year(v, pers[i]) == q->years[0] && e0 < 0) e0 = pers[i];
+                else if (per_year(v, pers[i]) == q->years[1] && e1 < 0) e1 = pers[i];
+            }
+        if (e0 >= 0 && e1 >= 0) { pers[0] = e0; pers[1] = e1; }
+        np = 2;
+    }
 
     /* a change the table itself states: a "% change" / "change" column in the line */
     int ypers[64], nyp = rs_value_pers(v, l1, ypers, 64), twoyears = nyp == 2 && per_year(v, ypers[0]) && per_year(v, ypers[1]);
@@ -624,6 +666,25 @@ static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a
             }
             parts[npart++] = l1;
         }
+        /* "X due after 5 years as a percentage of the total X": the whole is the line's own
+         * "Total" column, not a total line */
+        int owncol = -1;
+        if (!multi && !v->tr && !np) {
+            for (int pp = v->tb.hc; pp < nper(v) && owncol < 0; pp++)
+                for (int i = 0; i < v->tb.cw[pp].n; i++)
+                    if (!strcmp(v->tb.cw[pp].v[i].stem, "total") && cell_num(v, l1, pp)) { owncol = pp; break; }
+            int names = 0;
+            const rs_words *lw = line_words(v, l1);
+            for (int i = 0; i < q->w.n && !names && owncol >= 0; i++) {
+                if (strcmp(q->w.v[i].stem, "total")) continue;
+                for (int j = i + 1; j < q->w.n && j <= i + 3 && !names; j++) {
+                    if (!q->content[j]) continue;
+                    for (int k = 0; k < lw->n; k++) if (!strcmp(lw->v[k].stem, q->w.v[j].stem)) { names = 1; break; }
+                }
+            }
+            if (!names) owncol = -1;
+            if (owncol >= 0) whole = l1;
+        }
         if (whole < 0 || !npart) return 0;
         int p = np ? rs_per_for_year(v, q, parts[0], q->years[0]) : rs_default_per(v, q, parts[0]);
         /* "due in less than one year as a percentage of the total": the period the question names
@@ -635,6 +696,8 @@ static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a
                 for (int i = 0; i < v->tb.cw[pp].n; i++) if (!strcmp(v->tb.cw[pp].v[i].stem, "total")) totcol = 1;
                 if (totcol || !cell_num(v, parts[0], pp) || !cell_num(v, whole, pp)) continue;
                 double x = rs_match_label(q, 0, q->w.n, &v->tb.cw[pp], NULL);
+                /* the whole header quoted in the question ("more than 5 years"), filler words too */
+                if (v->tb.cw[pp].n >= 2 && rs_words_in_question(q, &v->tb.cw[pp])) x += 1;
                 if (x > bs + 1e-9) { bs = x; p = pp; }
             }
         }
@@ -645,8 +708,8 @@ static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a
             if (!rs_cell_ok(&v->tb, r, c)) { rg_buf_free(&pb); return 0; }
             cells[nc++] = (cref){r, c};
         }
-        rc_of(v, whole, p, &r2, &c2);
-        if (!rs_cell_ok(&v->tb, r2, c2)) { rg_buf_free(&pb); return 0; }
+        rc_of(v, whole, owncol >= 0 ? owncol : p, &r2, &c2);
+        if (!rs_cell_ok(&v->tb, r2, c2) || (r2 == cells[0].r && c2 == cells[0].c)) { rg_buf_free(&pb); return 0; }
         cells[nc++] = (cref){r2, c2};
         /* "proportion" without "percent" is a plain fraction */
         int frac = !q->wants_pct;
@@ -665,7 +728,8 @@ static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a
     case Q_PCT_CHANGE:
     case Q_RATIO: {
         if (op == Q_CHANGE && q->avg_then_change) {
-            double c2s = avg_change(a, v, q, multi ? ents : &l1, multi ? ne : 1, pers, np);
+            int two = ne >= 2 && (multi || q->avg_then_change == 2);
+            double c2s = avg_change(a, v, q, two ? ents : &l1, two ? ne : 1, pers, np);
             if (c2s > 0) return conf;
         }
         int newp, oldp, lnew = l1, lold = l1;
@@ -710,7 +774,7 @@ static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a
         rc_of(v, lold, oldp, &r2, &c2);
         if (!rs_cell_ok(&v->tb, r, c) || !rs_cell_ok(&v->tb, r2, c2)) return 0;
         /* "the difference between A and B" with no direction: the larger less the smaller */
-        if (op == Q_CHANGE && q->diff_word && (multi || (nep >= 2 && rs_per_rank(v, newp) < 0)) &&
+        if (0 && op == Q_CHANGE && q->diff_word && (multi || (nep >= 2 && rs_per_rank(v, newp) < 0)) &&
             rg_dec_cmp(v->tb.val[r * v->tb.t->ncols + c], v->tb.val[r2 * v->tb.t->ncols + c2]) < 0) {
             int t;
             t = r; r = r2; r2 = t;

@@ -65,7 +65,8 @@ typedef struct {
     int sum_by_total;            /* Q_SUM only because "total" and several years */
     int wants_pct;               /* "percentage", "%" in the question */
     int absolute;                /* "absolute change": of percentages, in percentage points */
-    int avg_then_change;         /* "change in the average X": averages first, then their change */
+    int avg_then_change;         /* "change in the average X": averages first, then their change;
+                                  * 2: "average" twice, the averages of two things */
     int starts_how, starts_why, how_much;
     int tables_lack_year;        /* set by rg_reason: the tables have year periods, none asked */
     rs_words w;                  /* all words */
@@ -123,6 +124,7 @@ int rs_best_line(const tview *v, const rs_question *q, int qa, int qb, int exclu
 int rs_per_for_year(const tview *v, const rs_question *q, int line, int y);
 int rs_value_pers(const tview *v, int line, int *out, int max);
 int rs_default_per(const tview *v, const rs_question *q, int line);
+int rs_words_in_question(const rs_question *q, const rs_words *lab);
 int rs_split_points(const rs_question *q, int *out, int max);
 int rs_label_spans(const rs_words *lab, const rs_question *q, int i);
 int rs_entity_lines(const tview *v, const rs_question *q, int single, double s1, int *ls, int max, double *score);

@@ -171,6 +171,17 @@ int rs_value_pers(const tview *v, int line, int *out, int max) {
 }
 
 /* Without years in the question: the period whose header best meets the question, else the first. */
+/* All of a label's words, in order, as a run of the question's words. */
+int rs_words_in_question(const rs_question *q, const rs_words *lab) {
+    if (lab->n < 1) return 0;
+    for (int i = 0; i + lab->n <= q->w.n; i++) {
+        int k = 0;
+        while (k < lab->n && !strcmp(q->w.v[i + k].w, lab->v[k].w)) k++;
+        if (k == lab->n) return 1;
+    }
+    return 0;
+}
+
 int rs_default_per(const tview *v, const rs_question *q, int line) {
     int ps[64];
     int n = rs_value_pers(v, line, ps, 64);
@@ -181,6 +192,8 @@ int rs_default_per(const tview *v, const rs_question *q, int line) {
         for (int p = v->tb.hc; p < nper(v); p++) {
             if (!cell_num(v, line, p)) continue;
             double s = rs_match_label(q, 0, q->w.n, &v->tb.cw[p], NULL);
+            /* the whole header quoted in the question ("more than 5 years"), filler words too */
+            if (v->tb.cw[p].n >= 2 && rs_words_in_question(q, &v->tb.cw[p])) s += 1;
             if (s > bs + 1e-9) { bs = s; best = p; }
         }
     return best;

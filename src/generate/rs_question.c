@@ -86,6 +86,19 @@ void rs_question_parse(rs_question *q, const char *text) {
         if (!rg_dec_parse(w->w, &v, &fl, NULL)) continue;
         /* "from 2017 to 2019, how many of the 3 years" - small counts next to year words are not thresholds */
         if (i + 1 < q->w.n && (!strcmp(q->w.v[i + 1].stem, "year") || !strcmp(q->w.v[i + 1].stem, "quarter"))) continue;
+        /* a threshold follows a comparison ("more than 50", "exceed 1.5"); a number inside a name
+         * ("Scope 1 emissions", "a member aged 65") is not one */
+        int cmpword = 0;
+        for (int k = i - 1; k >= 0 && k >= i - 3 && !cmpword; k--) {
+            static const char *cw[] = {"than", "exceed", "exceeds", "exceeded", "exceeding", "above", "over", "below",
+                "under", "least", "most", "beyond", "surpass", "surpassed", "reach", "reached", "to", NULL};
+            for (int j = 0; cw[j]; j++) if (!strcmp(q->w.v[k].w, cw[j])) cmpword = 1;
+        }
+        if (!cmpword) continue;
+        /* "less than -3,000": the sign the words lost */
+        size_t st = (size_t)w->start;
+        if (st >= 1 && st < strlen(tok_text) && tok_text[st - 1] == '-' && (st == 1 || tok_text[st - 2] == ' ' || tok_text[st - 2] == '$'))
+            v = rg_dec_neg(v);
         q->has_threshold = 1;
         q->threshold = v;
         if (i + 1 < q->w.n) {
@@ -155,6 +168,7 @@ void rs_question_parse(rs_question *q, const char *text) {
     /* "change in the average X", "difference between average A and average B": a program of two
      * averages and their difference (the line may itself be named "Average ...", checked later) */
     q->avg_then_change = arith == Q_CHANGE && avgpos > bestpos;
+    if (q->avg_then_change && strstr(low + avgpos + 1, "average")) q->avg_then_change = 2;   /* of two things */
     q->absolute = has(low, "absolute");
     /* "how many years/items/..." counts; "how many shares were granted" asks for a value */
     int howmany = 0;

@@ -339,6 +339,39 @@ int rs_text_answer(const rs_question *q, const char *question, const rg_evidence
                 break;
             }
         }
+        /* no sentence names the table: the one that introduces it ("The carrying value of goodwill
+         * by segment was as follows:"), its subject without the article or an opening date */
+        static const char *intro[] = {" were as follows", " was as follows", " are as follows", " is as follows",
+            " is shown below", " are shown below", " is presented below", " are presented below", " consisted of the following",
+            " consist of the following", " consists of the following", " are summarized below", " is summarized below", NULL};
+        for (int s2 = 0; s2 < ns && !found; s2++) {
+            const char *t = ev->paras[ss[s2].para].text;
+            size_t a = ss[s2].start, b = ss[s2].end, cut = (size_t)-1;
+            for (int v = 0; intro[v] && cut == (size_t)-1; v++) cut = find_ci(t, a, b, intro[v] + 1);
+            if (cut == (size_t)-1 || cut <= a + 1) continue;
+            if (cut > a) cut--;   /* the space before the verb */
+            size_t from = a;
+            while (from < cut && isspace((unsigned char)t[from])) from++;
+            if (!strncasecmp(t + from, "as of ", 6) || !strncasecmp(t + from, "at ", 3)) {
+                /* the comma after the date's year: "As of December 31, 2019, ..." */
+                size_t cm = from;
+                while (cm < cut && !(t[cm] == ',' && cm >= from + 4 && isdigit((unsigned char)t[cm - 1]) &&
+                                     isdigit((unsigned char)t[cm - 4]))) cm++;
+                if (cm < cut) from = cm + 1;
+            }
+            while (from < cut && isspace((unsigned char)t[from])) from++;
+            if (!strncmp(t + from, "The ", 4)) from += 4;
+            else if (!strncmp(t + from, "A ", 2)) from += 2;
+            else if (!strncmp(t + from, "An ", 3)) from += 3;
+            if (cut <= from + 3) continue;
+            out->spans = xcalloc(1, sizeof *out->spans);
+            out->spans[0] = trim_dup(t, from, cut);
+            out->n = 1;
+            out->para = ss[s2].para;
+            out->score = 0.5;
+            out->recall = 1;
+            found = 1;
+        }
         if (found) best = -1;
     }
     if (best >= 0 && total > 0) {
@@ -515,6 +548,11 @@ int rs_text_answer(const rs_question *q, const char *question, const rg_evidence
                     if (!lk) break;
                     /* keep "to" when it opens a purpose ("to reduce"), unless the question ends in it */
                     if (!strcmp(sw[best].v[k].w, "to") && skipped == 0 && strcmp(qlast, "to")) break;
+                    /* "How is X calculated?" - "by adding ...": the means keeps its "by"; "How is X
+                     * defined?" - "as ...": the definition keeps its "as" */
+                    if (q->starts_how && !strcmp(sw[best].v[k].w, "by") && strcmp(qlast, "by")) break;
+                    if (!strcmp(sw[best].v[k].w, "as") && strcmp(qlast, "as") &&
+                        (strstr(question, "define") || strstr(question, "Define"))) break;
                     k++; skipped++;
                 }
                 if ((skipped || firstk <= 2) && k < sw[best].n && sw[best].n - k >= 2) {

@@ -253,6 +253,12 @@ int rs_table_build(rs_table *tb, const rg_table *t, const char *context_text) {
         for (int c = 0; c < C && !tb->scale[0]; c++) rs_scale_in_text(rs_cell_raw(tb, r, c), tb->scale, 1);
     for (int r = tb->hr; r < R && !tb->scale[0]; r++)
         if (tb->is_section[r] || r == tb->hr) rs_scale_in_text(tb->rowlab[r], tb->scale, 0);
+    /* a body row without figures that states the unit in any of its cells: "| | (in millions) |" */
+    for (int r = tb->hr; r < R && !tb->scale[0]; r++) {
+        int vals = 0;
+        for (int c = 0; c < C; c++) vals += tb->isnum[r * C + c];
+        for (int c = 0; c < C && !vals && !tb->scale[0]; c++) rs_scale_in_text(rs_cell_raw(tb, r, c), tb->scale, 0);
+    }
     if (!tb->scale[0] && context_text) rs_scale_in_text(context_text, tb->scale, 0);
     if (!tb->scale[0] && context_text) infer_scale(tb, context_text);
     /* ... and only when the reasoner was not given the text to judge for itself: the parsers

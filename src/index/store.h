@@ -96,12 +96,15 @@ typedef struct {
     int nmeta;
     const char *meta_key[RG_FILTER_MAX_META], *meta_value[RG_FILTER_MAX_META];
 } rg_search_filter;
-/* BM25 over FTS5 with the query's words (escaped: no FTS5 syntax or SQL reaches the engine).
+/* BM25 over FTS5 with the query's words (escaped: no FTS5 syntax or SQL reaches the engine),
+ * text weighted 1, section path 0.5. On a big index the words are taken rarest first within a
+ * posting budget (a word in most chunks adds nothing to the ranking but costs the most).
  * Scores: higher is better. */
 int rg_store_search_bm25(rg_store *s, const char *query, int k, const rg_search_filter *f,
                          rg_hit **out, int *n);
 /* Nearest chunks by inner product with q (dim floats). Filters are applied inside the search:
- * with a filter, the matching chunks' vectors are scored exactly. */
+ * one document's chunks are scored exactly; other filters over-fetch from FAISS with a
+ * growing k until k chunks pass, falling back to exact scoring of the filtered set. */
 int rg_store_search_dense(rg_store *s, const float *q, int k, const rg_search_filter *f,
                           rg_hit **out, int *n);
 

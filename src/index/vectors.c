@@ -39,7 +39,7 @@ static int faiss_fail(const char *what) {
 /* Lists scanned per query: enough that recall@10 against exact search stays >= 0.95 on
  * clustered data (measured by bench/search). */
 static size_t nprobe_for(size_t nlist) {
-    size_t p = nlist / 32;
+    size_t p = nlist / 64;
     if (p < 16) p = 16;
     if (p > nlist) p = nlist;
     return p;

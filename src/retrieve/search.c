@@ -16,9 +16,12 @@ void rg_search_opts_default(rg_search_opts *o) {
     o->candidates = 50;
     o->mode = RG_MODE_HYBRID;
     o->filter.kind = -1;
-    o->fusion = RG_FUSION_RRF;
-    o->bm25_weight = 1.0;
-    o->dense_weight = 1.0;
+    /* Chosen on the TAT-QA dev set (`ragd eval --retrieval --open`): plain RRF ranked hybrid
+     * below BM25 alone at recall@5; min-max-normalised scores weighted 0.7 BM25 / 0.3 dense
+     * beat BM25 at every cut-off past 1 with the corpus-fitted encoder. */
+    o->fusion = RG_FUSION_WEIGHTED;
+    o->bm25_weight = 0.7;
+    o->dense_weight = 0.3;
 }
 
 int rg_search_mode_parse(const char *s, rg_search_mode *m) {

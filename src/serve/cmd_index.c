@@ -1,6 +1,7 @@
 /* serve/cmd_index: `ragd index` and `ragd rm`. */
 #include "serve/cli.h"
 #include "serve/index_job.h"
+#include "serve/client.h"
 #include "core/util.h"
 #include <getopt.h>
 #include <stdio.h>
@@ -41,6 +42,33 @@ int cmd_index(rg_cli *cli, int argc, char **argv) {
     if (!np) { fputs(index_help, stderr); goto out_usage; }
     o.exclude = excl;
     o.progress = !quiet && !json && isatty(2);
+    if (o.max_tokens == 0 && o.max_file_size == (64LL << 20)) {
+        /* A daemon serving this index runs the job (its paths must be under its --allow-root). */
+        json_t *jp = json_array(), *je = json_array();
+        for (int i = 0; i < np; i++) json_array_append_new(jp, json_string(paths[i]));
+        for (int i = 0; i < o.nexclude; i++) json_array_append_new(je, json_string(excl[i]));
+        json_t *body = json_pack("{s:o, s:o, s:b}", "paths", jp, "exclude", je, "prune", o.prune);
+        json_t *job = NULL;
+        int d = rg_client_try(cli, "POST", "/v1/index", body, &job);
+        json_decref(body);
+        if (d != 0) {
+            json_t *res = d > 0 ? json_object_get(job, "result") : NULL;
+            const char *state = d > 0 ? json_string_value(json_object_get(job, "state")) : NULL;
+            if (d < 0) fprintf(stderr, "ragd index: daemon: %s\n", rg_errmsg());
+            else if (json_object_get(job, "error"))
+                fprintf(stderr, "ragd index: daemon: %s\n", json_string_value(json_object_get(json_object_get(job, "error"), "message")));
+            else if (json) cli_print_json(json_incref(res ? res : job));
+            else if (res)
+                fprintf(stderr, "indexed %lld, unchanged %lld, failed %lld, removed %lld (by the daemon, job %s)\n",
+                        (long long)json_integer_value(json_object_get(res, "indexed")),
+                        (long long)json_integer_value(json_object_get(res, "unchanged")),
+                        (long long)json_integer_value(json_object_get(res, "failed")),
+                        (long long)json_integer_value(json_object_get(res, "removed")), state ? state : "?");
+            rc = (d > 0 && state && strcmp(state, "done") == 0) ? 0 : 1;
+            json_decref(job);
+            goto out;
+        }
+    }
     rg_store *s;
     rg_encoder *e;
     if (cli_open(cli, 1, 1, &s, &e) != 0) goto out;

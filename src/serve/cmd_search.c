@@ -1,5 +1,6 @@
 /* serve/cmd_search: `ragd search`. */
 #include "serve/cli.h"
+#include "serve/client.h"
 #include "core/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,13 +40,48 @@ static const char *help_text =
     "  from=DATE  to=DATE   inclusive ISO-8601 prefixes (2024, 2024-03, 2024-03-01) of the indexing\n"
     "                       time, or of metadata key date_key=KEY when given\n"
     "  KEY=VALUE            any other key: the document's metadata KEY equals VALUE\n"
-    "--candidates N: taken from BM25 and from dense search before fusion (default 50).\n";
+    "--fusion: weighted (default: min-max normalised scores, BM25 0.7 + dense 0.3) or rrf\n"
+    "  (reciprocal rank fusion). --candidates N: taken from each side before fusion (default 50).\n";
+
+static json_t *results_json(const char *query, const rg_search_opts *o, const rg_results *r, double total) {
+    json_t *res = json_array();
+    for (int i = 0; i < r->n; i++) {
+        const rg_result *h = &r->v[i];
+        json_t *o2 = json_pack("{s:I, s:s, s:s, s:s, s:f, s:s, s:s}", "chunk_id", (json_int_t)h->chunk_id,
+                               "doc_id", h->doc_id, "source", h->source, "kind", h->kind ? "table" : "text",
+                               "score", h->score, "text", h->text, "section", h->section ? h->section : "");
+        if (h->table) json_object_set_new(o2, "table", cli_table_json(h->table, 0));
+        json_array_append_new(res, o2);
+    }
+    json_t *tm = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f}", "embed_ms", r->t_embed * 1e3, "bm25_ms", r->t_bm25 * 1e3,
+                           "dense_ms", r->t_dense * 1e3, "fuse_ms", r->t_fuse * 1e3, "fetch_ms", r->t_fetch * 1e3,
+                           "total_ms", total * 1e3);
+    json_object_set_new(tm, "embed_cached", json_boolean(r->embed_cached));
+    return json_pack("{s:s, s:s, s:s, s:o, s:o}", "query", query, "mode", rg_search_mode_name(o->mode),
+                     "fusion", rg_fusion_name(o->fusion), "results", res, "timings", tm);
+}
+
+static void print_human(json_t *out) {
+    json_t *res = json_object_get(out, "results");
+    if (!json_array_size(res)) printf("no results\n");
+    size_t i; json_t *h;
+    json_array_foreach(res, i, h) {
+        const char *sec = json_string_value(json_object_get(h, "section"));
+        const char *t = json_string_value(json_object_get(h, "text"));
+        size_t n = t ? strlen(t) : 0;
+        printf("%zu. %s  [chunk %lld, %s, score %.4f]%s%s\n", i + 1, json_string_value(json_object_get(h, "doc_id")),
+               (long long)json_integer_value(json_object_get(h, "chunk_id")), json_string_value(json_object_get(h, "kind")),
+               json_number_value(json_object_get(h, "score")), sec && *sec ? "  " : "", sec ? sec : "");
+        printf("   %.*s%s\n", (int)(n > 300 ? 300 : n), t ? t : "", n > 300 ? "..." : "");
+    }
+}
 
 int cmd_search(rg_cli *cli, int argc, char **argv) {
     int json = cli->json, help = 0;
     rg_search_opts o;
     rg_search_opts_default(&o);
     rg_buf q = {0};
+    json_t *jfilter = json_object();   /* the filters as the daemon takes them */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_common_flag(a, &json, &help)) continue;
@@ -63,52 +99,54 @@ int cmd_search(rg_cli *cli, int argc, char **argv) {
             if (*end || v < 1 || v > 1000) { fprintf(stderr, "ragd search: --candidates must be 1..1000\n"); rg_buf_free(&q); return 2; }
             o.candidates = (int)v;
         } else if (strcmp(a, "--filter") == 0 && i + 1 < argc) {
-            if (cli_search_filter(argv[++i], &o.filter) != 0) { fprintf(stderr, "ragd search: %s\n", rg_errmsg()); rg_buf_free(&q); return 2; }
+            if (cli_search_filter(argv[++i], &o.filter) != 0) { fprintf(stderr, "ragd search: %s\n", rg_errmsg()); rg_buf_free(&q); json_decref(jfilter); return 2; }
+            const char *eq = strchr(argv[i], '=');
+            if (eq) { char *k = xstrndup(argv[i], (size_t)(eq - argv[i])); json_object_set_new(jfilter, k, json_string(eq + 1)); free(k); }
         } else if (a[0] == '-' && a[1] && !q.len) { fprintf(stderr, "ragd search: unknown option %s\n", a); rg_buf_free(&q); return 2; }
         else { if (q.len) rg_buf_putc(&q, ' '); rg_buf_puts(&q, a); }
     }
     if (help) { fputs(help_text, stdout); rg_buf_free(&q); return 0; }
     if (!q.len) { fputs(help_text, stderr); rg_buf_free(&q); return 2; }
-    rg_store *s;
-    rg_encoder *e = NULL;
-    if (cli_open(cli, 0, o.mode != RG_MODE_BM25, &s, &e) != 0) { rg_buf_free(&q); return 1; }
-    rg_results r;
-    double t0 = rg_now();
-    int rc = rg_search(s, e, q.data, &o, &r);
-    double total = rg_now() - t0;
-    if (rc != 0) {
-        fprintf(stderr, "ragd search: %s\n", rg_errmsg());
-    } else if (json) {
-        json_t *res = json_array();
-        for (int i = 0; i < r.n; i++) {
-            rg_result *h = &r.v[i];
-            json_t *o2 = json_pack("{s:I, s:s, s:s, s:s, s:f, s:s, s:s}", "chunk_id", (json_int_t)h->chunk_id,
-                                   "doc_id", h->doc_id, "source", h->source, "kind", h->kind ? "table" : "text",
-                                   "score", h->score, "text", h->text, "section", h->section ? h->section : "");
-            if (h->table) json_object_set_new(o2, "table", cli_table_json(h->table, 0));
-            json_array_append_new(res, o2);
-        }
-        json_t *tm = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f}", "embed_ms", r.t_embed * 1e3, "bm25_ms", r.t_bm25 * 1e3,
-                               "dense_ms", r.t_dense * 1e3, "fuse_ms", r.t_fuse * 1e3, "fetch_ms", r.t_fetch * 1e3,
-                               "total_ms", total * 1e3);
-        json_object_set_new(tm, "embed_cached", json_boolean(r.embed_cached));
-        cli_print_json(json_pack("{s:s, s:s, s:s, s:o, s:o}", "query", q.data, "mode", rg_search_mode_name(o.mode),
-                                 "fusion", rg_fusion_name(o.fusion), "results", res, "timings", tm));
-    } else {
-        if (!r.n) printf("no results\n");
-        for (int i = 0; i < r.n; i++) {
-            rg_result *h = &r.v[i];
-            printf("%d. %s  [chunk %lld, %s, score %.4f]%s%s\n", i + 1, h->doc_id, (long long)h->chunk_id,
-                   h->kind ? "table" : "text", h->score, h->section && *h->section ? "  " : "", h->section ? h->section : "");
-            char *t = h->text;
-            size_t n = strlen(t);
-            printf("   %.*s%s\n", (int)(n > 300 ? 300 : n), t, n > 300 ? "..." : "");
+    json_t *out = NULL;
+    int rc = 0;
+    /* A daemon serving this index answers for us (k up to its limit of 100). */
+    rg_search_opts def;
+    rg_search_opts_default(&def);
+    if (o.k <= 100 && o.fusion == def.fusion && o.candidates == def.candidates) {
+        json_t *body = json_pack("{s:s, s:i, s:s, s:O}", "query", q.data, "k", o.k, "mode", rg_search_mode_name(o.mode),
+                                 "filter", jfilter);
+        if (o.filter.doc_id) json_object_set_new(body, "doc", json_string(o.filter.doc_id));
+        int d = rg_client_try(cli, "POST", "/v1/search", body, &out);
+        json_decref(body);
+        if (d < 0) { fprintf(stderr, "ragd search: daemon: %s\n", rg_errmsg()); rc = 1; }
+        else if (d == 1 && json_object_get(out, "error")) {
+            fprintf(stderr, "ragd search: daemon: %s\n", json_string_value(json_object_get(json_object_get(out, "error"), "message")));
+            rc = 1;
         }
     }
-    if (rc == 0) rg_results_free(&r);
-    rg_store_close(s);
-    rg_encoder_free(e);
+    if (!out && rc == 0) {
+        rg_store *s;
+        rg_encoder *e = NULL;
+        if (cli_open(cli, 0, o.mode != RG_MODE_BM25, &s, &e) != 0) rc = 1;
+        else {
+            rg_results r;
+            double t0 = rg_now();
+            if (rg_search(s, e, q.data, &o, &r) != 0) { fprintf(stderr, "ragd search: %s\n", rg_errmsg()); rc = 1; }
+            else {
+                out = results_json(q.data, &o, &r, rg_now() - t0);
+                rg_results_free(&r);
+            }
+            rg_store_close(s);
+            rg_encoder_free(e);
+        }
+    }
+    if (out && rc == 0) {
+        if (json) { cli_print_json(out); out = NULL; }
+        else print_human(out);
+    }
+    json_decref(out);
+    json_decref(jfilter);
     rg_buf_free(&q);
     for (int m = 0; m < o.filter.nmeta; m++) free((char *)o.filter.meta_key[m]);
-    return rc == 0 ? 0 : 1;
+    return rc;
 }

@@ -5,6 +5,7 @@
 #include "serve/index_job.h"
 #include "core/util.h"
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,7 +35,7 @@ struct rg_jobs {
     job *head, *tail;             /* all kept jobs, oldest first */
     int64_t next_id;
     int stop;
-    volatile int cancel;          /* read by rg_index_run between sources */
+    _Atomic int cancel;           /* read by rg_index_run between sources */
     pthread_t thread;
 };
 
@@ -60,27 +61,13 @@ static void job_free(job *jb) {
     free(jb);
 }
 
-/* The progress counters are plain ints written by the indexer while this thread reads them:
- * a torn read is impossible for an aligned int and a stale one is harmless, so the read is
- * kept out of ThreadSanitizer's view. */
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define NO_TSAN __attribute__((no_sanitize("thread")))
-#endif
-#endif
-#if !defined(NO_TSAN) && defined(__SANITIZE_THREAD__)
-#define NO_TSAN __attribute__((no_sanitize_thread))
-#endif
-#ifndef NO_TSAN
-#define NO_TSAN
-#endif
-NO_TSAN static void read_progress(const rg_index_report *r, int *done, int *total) {
-    *done = r->done;
-    *total = r->total;
+/* The progress counters and the cancel flag are atomics shared with rg_index_run. */
+static void read_progress(const rg_index_report *r, int *done, int *total) {
+    *done = atomic_load(&r->done);
+    *total = atomic_load(&r->total);
 }
 
-/* The cancel flag is read by rg_index_run without a lock (between sources); same reasoning. */
-NO_TSAN static void set_cancel(rg_jobs *j) { j->cancel = 1; }
+static void set_cancel(rg_jobs *j) { atomic_store(&j->cancel, 1); }
 
 static json_t *report_json(const rg_index_report *r) {
     json_t *fails = json_array();

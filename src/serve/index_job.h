@@ -14,7 +14,7 @@ typedef struct {
     int prune;               /* remove documents whose source file is gone */
     int progress;            /* draw a progress line on stderr */
     int max_tokens;          /* chunk budget, 0 = default */
-    volatile int *cancel;    /* when set non-zero, stop after the current source */
+    _Atomic int *cancel;     /* when set non-zero, stop after the current source */
 } rg_index_opts;
 
 typedef struct { char *source, *why; } rg_index_failure;
@@ -25,7 +25,7 @@ typedef struct {
     double seconds;
     rg_index_failure *failures; int nfailures;
     /* progress, readable while running (the daemon's job status) */
-    volatile int done, total;
+    _Atomic int done, total;
 } rg_index_report;
 
 void rg_index_opts_default(rg_index_opts *o);

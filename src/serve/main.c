@@ -33,7 +33,18 @@ static void usage(FILE *f) {
     fprintf(f, "\nThe index is DIR, else $RAGD_INDEX, else ./.ragd. `ragd COMMAND --help` for a command's options.\n");
 }
 
-/* A config file: lines "key = value"; '#' starts a comment. Known keys: index, encoder. */
+/* Config values live until exit (commands keep pointers to them); freed then so leak checks stay quiet. */
+static char *config_strings[16];
+static int nconfig_strings;
+static void free_config_strings(void) { while (nconfig_strings) free(config_strings[--nconfig_strings]); }
+static char *config_keep(const char *v) {
+    if (nconfig_strings == (int)(sizeof config_strings / sizeof *config_strings)) return xstrdup(v);  /* repeated keys */
+    if (!nconfig_strings) atexit(free_config_strings);
+    return config_strings[nconfig_strings++] = xstrdup(v);
+}
+
+/* A config file: lines "key = value"; '#' starts a comment. Known keys: index, encoder, generator, remote_url,
+ * remote_model, remote_api_key_env (socket, reranker: read elsewhere). */
 static int read_config(const char *path, rg_cli *cli) {
     size_t len;
     char *text = rg_read_file(path, 1 << 20, &len);
@@ -53,10 +64,10 @@ static int read_config(const char *path, rg_cli *cli) {
         for (char *e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'); ) *--e = 0;
         if (strcmp(k, "index") == 0 && !cli->index_dir) cli->index_dir = xstrdup(v);
         else if (strcmp(k, "encoder") == 0) cli->encoder_spec = xstrdup(v);
-        else if (strcmp(k, "generator") == 0) cli->generator_spec = *v ? xstrdup(v) : NULL;
-        else if (strcmp(k, "remote_url") == 0) cli->remote_url = xstrdup(v);
-        else if (strcmp(k, "remote_model") == 0) cli->remote_model = xstrdup(v);
-        else if (strcmp(k, "remote_api_key_env") == 0) cli->remote_api_key_env = xstrdup(v);
+        else if (strcmp(k, "generator") == 0) cli->generator_spec = *v ? config_keep(v) : NULL;
+        else if (strcmp(k, "remote_url") == 0) cli->remote_url = config_keep(v);
+        else if (strcmp(k, "remote_model") == 0) cli->remote_model = config_keep(v);
+        else if (strcmp(k, "remote_api_key_env") == 0) cli->remote_api_key_env = config_keep(v);
         else if (strcmp(k, "socket") && strcmp(k, "reranker"))
             fprintf(stderr, "ragd: config %s:%d: unknown key \"%s\" ignored\n", path, lineno, k);
     }
