@@ -201,7 +201,7 @@ static void test_queue_full(void) {
     snprintf(docs, sizeof docs, "%s/q/docs", tmp);
     rg_mkdir_p(dir, 0700);
     make_docs(dir, "seed", 5);
-    make_docs(dir, "docs", 400);
+    make_docs(dir, "docs", 3000);   /* enough that the job still holds the writer a second later */
     { long long rc_ = run_cmd("RAGD_NO_DAEMON=1 '%s' --index '%s' index --quiet '%s/seed' 2>/dev/null", ragd_bin, idx, dir); CHECK_INT(rc_, 0); }
     const char *args[] = {"--allow-root", dir, "--workers", "1", "--max-queue", "1", "--deadline", "2", "--quiet", NULL};
     daemon_t d = start_daemon(dir, idx, sock, args);

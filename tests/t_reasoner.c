@@ -431,6 +431,10 @@ static void test_share_units(void) {
     rg_answer *a = ask("What was the number of shares purchased for Granted?", t, NULL);
     EXPECT(a, "300", "thousand", "span");
     rg_answer_free(a);
+    /* a per-share column has no scale, whatever the table's */
+    a = ask("What was the weighted average price per share for Granted?", t, NULL);
+    EXPECT(a, "$ 12.50", "", "span");
+    rg_answer_free(a);
     rg_table_free(t);
     static const char *NS[] = {"", "2019", "2018", "Number of shares (1,000)", "6,148", "5,974"};
     t = make_table(2, 3, NS);
@@ -460,8 +464,23 @@ static void test_thresholds_need_comparison(void) {
     EXPECT(a, "2018", "", "span");
     if (a) CHECK_INT(a->nanswers, 1);
     rg_answer_free(a);
+    a = ask("Which FY has a higher life expectancy for a member aged 65?", t, NULL);
+    EXPECT(a, "2018", "", "span");
+    rg_answer_free(a);
     a = ask("In which year was the life expectancy for a member aged 65 more than 87?", t, NULL);
     EXPECT(a, "2018", "", "span");
+    rg_answer_free(a);
+    rg_table_free(t);
+}
+
+/* "respective" values under two period headers of the same year */
+static void test_respective_headers(void) {
+    static const char *PPA[] = {"", "June 30, 2019", "Adjustments", "December 31, 2019",
+                                "Cash", "3,795", "-", "3,800", "Inventory", "120", "15", "135"};
+    rg_table *t = make_table(3, 4, PPA);
+    rg_answer *a = ask("What are the respective inventory amounts at June 30 and December 31, 2019?", t, NULL);
+    CHECK(a && a->nanswers == 2);
+    if (a && a->nanswers == 2) { CHECK_STR(a->answers[0], "120"); CHECK_STR(a->answers[1], "135"); }
     rg_answer_free(a);
     rg_table_free(t);
 }
@@ -534,6 +553,7 @@ int main(void) {
     RUN(test_share_units);
     RUN(test_label_footnotes);
     RUN(test_thresholds_need_comparison);
+    RUN(test_respective_headers);
     RUN(test_threads);
     TESTS_DONE();
 }

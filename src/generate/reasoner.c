@@ -88,6 +88,8 @@ static const char *label_scale(const tview *v, int line, int r, int c) {
     if (!v->tr) {
         const char *h = v->tb.colhead[c];
         if (strchr(h, '%')) return "percent";
+        /* a column of per-share amounts: "Cash dividend per share (NT dollars)" */
+        if (strcasestr(h, " per share") && !strcasestr(h, "except")) return "";
     }
     return v->tb.scale;
 }
@@ -774,7 +776,7 @@ static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a
         rc_of(v, lold, oldp, &r2, &c2);
         if (!rs_cell_ok(&v->tb, r, c) || !rs_cell_ok(&v->tb, r2, c2)) return 0;
         /* "the difference between A and B" with no direction: the larger less the smaller */
-        if (0 && op == Q_CHANGE && q->diff_word && (multi || (nep >= 2 && rs_per_rank(v, newp) < 0)) &&
+        if (op == Q_CHANGE && q->diff_word && (multi || (nep >= 2 && rs_per_rank(v, newp) < 0)) &&
             rg_dec_cmp(v->tb.val[r * v->tb.t->ncols + c], v->tb.val[r2 * v->tb.t->ncols + c2]) < 0) {
             int t;
             t = r; r = r2; r2 = t;
@@ -850,7 +852,11 @@ static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a
         emit_cells(a, v, cells, nc, label_scale(v, ents[0], cells[0].r, cells[0].c));
         return conf;
     }
-    if (np >= 1) {
+    int eps[8], nep = (q->respective && np <= 1) ? rs_entity_pers(v, q, l1, eps, 8) : 0;
+    if (nep >= 2) {
+        /* "the respective X at June 30 and December 31, 2019": one value per period header named */
+        for (int i = 0; i < nep; i++) { rc_of(v, l1, eps[i], &r, &c); cells[nc++] = (cref){r, c}; }
+    } else if (np >= 1) {
         for (int i = 0; i < np; i++) { rc_of(v, l1, pers[i], &r, &c); cells[nc++] = (cref){r, c}; }
     } else {
         if (q->nyears) return 0;   /* the year asked for is not in this table */

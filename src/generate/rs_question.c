@@ -141,7 +141,7 @@ void rs_question_parse(rs_question *q, const char *text) {
     static const char *prop[] = {" proportion", "percentage constitution", " constitute", " account for", " accounted for", " make up", "percentage of", "as a percentage", "what percent", "% of ",
         " portion", "percent of", "share of", NULL};
     static const char *which[] = {"which year", "what year", "which fiscal year", "which period", "which of the years",
-        "which quarter", "which financial year", "which years", "what years", "which fiscal years", NULL};
+        "which quarter", "which financial year", "which years", "what years", "which fiscal years", "which fy", "what fy", NULL};
     static const char *items[] = {"consist of", "consists of", "comprise", "components", "financial items",
         "what items", "which items", "what are the items", "categories", "what are the types", "types of",
         "breakdown", "made up of", "composed of", NULL};
