@@ -49,7 +49,11 @@ assert res["questions"]==len(uids) and 0 <= res["em"] <= res["f1"] <= 100
 misses=[json.loads(l) for l in open(sys.argv[4])]
 assert all({"question","gold","prediction","derivation"} <= set(m) for m in misses)
 assert len(misses) == sum(1 for _ in misses)' "$T/small.json" "$T/pred.json" "$T/tq" "$T/err.jsonl"
-  check eval_leaves_no_index [ ! -d .ragd ] 
+  check eval_leaves_no_index [ ! -d .ragd ]
+  "$RAGD" eval --json --format tatqa "$T/small.json" --retrieval --open > "$T/rt" 2>"$T/rterr"
+  check eval_retrieval_cli python3 -c '
+import json,sys; d=json.load(open(sys.argv[1])); s=json.dumps(d)
+assert "bm25" in s and "hybrid" in s and "dense" in s, d' "$T/rt"
 else
   echo "skip eval_tatqa: $TATQA absent"
 fi

@@ -485,6 +485,23 @@ static void test_respective_headers(void) {
     rg_table_free(t);
 }
 
+/* a unitless table whose columns open with a percentage: the bare figures below are percents too,
+ * except terms in years and dollar amounts */
+static void test_rate_columns(void) {
+    static const char *RATE[] = {"", "2019", "2018",
+                                 "Statutory federal rate", "21.0%", "21.0%",
+                                 "State taxes, net", "3.7", "1.6",
+                                 "Expected term (years)", "4.5", "5.0"};
+    rg_table *t = make_table(4, 3, RATE);
+    rg_answer *a = ask("What was the average state taxes, net in 2018 and 2019?", t, NULL);
+    EXPECT(a, "2.65", "percent", "arithmetic");
+    rg_answer_free(a);
+    a = ask("What was the expected term (years) in 2019?", t, NULL);
+    EXPECT(a, "4.5", "", "span");
+    rg_answer_free(a);
+    rg_table_free(t);
+}
+
 static void test_own_total_column(void) {
     rg_table *t = make_table(4, 5, DUE);
     rg_answer *a = ask("What is the percentage of the operating leases of more than 3 years in the total operating leases?", t, NULL);
@@ -554,6 +571,7 @@ int main(void) {
     RUN(test_label_footnotes);
     RUN(test_thresholds_need_comparison);
     RUN(test_respective_headers);
+    RUN(test_rate_columns);
     RUN(test_threads);
     TESTS_DONE();
 }

@@ -90,6 +90,16 @@ static const char *label_scale(const tview *v, int line, int r, int c) {
         if (strchr(h, '%')) return "percent";
         /* a column of per-share amounts: "Cash dividend per share (NT dollars)" */
         if (strcasestr(h, " per share") && !strcasestr(h, "except")) return "";
+        /* a table without a unit whose column opens with a percentage ("Statutory rate 21.0%",
+         * then the reconciling items as bare figures): the column is in percent */
+        if (!v->tb.scale[0] && !strchr(rs_cell_raw(&v->tb, r, c), '$') && !strstr(low, "year") && !strstr(low, "term") &&
+            !strstr(low, "life") && !strstr(low, "value") && !strstr(low, "price") && !strstr(low, "month")) {
+            for (int rr = v->tb.hr; rr < v->tb.t->nrows; rr++) {
+                if (!rs_cell_ok(&v->tb, rr, c)) continue;
+                if (v->tb.ispct[rr * v->tb.t->ncols + c]) return "percent";
+                break;
+            }
+        }
     }
     return v->tb.scale;
 }

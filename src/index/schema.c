@@ -46,6 +46,9 @@ static const char *migrations[] = {
     "  INSERT INTO chunks_fts(chunks_fts, rowid, text, section) VALUES('delete', old.id, old.text, old.section); END;"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
     "INSERT INTO meta VALUES('generation', '0');",
+    /* 2: a narrow index over vector ids, so counting and listing them on open does not read
+     * every vector blob */
+    "CREATE INDEX vectors_ids ON vectors(chunk_id);",
 };
 
 int rg_schema_migrate(sqlite3 *db, const char *path) {

@@ -7,6 +7,7 @@
 #include "serve/cli.h"
 #include "serve/ask.h"
 #include "serve/index_job.h"
+#include "retrieve/eval_retrieval.h"
 #include "core/util.h"
 #include "generate/tatqa_metric.h"
 #include <stdio.h>
@@ -16,12 +17,14 @@
 static const char *help_text =
     "usage: ragd eval --format tatqa FILE.json [--open] [--predictions OUT.json] [--errors OUT.jsonl]\n"
     "                 [--limit N] [--json]\n"
+    "       ragd eval --format tatqa FILE.json --retrieval [--open] [--json]\n"
     "       ragd eval --format jsonl FILE.jsonl [--errors OUT.jsonl] [--json]\n"
     "tatqa: indexes the file's contexts into a fresh index (or --index DIR), answers every\n"
     "question scoped to its own document (--open: over the whole corpus), and prints exact match\n"
     "and F1 (the official TAT-QA metric) overall and by answer type and source. --predictions\n"
     "writes {question_uid: [answer, scale]}; --errors writes the misses with gold, prediction and\n"
-    "derivation. jsonl: {\"question\", \"answer\", \"doc\"?} per line, asked of the configured index.\n";
+    "derivation. --retrieval: recall@1/3/5/10 of each question's evidence for bm25, dense and\n"
+    "hybrid, within its document (and over the whole corpus with --open). jsonl: {\"question\", \"answer\", \"doc\"?} per line, asked of the configured index.\n";
 
 /* Gold answer strings: a string, a list of strings, or a number (as Python prints it). */
 static int gold_strings(json_t *ans, char ***out) {
@@ -263,13 +266,14 @@ static int eval_jsonl(rg_cli *cli, const char *file, const char *err_path, int j
 }
 
 int cmd_eval(rg_cli *cli, int argc, char **argv) {
-    int json = cli->json, help = 0, open_domain = 0, limit = 0;
+    int json = cli->json, help = 0, open_domain = 0, limit = 0, retrieval = 0;
     const char *format = "tatqa", *file = NULL, *pred = NULL, *errs = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_common_flag(a, &json, &help)) continue;
         if (strcmp(a, "--format") == 0 && i + 1 < argc) format = argv[++i];
         else if (strcmp(a, "--open") == 0) open_domain = 1;
+        else if (strcmp(a, "--retrieval") == 0) retrieval = 1;
         else if (strcmp(a, "--predictions") == 0 && i + 1 < argc) pred = argv[++i];
         else if (strcmp(a, "--errors") == 0 && i + 1 < argc) errs = argv[++i];
         else if (strcmp(a, "--limit") == 0 && i + 1 < argc) limit = atoi(argv[++i]);
@@ -279,6 +283,18 @@ int cmd_eval(rg_cli *cli, int argc, char **argv) {
     }
     if (help) { fputs(help_text, stdout); return 0; }
     if (!file) { fputs(help_text, stderr); return 2; }
+    if (strcmp(format, "tatqa") == 0 && retrieval) {
+        rg_eval_retrieval_opts o;
+        rg_eval_retrieval_opts_default(&o);
+        o.path = file;
+        o.open_domain = open_domain;
+        o.json_out = json;
+        o.encoder_spec = cli->encoder_spec;
+        o.index_dir = cli->index_explicit ? cli->index_dir : NULL;
+        if (rg_eval_retrieval_run(&o) == 0) return 0;
+        fprintf(stderr, "ragd eval: %s\n", rg_errmsg());
+        return 1;
+    }
     if (strcmp(format, "tatqa") == 0) return eval_tatqa(cli, file, open_domain, pred, errs, limit, json);
     if (strcmp(format, "jsonl") == 0) return eval_jsonl(cli, file, errs, json);
     fprintf(stderr, "ragd eval: unknown format \"%s\" (tatqa or jsonl)\n", format);
