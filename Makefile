@@ -63,24 +63,24 @@ test: tests
 	@RAGD_BUILD=$(BUILD) bash tests/run.sh
 
 check: deps
-	@$(MAKE) --no-print-directory ragd tests
+	@$(MAKE) --no-print-directory -j$$(nproc) ragd tests
 	@RAGD_BUILD=build/release bash tests/run.sh
 
 check-asan: deps
-	@$(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined OPT=-O1 tests
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build/asan SAN=address,undefined OPT=-O1 tests
 	@ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  RAGD_BUILD=build/asan bash tests/run.sh
 
 check-tsan: deps
-	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread OPT=-O1 tests
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build/tsan SAN=thread OPT=-O1 tests
 	@TSAN_OPTIONS=halt_on_error=1 RAGD_BUILD=build/tsan bash tests/run.sh
 
 demo: deps
-	@$(MAKE) --no-print-directory ragd
+	@$(MAKE) --no-print-directory -j$$(nproc) ragd
 	@bash scripts/demo.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory benches
+	@$(MAKE) --no-print-directory -j$$(nproc) benches
 
 clean:
 	rm -rf build/release build/asan build/tsan ragd

@@ -74,6 +74,8 @@ RAGD_SOCKET="$SOCK" "$RAGD" --index "$T/idx" index "$T/docs" > /dev/null 2>"$T/c
 grep -q "by the daemon, job done" "$T/cli_index.err" && ok cli_index_via_daemon || notok cli_index_via_daemon "$(cat "$T/cli_index.err")"
 r=$(RAGD_SOCKET="$SOCK" "$RAGD" --index "$T/idx" search --json --mode bm25 -k 1 dividend)
 case "$r" in *'"doc_id":"dividend.txt"'*) ok cli_search_via_daemon ;; *) notok cli_search_via_daemon "$r" ;; esac
+r=$(RAGD_SOCKET="$SOCK" "$RAGD" --index "$T/idx" status --json)
+case "$r" in *'"daemon":"running"'*) ok cli_status_sees_daemon ;; *) notok cli_status_sees_daemon "$r" ;; esac
 r=$(RAGD_NO_DAEMON=1 RAGD_SOCKET="$SOCK" "$RAGD" --index "$T/idx" search --json --mode bm25 -k 1 dividend)
 case "$r" in *'"doc_id":"dividend.txt"'*) ok cli_search_direct ;; *) notok cli_search_direct "$r" ;; esac
 

@@ -94,3 +94,39 @@ int cli_common_flag(const char *arg, int *json, int *help) {
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) { *help = 1; return 1; }
     return 0;
 }
+
+int cli_config_each(const char *path, void (*fn)(const char *key, const char *value, int lineno, void *ctx), void *ctx) {
+    size_t len;
+    char *text = rg_read_file(path, 1 << 20, &len);
+    if (!text) return -1;
+    int lineno = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash) *hash = 0;
+        char *eq = strchr(line, '=');
+        if (!eq) continue;
+        *eq = 0;
+        char *k = line, *v = eq + 1;
+        while (*k == ' ' || *k == '\t') k++;
+        for (char *e = k + strlen(k); e > k && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'); ) *--e = 0;
+        while (*v == ' ' || *v == '\t') v++;
+        for (char *e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'); ) *--e = 0;
+        fn(k, v, lineno, ctx);
+    }
+    free(text);
+    return 0;
+}
+
+json_t *cli_status_json(rg_store *s, const char *index, const char *daemon_state) {
+    rg_store_stats st;
+    if (rg_store_stats_get(s, &st) != 0) return NULL;
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:i, s:s, s:s, s:s}",
+                     "index", index, "documents", (json_int_t)st.documents, "chunks", (json_int_t)st.chunks,
+                     "tables", (json_int_t)st.tables, "cells", (json_int_t)st.cells,
+                     "vectors", (json_int_t)st.vectors, "faiss_vectors", (json_int_t)st.faiss_vectors,
+                     "db_bytes", (json_int_t)st.db_bytes, "faiss_bytes", (json_int_t)st.faiss_bytes,
+                     "schema_version", st.schema_version, "encoder", rg_store_encoder(s), "dim", rg_store_dim(s),
+                     "generator", "reasoner", "daemon", daemon_state, "repaired", rg_store_repairs(s));
+}

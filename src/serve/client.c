@@ -22,27 +22,18 @@ char *rg_index_identity(const char *index_dir) {
     return xasprintf("%s/%s", cwd, index_dir);
 }
 
+typedef struct { const char *key; char *val; } config_lookup;
+static void config_match(const char *k, const char *v, int lineno, void *ctx) {
+    config_lookup *c = ctx;
+    (void)lineno;
+    if (strcmp(k, c->key) == 0) { free(c->val); c->val = xstrdup(v); }
+}
+
 char *rg_config_value(const char *config_path, const char *key) {
     if (!config_path) return NULL;
-    size_t len;
-    char *text = rg_read_file(config_path, 1 << 20, &len);
-    if (!text) return NULL;
-    char *val = NULL, *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *hash = strchr(line, '#');
-        if (hash) *hash = 0;
-        char *eq = strchr(line, '=');
-        if (!eq) continue;
-        *eq = 0;
-        char *k = line, *v = eq + 1;
-        while (*k == ' ' || *k == '\t') k++;
-        for (char *e = k + strlen(k); e > k && (e[-1] == ' ' || e[-1] == '\t'); ) *--e = 0;
-        while (*v == ' ' || *v == '\t') v++;
-        for (char *e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'); ) *--e = 0;
-        if (strcmp(k, key) == 0) { free(val); val = xstrdup(v); }
-    }
-    free(text);
-    return val;
+    config_lookup c = {key, NULL};
+    cli_config_each(config_path, config_match, &c);
+    return c.val;
 }
 
 char *rg_client_socket(const rg_cli *cli) {

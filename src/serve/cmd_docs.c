@@ -1,5 +1,6 @@
 /* serve/cmd_docs: `ragd list`, `ragd show`, `ragd status`. */
 #include "serve/cli.h"
+#include "serve/client.h"
 #include "core/util.h"
 #include <stdio.h>
 #include <string.h>
@@ -136,14 +137,14 @@ int cmd_status(rg_cli *cli, int argc, char **argv) {
         if (problems < 0) { fprintf(stderr, "ragd status: %s\n", rg_errmsg()); rg_store_close(s); return 1; }
     }
     const char *repairs = rg_store_repairs(s);
+    /* A daemon serving this index? */
+    json_t *health = NULL;
+    const char *daemon = rg_client_try(cli, "GET", "/v1/health", NULL, &health) == 1 &&
+                         !json_object_get(health, "error") ? "running" : "not running";
+    json_decref(health);
     if (json) {
-        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:i, s:s, s:s, s:s}",
-                              "index", cli->index_dir, "documents", (json_int_t)st.documents, "chunks", (json_int_t)st.chunks,
-                              "tables", (json_int_t)st.tables, "cells", (json_int_t)st.cells,
-                              "vectors", (json_int_t)st.vectors, "faiss_vectors", (json_int_t)st.faiss_vectors,
-                              "db_bytes", (json_int_t)st.db_bytes, "faiss_bytes", (json_int_t)st.faiss_bytes,
-                              "schema_version", st.schema_version, "encoder", rg_store_encoder(s), "dim", rg_store_dim(s),
-                              "generator", "reasoner", "daemon", "not running", "repaired", repairs);
+        json_t *o = cli_status_json(s, cli->index_dir, daemon);
+        if (!o) { fprintf(stderr, "ragd status: %s\n", rg_errmsg()); free(report); rg_store_close(s); return 1; }
         if (check) {
             json_object_set_new(o, "check", json_string(problems ? "problems" : "ok"));
             json_object_set_new(o, "problems", json_string(report ? report : ""));
@@ -152,10 +153,10 @@ int cmd_status(rg_cli *cli, int argc, char **argv) {
     } else {
         printf("index:      %s\nencoder:    %s (%d dims)\ndocuments:  %lld\nchunks:     %lld\ntables:     %lld (%lld cells)\n"
                "vectors:    %lld in SQLite, %lld in FAISS\nsize:       %.1f MB database, %.1f MB vectors\nschema:     %d\n"
-               "generator:  reasoner\ndaemon:     not running\n",
+               "generator:  %s\ndaemon:     %s\n",
                cli->index_dir, rg_store_encoder(s), rg_store_dim(s), (long long)st.documents, (long long)st.chunks,
                (long long)st.tables, (long long)st.cells, (long long)st.vectors, (long long)st.faiss_vectors,
-               st.db_bytes / 1e6, st.faiss_bytes / 1e6, st.schema_version);
+               st.db_bytes / 1e6, st.faiss_bytes / 1e6, st.schema_version, cli->generator_spec ? cli->generator_spec : "reasoner", daemon);
         if (repairs[0]) printf("repaired:   %s\n", repairs);
         if (check) printf("check:      %s\n%s", problems ? "PROBLEMS" : "ok", report ? report : "");
     }

@@ -172,15 +172,8 @@ static void h_health(rg_daemon *d, rg_reply *r) {
 static void h_status(rg_daemon *d, rg_worker_store *ws, const rg_request *q, rg_reply *r) {
     rg_store *s = need_store(d, ws, q->enc, r);
     if (!s) return;
-    rg_store_stats st;
-    if (rg_store_stats_get(s, &st) != 0) { rg_reply_error(r, 500, "store", "%s", rg_errmsg()); return; }
-    json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:i, s:s, s:s, s:s}",
-                          "index", d->index_real, "documents", (json_int_t)st.documents, "chunks", (json_int_t)st.chunks,
-                          "tables", (json_int_t)st.tables, "cells", (json_int_t)st.cells,
-                          "vectors", (json_int_t)st.vectors, "faiss_vectors", (json_int_t)st.faiss_vectors,
-                          "db_bytes", (json_int_t)st.db_bytes, "faiss_bytes", (json_int_t)st.faiss_bytes,
-                          "schema_version", st.schema_version, "encoder", rg_store_encoder(s), "dim", rg_store_dim(s),
-                          "generator", "reasoner", "daemon", "running", "repaired", rg_store_repairs(s));
+    json_t *o = cli_status_json(s, d->index_real, "running");
+    if (!o) { rg_reply_error(r, 500, "store", "%s", rg_errmsg()); return; }
     json_object_set_new(o, "daemon_info", json_pack("{s:s, s:i, s:f, s:I, s:I, s:o}", "socket", d->socket_path,
                                                     "pid", (int)getpid(), "uptime_s", rg_now() - d->started,
                                                     "requests", (json_int_t)atomic_load(&d->served),

@@ -45,33 +45,23 @@ static char *config_keep(const char *v) {
 
 /* A config file: lines "key = value"; '#' starts a comment. Known keys: index, encoder, generator, remote_url,
  * remote_model, remote_api_key_env (socket, reranker: read elsewhere). */
+typedef struct { const char *path; rg_cli *cli; } config_ctx;
+static void config_key(const char *k, const char *v, int lineno, void *ctx) {
+    config_ctx *c = ctx;
+    rg_cli *cli = c->cli;
+    if (strcmp(k, "index") == 0 && !cli->index_dir) cli->index_dir = config_keep(v);
+    else if (strcmp(k, "encoder") == 0) cli->encoder_spec = config_keep(v);
+    else if (strcmp(k, "generator") == 0) cli->generator_spec = *v ? config_keep(v) : NULL;
+    else if (strcmp(k, "remote_url") == 0) cli->remote_url = config_keep(v);
+    else if (strcmp(k, "remote_model") == 0) cli->remote_model = config_keep(v);
+    else if (strcmp(k, "remote_api_key_env") == 0) cli->remote_api_key_env = config_keep(v);
+    else if (strcmp(k, "socket") && strcmp(k, "reranker"))
+        fprintf(stderr, "ragd: config %s:%d: unknown key \"%s\" ignored\n", c->path, lineno, k);
+}
+
 static int read_config(const char *path, rg_cli *cli) {
-    size_t len;
-    char *text = rg_read_file(path, 1 << 20, &len);
-    if (!text) { fprintf(stderr, "ragd: config %s\n", rg_errmsg()); return -1; }
-    int lineno = 0;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        lineno++;
-        char *hash = strchr(line, '#');
-        if (hash) *hash = 0;
-        char *eq = strchr(line, '=');
-        if (!eq) continue;
-        *eq = 0;
-        char *k = line, *v = eq + 1;
-        while (*k == ' ' || *k == '\t') k++;
-        for (char *e = k + strlen(k); e > k && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'); ) *--e = 0;
-        while (*v == ' ' || *v == '\t') v++;
-        for (char *e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'); ) *--e = 0;
-        if (strcmp(k, "index") == 0 && !cli->index_dir) cli->index_dir = xstrdup(v);
-        else if (strcmp(k, "encoder") == 0) cli->encoder_spec = xstrdup(v);
-        else if (strcmp(k, "generator") == 0) cli->generator_spec = *v ? config_keep(v) : NULL;
-        else if (strcmp(k, "remote_url") == 0) cli->remote_url = config_keep(v);
-        else if (strcmp(k, "remote_model") == 0) cli->remote_model = config_keep(v);
-        else if (strcmp(k, "remote_api_key_env") == 0) cli->remote_api_key_env = config_keep(v);
-        else if (strcmp(k, "socket") && strcmp(k, "reranker"))
-            fprintf(stderr, "ragd: config %s:%d: unknown key \"%s\" ignored\n", path, lineno, k);
-    }
-    free(text);
+    config_ctx c = {path, cli};
+    if (cli_config_each(path, config_key, &c) != 0) { fprintf(stderr, "ragd: config %s\n", rg_errmsg()); return -1; }
     return 0;
 }
 
