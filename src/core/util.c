@@ -166,13 +166,27 @@ int rg_mkdir_p(const char *path, int mode) {
     return 0;
 }
 
-void rg_sha256_hex(const void *data, size_t len, char out[65]) {
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+static void hex32(const unsigned char md[32], char out[65]) {
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < 32; i++) { out[2 * i] = hex[md[i] >> 4]; out[2 * i + 1] = hex[md[i] & 15]; }
     out[64] = 0;
+}
+
+void rg_sha256_hex(const void *data, size_t len, char out[65]) {
+    rg_sha256_hex2(data, len, NULL, 0, out);
+}
+
+void rg_sha256_hex2(const void *a, size_t alen, const void *b, size_t blen, char out[65]) {
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx) { fprintf(stderr, "ragd: out of memory for a digest\n"); abort(); }
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, a, alen);
+    if (blen) EVP_DigestUpdate(ctx, b, blen);
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    hex32(md, out);
 }
 
 double rg_now(void) {

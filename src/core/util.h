@@ -36,6 +36,8 @@ int rg_write_file_atomic(const char *path, const void *data, size_t len);
 int rg_mkdir_p(const char *path, int mode);
 
 void rg_sha256_hex(const void *data, size_t len, char out[65]);
+/* The digest of a followed by b, without joining them. */
+void rg_sha256_hex2(const void *a, size_t alen, const void *b, size_t blen, char out[65]);
 double rg_now(void);                 /* monotonic seconds */
 int64_t rg_unix_time(void);
 long rg_peak_rss_kb(void);

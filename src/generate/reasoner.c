@@ -44,6 +44,17 @@ static void add_answer(rg_answer *a, const char *s) {
     a->answers[a->nanswers++] = xstrdup(s);
 }
 
+/* Ends a count program "count(r1c2, ...)" of k cells: the answer is k. */
+static void count_answer(rg_answer *a, rg_buf *pb, int k) {
+    rg_buf_putc(pb, ')');
+    char b[16];
+    snprintf(b, sizeof b, "%d", k);
+    add_answer(a, b);
+    snprintf(a->type, sizeof a->type, "count");
+    free(a->program);
+    a->program = rg_buf_take(pb);
+}
+
 static void add_cite(rg_answer *a, const char *doc, long long chunk, int r, int c) {
     for (int i = 0; i < a->ncites; i++)
         if (a->cites[i].row == r && a->cites[i].col == c && a->cites[i].chunk_id == chunk) return;
@@ -389,12 +400,7 @@ static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a
                 add_cite(a, v->doc, v->chunk, r, c);
                 k++;
             }
-            rg_buf_putc(&pb, ')');
-            char b[16];
-            snprintf(b, sizeof b, "%d", k);
-            add_answer(a, b);
-            snprintf(a->type, sizeof a->type, "count");
-            free(a->program); a->program = rg_buf_take(&pb);
+            count_answer(a, &pb, k);
             return s1 > 0.3 ? s1 : 0.3;
         }
     }
@@ -437,12 +443,7 @@ static double table_answer_in(const tview *v, const rs_question *q, rg_answer *a
             add_cite(a, v->doc, v->chunk, r, c);
             k++;
         }
-        rg_buf_putc(&pb, ')');
-        char b[16];
-        snprintf(b, sizeof b, "%d", k);
-        add_answer(a, b);
-        snprintf(a->type, sizeof a->type, "count");
-        free(a->program); a->program = rg_buf_take(&pb);
+        count_answer(a, &pb, k);
         return 0.5;
     }
     if (op == Q_ITEMS || (op == Q_COUNT && !q->has_threshold)) {

@@ -57,6 +57,14 @@ static int pred_strings(json_t *a, const char ***out) {
     return n;
 }
 
+/* Writes v as one JSON line and frees it. */
+static void write_jsonl(FILE *f, json_t *v) {
+    char *line = json_dumps(v, JSON_COMPACT);
+    if (line) fprintf(f, "%s\n", line);
+    free(line);
+    json_decref(v);
+}
+
 static void free_strs(char **v, int n) { for (int i = 0; i < n; i++) free(v[i]); free(v); }
 
 static const char *source_of(json_t *q) {
@@ -142,10 +150,7 @@ static int eval_tatqa(rg_cli *cli, const char *file, int open_domain, const char
                                          "gold_scale", gscale ? gscale : "", "prediction", pa ? pa : json_null(),
                                          "scale", pscale ? pscale : "", "derivation", json_object_get(a, "derivation"),
                                          "type", json_object_get(a, "type"), "f1", sc.f1);
-                char *line = json_dumps(miss, JSON_COMPACT);
-                fprintf(errf, "%s\n", line);
-                free(line);
-                json_decref(miss);
+                write_jsonl(errf, miss);
             }
             free_strs(gold, ngold);
             free(pred);
@@ -245,10 +250,7 @@ static int eval_jsonl(rg_cli *cli, const char *file, const char *err_path, int j
             json_t *miss = json_pack("{s:s, s:O, s:O, s:O, s:s}", "question", q, "gold", gans,
                                      "prediction", json_object_get(a, "answer"), "derivation", json_object_get(a, "derivation"),
                                      "type", ptype ? ptype : "");
-            char *l = json_dumps(miss, JSON_COMPACT);
-            fprintf(errf, "%s\n", l);
-            free(l);
-            json_decref(miss);
+            write_jsonl(errf, miss);
         }
         free_strs(gold, ngold);
         free(pred);

@@ -55,6 +55,12 @@ static void progress(const rg_index_report *r, double t0, int final) {
             (long long)r->chunks, eta, final ? "\n" : "");
 }
 
+/* A source's content hash: its bytes and the pipeline version, so a new pipeline re-reads it. */
+static void source_hash(const char *data, size_t len, char out[65]) {
+    static const char suffix[] = "\n#ragd-pipeline-" RG_PIPELINE_VERSION;
+    rg_sha256_hex2(data, len, suffix, sizeof suffix - 1, out);
+}
+
 /* Parses, chunks, embeds and stores one source's bytes. */
 static int ingest_bytes(rg_store *s, rg_encoder *e, const source *src, const char *data, size_t len,
                         const char *content_type, const rg_source_stamp *stamp, const rg_index_opts *o,
@@ -121,11 +127,7 @@ static int index_file(rg_store *s, rg_encoder *e, const source *src, const rg_in
     if (len == 0) { free(data); fail(r, src->path, "empty file"); return 0; }
     r->bytes += (int64_t)len;
     char hash[65];
-    rg_buf hb = {0};
-    rg_buf_put(&hb, data, len);
-    rg_buf_puts(&hb, "\n#ragd-pipeline-" RG_PIPELINE_VERSION);
-    rg_sha256_hex(hb.data, hb.len, hash);
-    rg_buf_free(&hb);
+    source_hash(data, len, hash);
     rg_doc_info info;
     int have = rg_store_get_doc(s, src->id, &info);
     if (have == 0) have = rg_store_get_doc(s, src->path, &info);
@@ -159,11 +161,7 @@ static int index_url(rg_store *s, rg_encoder *e, const source *src, const rg_ind
     }
     r->bytes += (int64_t)res.len;
     char hash[65];
-    rg_buf hb = {0};
-    rg_buf_put(&hb, res.body, res.len);
-    rg_buf_puts(&hb, "\n#ragd-pipeline-" RG_PIPELINE_VERSION);
-    rg_sha256_hex(hb.data, hb.len, hash);
-    rg_buf_free(&hb);
+    source_hash(res.body, res.len, hash);
     int same = have && info.hash && strcmp(info.hash, hash) == 0;
     if (have) rg_doc_info_free(&info);
     int rc = 0;
