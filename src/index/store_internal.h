@@ -1,0 +1,43 @@
+/* index/store_internal: what the store's files (store*.c) share: the handle, SQLite helpers
+ * and a cache of prepared statements. Not for use outside src/index. */
+#ifndef RAGD_INDEX_STORE_INTERNAL_H
+#define RAGD_INDEX_STORE_INTERNAL_H
+#include "index/store.h"
+#include "index/vectors.h"
+#include <sqlite3.h>
+#include <stdint.h>
+
+/* Prepared statements are kept per store (one store per thread) and reused: preparing costs
+ * more than running most of the store's queries. */
+#define ST_CACHE_SLOTS 48
+typedef struct {
+    char *sql;
+    uint64_t hash, used;
+    sqlite3_stmt *st;
+    int busy;              /* handed out and not yet returned by st_done */
+} st_slot;
+
+struct rg_store {
+    char *dir, *db_path, *faiss_path, *gen_path, *manifest_path;
+    sqlite3 *db;
+    rg_vectors *vec;
+    char encoder[160];
+    int dim, writable, lock_fd, faiss_dirty;
+    char repairs[512];
+    st_slot cache[ST_CACHE_SLOTS];
+    uint64_t tick;
+    sqlite3_stmt *vocab;   /* FTS5 document frequencies (store_search.c), prepared on first use */
+};
+
+/* rg_err with the database's message; returns -1. */
+int st_fail(rg_store *s, const char *what);
+int st_exec(rg_store *s, const char *sql);
+/* A prepared statement for sql, from the cache when one is free; NULL with rg_err set.
+ * Every statement from st_prep goes back through st_done (which resets it), also on errors:
+ * a statement left stepping would hold its read snapshot open. */
+sqlite3_stmt *st_prep(rg_store *s, const char *sql);
+void st_done(rg_store *s, sqlite3_stmt *st);     /* NULL is fine */
+char *st_col_text(sqlite3_stmt *st, int i);      /* xstrdup of the column, NULL for NULL */
+int64_t st_count(rg_store *s, const char *sql);  /* a one-integer query; -1 on error */
+int st_cmp_i64(const void *a, const void *b);
+#endif

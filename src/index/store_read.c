@@ -1,0 +1,199 @@
+/* index/store_read: documents, chunks and tables read back from SQLite. */
+#include "index/store_internal.h"
+#include "core/util.h"
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- documents ---- */
+
+void rg_doc_info_free(rg_doc_info *d) {
+    if (!d) return;
+    free(d->doc_id); free(d->source); free(d->kind); free(d->title); free(d->hash);
+    free(d->meta_json); free(d->etag); free(d->last_modified);
+    memset(d, 0, sizeof *d);
+}
+
+#define DOC_COLS "d.id, d.doc_id, d.source, d.kind, d.title, d.content_hash, d.metadata, d.etag, " \
+                 "d.last_modified, d.size, d.mtime, d.indexed_at, " \
+                 "(SELECT count(*) FROM chunks c WHERE c.doc = d.id AND c.context_only = 0)"
+
+static void doc_from_row(sqlite3_stmt *st, rg_doc_info *d) {
+    d->rowid = sqlite3_column_int64(st, 0);
+    d->doc_id = st_col_text(st, 1); d->source = st_col_text(st, 2); d->kind = st_col_text(st, 3);
+    d->title = st_col_text(st, 4); d->hash = st_col_text(st, 5); d->meta_json = st_col_text(st, 6);
+    d->etag = st_col_text(st, 7); d->last_modified = st_col_text(st, 8);
+    d->size = sqlite3_column_int64(st, 9); d->mtime = sqlite3_column_int64(st, 10);
+    d->indexed_at = sqlite3_column_int64(st, 11); d->nchunks = sqlite3_column_int64(st, 12);
+}
+
+int rg_store_get_doc(rg_store *s, const char *doc_id, rg_doc_info *info) {
+    /* By id first, then by source path: two indexed lookups (an OR would scan). */
+    static const char *sqls[2] = {
+        "SELECT " DOC_COLS " FROM documents d WHERE d.doc_id = ?1",
+        "SELECT " DOC_COLS " FROM documents d WHERE d.source = ?1 ORDER BY d.doc_id LIMIT 1",
+    };
+    for (int i = 0; i < 2; i++) {
+        sqlite3_stmt *st = st_prep(s, sqls[i]);
+        if (!st) return -1;
+        sqlite3_bind_text(st, 1, doc_id, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && info) doc_from_row(st, info);
+        st_done(s, st);
+        if (rc == SQLITE_ROW) return 1;
+        if (rc != SQLITE_DONE) return st_fail(s, "get document");
+    }
+    return 0;
+}
+
+int rg_store_docs_of_source(rg_store *s, const char *source, char ***ids, int *n) {
+    *ids = NULL; *n = 0;
+    sqlite3_stmt *st = st_prep(s, "SELECT doc_id FROM documents WHERE source = ? ORDER BY doc_id");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *ids = xrealloc(*ids, (size_t)(*n + 1) * sizeof **ids);
+        (*ids)[(*n)++] = st_col_text(st, 0);
+    }
+    st_done(s, st);
+    return rc == SQLITE_DONE ? 0 : st_fail(s, "documents of a source");
+}
+
+int rg_store_list_docs(rg_store *s, rg_doc_info **out, int *n) {
+    *out = NULL; *n = 0;
+    sqlite3_stmt *st = st_prep(s, "SELECT " DOC_COLS " FROM documents d ORDER BY d.doc_id");
+    if (!st) return -1;
+    int cap = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) { cap = cap ? cap * 2 : 64; *out = xrealloc(*out, (size_t)cap * sizeof **out); }
+        memset(&(*out)[*n], 0, sizeof **out);
+        doc_from_row(st, &(*out)[(*n)++]);
+    }
+    st_done(s, st);
+    return rc == SQLITE_DONE ? 0 : st_fail(s, "list documents");
+}
+
+/* ---- re-embedding (a refitted encoder) ---- */
+
+int rg_store_each_chunk(rg_store *s, int (*fn)(int64_t id, const char *text, void *ctx), void *ctx) {
+    sqlite3_stmt *st = st_prep(s, "SELECT id, text FROM chunks WHERE context_only = 0 ORDER BY id");
+    if (!st) return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 1);
+        int r = fn(sqlite3_column_int64(st, 0), t ? t : "", ctx);
+        if (r) { st_done(s, st); return r; }
+    }
+    st_done(s, st);
+    return rc == SQLITE_DONE ? 0 : st_fail(s, "reading chunks");
+}
+
+/* ---- chunks and tables ---- */
+
+void rg_chunk_row_free(rg_chunk_row *c) {
+    if (!c) return;
+    free(c->doc_id); free(c->source); free(c->text); free(c->section);
+    memset(c, 0, sizeof *c);
+}
+
+#define CHUNK_COLS "c.id, d.doc_id, d.source, c.text, c.section, c.kind, c.ord, c.ntokens, c.page, " \
+                   "c.row_start, c.row_end, c.table_id, c.parent"
+
+static void chunk_from_row(sqlite3_stmt *st, rg_chunk_row *c) {
+    c->id = sqlite3_column_int64(st, 0);
+    c->doc_id = st_col_text(st, 1); c->source = st_col_text(st, 2);
+    c->text = st_col_text(st, 3); c->section = st_col_text(st, 4);
+    c->kind = sqlite3_column_int(st, 5); c->ord = sqlite3_column_int(st, 6);
+    c->ntokens = sqlite3_column_int(st, 7); c->page = sqlite3_column_int(st, 8);
+    c->row_start = sqlite3_column_int(st, 9); c->row_end = sqlite3_column_int(st, 10);
+    c->table_id = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 11);
+    c->parent = sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 12);
+}
+
+int rg_store_get_chunk(rg_store *s, int64_t chunk_id, rg_chunk_row *out) {
+    sqlite3_stmt *st = st_prep(s, "SELECT " CHUNK_COLS " FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id = ?");
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, chunk_id);
+    int rc = sqlite3_step(st), found = 0;
+    if (rc == SQLITE_ROW) { chunk_from_row(st, out); found = 1; }
+    st_done(s, st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return st_fail(s, "get chunk");
+    return found;
+}
+
+int rg_store_doc_chunks(rg_store *s, const char *doc_id, rg_chunk_row **out, int *n) {
+    *out = NULL; *n = 0;
+    sqlite3_stmt *st = st_prep(s, "SELECT " CHUNK_COLS " FROM chunks c JOIN documents d ON d.id = c.doc "
+                               "WHERE d.doc_id = ? ORDER BY c.ord");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, doc_id, -1, SQLITE_STATIC);
+    int cap = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) { cap = cap ? cap * 2 : 32; *out = xrealloc(*out, (size_t)cap * sizeof **out); }
+        chunk_from_row(st, &(*out)[(*n)++]);
+    }
+    st_done(s, st);
+    return rc == SQLITE_DONE ? 0 : st_fail(s, "document chunks");
+}
+
+rg_table *rg_store_get_table(rg_store *s, int64_t table_id) {
+    sqlite3_stmt *st = st_prep(s, "SELECT nrows, ncols, header_rows, header_cols, caption, scale FROM tables WHERE id = ?");
+    if (!st) return NULL;
+    sqlite3_bind_int64(st, 1, table_id);
+    if (sqlite3_step(st) != SQLITE_ROW) { st_done(s, st); rg_err("table %lld not found", (long long)table_id); return NULL; }
+    int nr = sqlite3_column_int(st, 0), nc = sqlite3_column_int(st, 1);
+    if (nr < 0 || nc < 0 || (int64_t)nr * nc > 10000000) { st_done(s, st); rg_err("table %lld: bad shape", (long long)table_id); return NULL; }
+    rg_table *t = rg_table_new(nr, nc);
+    t->header_rows = sqlite3_column_int(st, 2);
+    t->header_cols = sqlite3_column_int(st, 3);
+    t->caption = st_col_text(st, 4);
+    const unsigned char *sc = sqlite3_column_text(st, 5);
+    snprintf(t->scale, sizeof t->scale, "%s", sc ? (const char *)sc : "");
+    st_done(s, st);
+    st = st_prep(s, "SELECT row, col, raw, type, value, unit FROM cells WHERE table_id = ?");
+    if (!st) { rg_table_free(t); return NULL; }
+    sqlite3_bind_int64(st, 1, table_id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        rg_cell *c = rg_table_cell(t, sqlite3_column_int(st, 0), sqlite3_column_int(st, 1));
+        if (!c) continue;
+        free(c->raw);
+        c->raw = st_col_text(st, 2);
+        if (!c->raw) c->raw = xstrdup("");
+        c->type = (rg_cell_type)sqlite3_column_int(st, 3);
+        c->value = sqlite3_column_double(st, 4);
+        const unsigned char *u = sqlite3_column_text(st, 5);
+        snprintf(c->unit, sizeof c->unit, "%s", u ? (const char *)u : "");
+    }
+    st_done(s, st);
+    for (int i = 0; i < nr * nc; i++) if (!t->cells[i].raw) t->cells[i].raw = xstrdup("");
+    return t;
+}
+
+int rg_store_doc_tables(rg_store *s, const char *doc_id, rg_table ***out, int64_t **ids, int *n) {
+    *out = NULL; *n = 0;
+    if (ids) *ids = NULL;
+    sqlite3_stmt *st = st_prep(s, "SELECT t.id FROM tables t JOIN documents d ON d.id = t.doc WHERE d.doc_id = ? ORDER BY t.ord");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, doc_id, -1, SQLITE_STATIC);
+    int64_t *tid = NULL;
+    int cnt = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        tid = xrealloc(tid, (size_t)(cnt + 1) * sizeof *tid);
+        tid[cnt++] = sqlite3_column_int64(st, 0);
+    }
+    st_done(s, st);
+    *out = xcalloc((size_t)cnt + 1, sizeof **out);
+    for (int i = 0; i < cnt; i++) {
+        (*out)[i] = rg_store_get_table(s, tid[i]);
+        if (!(*out)[i]) {
+            for (int j = 0; j < i; j++) rg_table_free((*out)[j]);
+            free(*out); *out = NULL; free(tid);
+            return -1;
+        }
+    }
+    *n = cnt;
+    if (ids) *ids = tid; else free(tid);
+    return 0;
+}
+
