@@ -3,12 +3,15 @@
  * vocabulary from ../shared, 512 positions) in F32, F16 and Q8_0 in a temporary directory,
  * tokenises the first 64 paragraphs of the TAT-QA dev set, embeds them with 1 and 2 threads
  * and prints tokens/s and the peak RSS of each run (each run in its own fresh process).
- * Usage: bench/embed [types (default f32,f16,q8_0)] [threads (default 1,2)] [repeats (3)]
+ * Then a cross-encoder reranker with the shape of ms-marco-MiniLM-L-6-v2 (6 layers, hidden 384,
+ * random weights, F32) scores 50 passages of about 100 tokens against one query: pairs/s.
+ * Usage: bench/embed [types (default f32,f16,q8_0,rerank)] [threads (default 1,2)] [repeats (3)]
  *        bench/embed matmul   -- one-thread GFLOPS of our F32 matmul vs OpenBLAS sgemm on the
  *                                model's shapes (CPU time, so other load matters less)
  * Env: RAGD_SHARED, RAGD_KERNELS=scalar. */
 #include "core/util.h"
 #include "embed/bert.h"
+#include "embed/rerank.h"
 #include "nn/gguf_write.h"
 #include "nn/kernels.h"
 #include "nn/tensor.h"
@@ -51,17 +54,18 @@ static void *encode(int type, const float *f, int64_t n, size_t *nbytes) {
     return o;
 }
 
-static int write_model(const char *path, int type, char **vocab, size_t nv) {
+/* layers: the block count; rerank: add llama.cpp's classification head (pooling type 4). */
+static int write_model(const char *path, int type, char **vocab, size_t nv, int layers, int rerank) {
     rg_gguf_writer *w = rg_gguf_writer_new();
     rg_gguf_w_str(w, "general.architecture", "bert");
-    rg_gguf_w_str(w, "general.name", "random-bge-small-shape");
+    rg_gguf_w_str(w, "general.name", rerank ? "random-minilm-l6-reranker-shape" : "random-bge-small-shape");
     rg_gguf_w_u32(w, "bert.context_length", CTX);
     rg_gguf_w_u32(w, "bert.embedding_length", D);
     rg_gguf_w_u32(w, "bert.feed_forward_length", FF);
-    rg_gguf_w_u32(w, "bert.block_count", LAYERS);
+    rg_gguf_w_u32(w, "bert.block_count", (uint32_t)layers);
     rg_gguf_w_u32(w, "bert.attention.head_count", HEADS);
     rg_gguf_w_f32(w, "bert.attention.layer_norm_epsilon", 1e-12f);
-    rg_gguf_w_u32(w, "bert.pooling_type", 2);
+    rg_gguf_w_u32(w, "bert.pooling_type", rerank ? 4 : 2);
     rg_gguf_w_str(w, "tokenizer.ggml.model", "bert");
     /* llama.cpp spelling of the vocabulary */
     char **ph = xmalloc(nv * sizeof *ph);
@@ -75,7 +79,7 @@ static int write_model(const char *path, int type, char **vocab, size_t nv) {
     }
     rg_gguf_w_str_arr(w, "tokenizer.ggml.tokens", (const char *const *)ph, nv);
     rg_gguf_w_i32_arr(w, "tokenizer.ggml.token_type", tt, nv);
-    bt ts[8 + LAYERS * 16];
+    bt ts[12 + LAYERS * 16];
     int n = 0;
 #define ADD(nm, a, b, std, one) do {                                                           \
         bt *t = &ts[n++];                                                                      \
@@ -92,7 +96,13 @@ static int write_model(const char *path, int type, char **vocab, size_t nv) {
     ADD(xstrdup("token_types.weight"), D, 2, 0.02f, 0);
     ADD(xstrdup("token_embd_norm.weight"), D, 1, 0.05f, 1);
     ADD(xstrdup("token_embd_norm.bias"), D, 1, 0.02f, 0);
-    for (int l = 0; l < LAYERS; l++) {
+    if (rerank) {
+        ADD(xstrdup("cls.weight"), D, D, 0.05f, 0);
+        ADD(xstrdup("cls.bias"), D, 1, 0.02f, 0);
+        ADD(xstrdup("cls.output.weight"), D, 1, 0.05f, 0);
+        ADD(xstrdup("cls.output.bias"), 1, 1, 0.02f, 0);
+    }
+    for (int l = 0; l < layers && l < LAYERS; l++) {
         static const char *sq[] = { "attn_q", "attn_k", "attn_v", "attn_output" };
         for (int k = 0; k < 4; k++) {
             ADD(xasprintf("blk.%d.%s.weight", l, sq[k]), D, D, 0.05f, 0);
@@ -167,6 +177,60 @@ static void run_child(const char *path, const char *type, int threads, char **pa
     _exit(0);
 }
 
+/* Child: the reranker scores 50 passages of 100 word pieces (the paragraphs' words in order,
+ * cut into pieces of 98 tokens + [CLS] + [SEP]) for one question; prints pairs/s. */
+static void run_rerank(const char *path, int threads, char **para, int np, int repeats) {
+    rg_reranker *r = rg_reranker_open(path, threads);
+    if (!r) { fprintf(stderr, "bench: %s\n", rg_errmsg()); _exit(1); }
+    enum { NPAS = 50, PTOK = 100 };
+    char *pas[NPAS];
+    rg_gguf *g = rg_gguf_open(path);
+    rg_wordpiece *wp = g ? rg_wordpiece_from_gguf(g, -1) : NULL;
+    if (!wp) { fprintf(stderr, "bench: %s\n", rg_errmsg()); _exit(1); }
+    rg_buf all = {0};
+    for (int i = 0; i < np; i++) { rg_buf_put(&all, para[i], strlen(para[i])); rg_buf_put(&all, " ", 1); }
+    int32_t ids[CTX];
+    const char *t = all.data, *end = all.data + all.len;
+    long tokens = 0;
+    for (int i = 0; i < NPAS; i++) {
+        const char *e = t;
+        while (e < end) {                 /* add words while the passage stays within PTOK ids */
+            const char *f = e;
+            while (f < end && *f == ' ') f++;
+            while (f < end && *f != ' ') f++;
+            if (rg_wordpiece_encode(wp, t, (size_t)(f - t), ids, CTX) > PTOK) break;
+            e = f;
+        }
+        if (e == t && t != all.data) { t = all.data; i--; continue; }   /* from the start again */
+        pas[i] = xstrndup(t, (size_t)(e - t));
+        tokens += rg_wordpiece_encode(wp, pas[i], strlen(pas[i]), ids, CTX);
+        t = e;
+    }
+    const char *q = "What is the average voyage revenue in 2018 and 2019?";
+    tokens += NPAS * (rg_wordpiece_encode(wp, q, strlen(q), ids, CTX) - 1);   /* pair = q + p - 1 */
+    rg_wordpiece_free(wp);
+    rg_gguf_close(g);
+    rg_buf_free(&all);
+    float sc[NPAS];
+    rg_reranker_score(r, q, (const char *const *)pas, 4, sc);       /* warm the mapping */
+    double best = 1e30, best_cpu = 1e30;
+    for (int k = 0; k < repeats; k++) {
+        double t = rg_now(), c = cpu_seconds();
+        if (rg_reranker_score(r, q, (const char *const *)pas, NPAS, sc)) { fprintf(stderr, "bench: %s\n", rg_errmsg()); _exit(1); }
+        t = rg_now() - t;
+        c = cpu_seconds() - c;
+        if (t < best) best = t;
+        if (c < best_cpu) best_cpu = c;
+    }
+    printf("rerank threads=%d: MiniLM-L6 shape (6 x 384, F32), %d pairs (%ld tokens): wall %.0f ms = %.0f pairs/s"
+           "  cpu %.0f ms = %.0f pairs/cpu-s  peak RSS %ld MiB\n", threads, NPAS, tokens, best * 1e3, NPAS / best,
+           best_cpu * 1e3, NPAS / best_cpu, rg_peak_rss_kb() / 1024);
+    fflush(stdout);
+    for (int i = 0; i < NPAS; i++) free(pas[i]);
+    rg_reranker_close(r);
+    _exit(0);
+}
+
 /* Our kernel against OpenBLAS sgemm (both one thread) on the encoder's matmul shapes. */
 static int matmul_compare(void) {
     static const int shapes[][3] = { { 3790, 384, 384 }, { 3790, 384, 1536 }, { 3790, 1536, 384 } };
@@ -217,7 +281,7 @@ static int load_paragraphs(const char *sh, char **para) {
 }
 
 int main(int argc, char **argv) {
-    const char *types = argc > 1 ? argv[1] : "f32,f16,q8_0", *threads = argc > 2 ? argv[2] : "1,2";
+    const char *types = argc > 1 ? argv[1] : "f32,f16,q8_0,rerank", *threads = argc > 2 ? argv[2] : "1,2";
     int repeats = argc > 3 ? atoi(argv[3]) : 3;
     if (argc == 2 && !strcmp(argv[1], "matmul")) return matmul_compare();
     const char *sh = getenv("RAGD_SHARED");
@@ -226,6 +290,7 @@ int main(int argc, char **argv) {
         char *para[NPARA];
         int np = load_paragraphs(sh, para);
         if (np < 0) return 1;
+        if (!strcmp(argv[3], "rerank")) run_rerank(argv[2], atoi(argv[4]), para, np, atoi(argv[5]));
         run_child(argv[2], argv[3], atoi(argv[4]), para, np, atoi(argv[5]));
     }
     char p[1024];
@@ -250,12 +315,16 @@ int main(int argc, char **argv) {
     printf("bench/embed: random weights, bge-small-en-v1.5 shape (12 x 384, 12 heads, FFN 1536, vocab %zu), "
            "first %d TAT-QA dev paragraphs, best of %d runs\n", nv, np, repeats);
     static const struct { const char *name; int type; } all[] = {
-        { "f32", RG_TYPE_F32 }, { "f16", RG_TYPE_F16 }, { "q8_0", RG_TYPE_Q8_0 } };
-    for (size_t k = 0; k < 3; k++) {
+        { "f32", RG_TYPE_F32 }, { "f16", RG_TYPE_F16 }, { "q8_0", RG_TYPE_Q8_0 }, { "rerank", RG_TYPE_F32 } };
+    for (size_t k = 0; k < 4; k++) {
+        int rerank = k == 3;         /* last: the reranker, F32 */
         if (!strstr(types, all[k].name)) continue;
         char path[256];
-        snprintf(path, sizeof path, "%s/bge-shape-%s.gguf", dir, all[k].name);
-        if (write_model(path, all[k].type, vocab, nv)) { fprintf(stderr, "bench: %s\n", rg_errmsg()); return 1; }
+        snprintf(path, sizeof path, "%s/%s.gguf", dir, all[k].name);
+        if (write_model(path, all[k].type, vocab, nv, rerank ? 6 : LAYERS, rerank)) {
+            fprintf(stderr, "bench: %s\n", rg_errmsg());
+            return 1;
+        }
         for (const char *t = threads; *t;) {
             int nt = atoi(t);
             fflush(stdout);

@@ -6,7 +6,9 @@
  * Types: q8_0 (every matrix Q8_0) and q4_k (Q4_K where rows are a multiple of 256, which for
  * this shape is ffn_down only, Q4_0 elsewhere: llama.cpp also falls back for 896-wide rows).
  * usage: generate [--type q8_0|q4_k|all] [--threads N] [--reps N] [--keep DIR] [--model FILE.gguf]
- * (--keep DIR leaves the written models there; --model benches an existing file instead). */
+ *                 [--only pp|tg]
+ * (--keep DIR leaves the written models there; --model benches an existing file instead;
+ * --only runs one phase, for profiling; the other's figure is then meaningless). */
 #include "core/util.h"
 #include "generate/llama.h"
 #include "nn/gguf_write.h"
@@ -109,6 +111,8 @@ static double load1(void) {
     return getloadavg(l, 1) == 1 ? l[0] : -1;
 }
 
+static int do_pp = 1, do_tg = 1;     /* --only pp|tg (for profiling one phase) */
+
 static int bench(const char *path, const char *label, int threads, int reps) {
     rg_llama_params lp = {.n_ctx = 1024, .n_threads = threads, .n_batch = 512};
     rg_llama *m = rg_llama_load(path, &lp);
@@ -121,13 +125,13 @@ static int bench(const char *path, const char *label, int threads, int reps) {
     for (int r = 0; r < reps; r++) {
         rg_llama_reset(m);
         double t0 = rg_now(), c0 = cpu_s();
-        if (rg_llama_eval(m, ids, 512, logits, 0) < 0) { fprintf(stderr, "bench: %s\n", rg_errmsg()); break; }
+        if (do_pp && rg_llama_eval(m, ids, 512, logits, 0) < 0) { fprintf(stderr, "bench: %s\n", rg_errmsg()); break; }
         double pp = 512 / (rg_now() - t0), pp_cpu = 512 / ((cpu_s() - c0) / threads);
         rg_llama_reset(m);
         t0 = rg_now();
         c0 = cpu_s();
         int32_t tok = ids[0];
-        for (int i = 0; i < 128; i++) {
+        for (int i = 0; i < (do_tg ? 128 : 0); i++) {
             if (rg_llama_eval(m, &tok, 1, logits, 0) < 0) { fprintf(stderr, "bench: %s\n", rg_errmsg()); break; }
             int best = 0;
             for (int v = 1; v < I->n_vocab; v++) if (logits[v] > logits[best]) best = v;
@@ -158,7 +162,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--keep") && i + 1 < argc) keep_dir = argv[++i];
-        else { fprintf(stderr, "usage: %s [--type q8_0|q4_k|all] [--threads N] [--reps N] [--keep DIR] [--model FILE.gguf]\n", argv[0]); return 2; }
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) { i++; do_pp = !strcmp(argv[i], "pp"); do_tg = !strcmp(argv[i], "tg"); }
+        else { fprintf(stderr, "usage: %s [--type q8_0|q4_k|all] [--threads N] [--reps N] [--keep DIR] [--model FILE.gguf] [--only pp|tg]\n", argv[0]); return 2; }
     }
     if (reps < 1) reps = 1;
     if (model) return bench(model, "file", threads, reps) < 0;

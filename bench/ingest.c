@@ -5,7 +5,9 @@
  * the time in each stage and the peak RSS.
  *   usage: bench/ingest [MB] [DIR]     (DIR default /tmp/ragd-bench-ingest, removed first and
  *          after; MB=0 with an existing DIR/corpus re-times without regenerating)
- *   env RAGD_BENCH_NOSTORE=1 skips the store stage (parse + chunk only). */
+ *   env RAGD_BENCH_NOSTORE=1 skips the store stage (parse + chunk only);
+ *   env RAGD_BENCH_NOBATCH=1 stores one document per transaction (as before store batches)
+ *   instead of batches committed like `ragd index` does (rg_store_batch_tick). */
 #include "core/util.h"
 #include "index/store.h"
 #include "ingest/chunk.h"
@@ -155,7 +157,7 @@ static int64_t generate(const char *dir, int64_t target) {
 int main(int argc, char **argv) {
     int64_t mb = argc > 1 ? atoll(argv[1]) : 200;
     const char *dir = argc > 2 ? argv[2] : "/tmp/ragd-bench-ingest";
-    int nostore = getenv("RAGD_BENCH_NOSTORE") != NULL;
+    int nostore = getenv("RAGD_BENCH_NOSTORE") != NULL, batch = getenv("RAGD_BENCH_NOBATCH") == NULL;
     char cmd[1200];
     if (mb > 0) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -239,9 +241,15 @@ int main(int argc, char **argv) {
         }
         free(docs);
         free(data);
+        if (st && batch) {
+            double b0 = cpu_now();
+            if (rg_store_batch_tick(st, (int64_t)len) != 0) { fprintf(stderr, "store: %s\n", rg_errmsg()); failures++; }
+            t_store += cpu_now() - b0;
+        }
     }
     if (st) {
         double f0 = cpu_now();
+        if (rg_store_batch_commit(st) != 0) { fprintf(stderr, "store: %s\n", rg_errmsg()); failures++; }
         rg_store_flush(st);
         rg_store_close(st);
         t_store += cpu_now() - f0;
@@ -249,6 +257,7 @@ int main(int argc, char **argv) {
     double dt = rg_now() - t0, cpu = cpu_now() - cpu0;
     rg_walk_free(files, nfiles);
     double mbs = bytes / 1048576.0;
+    if (st) printf("store: %s\n", batch ? "batched transactions (rg_store_batch_tick)" : "one transaction per document");
     printf("ingested %d files, %lld documents, %.1f MB, %lld chunks, %lld failures in %.2fs (one core)\n",
            nfiles, (long long)ndocs, mbs, (long long)nchunks_total, (long long)failures, dt);
     printf("throughput: %.1f MB/s, %.0f chunks/s (wall); %.1f MB/s, %.0f chunks/s per CPU second (%.2f CPU s)\n",

@@ -5,7 +5,10 @@
  * of BM25, dense and hybrid search (query embedding excluded, and included with the hashing
  * encoder), recall@10 of the FAISS index against exact search, index size on disk, peak RSS.
  *   usage: bench/search [N] [DIR] [QUERIES]     (DIR default /tmp/ragd-bench-search, removed
- *          first; kept afterwards so a rerun with N=0 measures the existing index) */
+ *          first; kept afterwards so a rerun with N=0 measures the existing index)
+ * The FAISS tier follows the size (flat below 50k, IVF-Flat, IVF-PQ from 2M);
+ * RAGD_VEC_IVF_THRESHOLD / RAGD_VEC_PQ_THRESHOLD move the thresholds to measure a tier on a
+ * smaller set (they act when the index is saved). */
 #include "core/util.h"
 #include "index/store.h"
 #include "retrieve/search.h"
@@ -117,6 +120,22 @@ static void pct(const char *what, double *ms, int n) {
            sum / n, cpu_ms[n / 2], cpu_ms[p99]);
 }
 
+/* The FAISS index type, from the file's four-character code. */
+static const char *faiss_kind(const char *dir) {
+    char *p = xasprintf("%s/vectors.faiss", dir);
+    FILE *f = fopen(p, "rb");
+    free(p);
+    char cc[5] = {0};
+    if (!f) return "none";
+    size_t got = fread(cc, 1, 4, f);
+    fclose(f);
+    if (got != 4) return "unreadable";
+    if (memcmp(cc, "IxM2", 4) == 0) return "flat";
+    if (memcmp(cc, "IwFl", 4) == 0) return "ivf-flat";
+    if (memcmp(cc, "IwPQ", 4) == 0) return "ivf-pq";
+    return "other";
+}
+
 static int64_t fsize(const char *dir, const char *name) {
     char *p = xasprintf("%s/%s", dir, name);
     struct stat st;
@@ -221,7 +240,7 @@ int main(int argc, char **argv) {
     rg_store_stats stt;
     rg_store_stats_get(s, &stt);
     printf("index: %lld chunks, %lld vectors, FAISS %s; open (read-only) %.2f s\n", (long long)stt.chunks,
-           (long long)stt.faiss_vectors, stt.faiss_vectors >= 50000 ? "ivf-flat" : "flat", to);
+           (long long)stt.faiss_vectors, faiss_kind(dir), to);
     printf("disk: ragd.db %.1f MB (+wal %.1f MB), vectors.faiss %.1f MB\n", fsize(dir, "ragd.db") / 1e6,
            fsize(dir, "ragd.db-wal") / 1e6, fsize(dir, "vectors.faiss") / 1e6);
 

@@ -3,7 +3,9 @@
  * temporary directory with the store API, runs the daemon in this process on a Unix socket,
  * and measures BM25 searches per second with p50/p99 latency at 1, 8 and 32 concurrent
  * clients (each on its own kept-alive connection, raw HTTP), first alone, then while an index
- * job adds documents. Usage: serve [--chunks N] [--seconds S] [--mode bm25|hybrid] [--keep DIR] */
+ * job adds documents. "daemon CPU" is the CPU time of the daemon's threads (HTTP, workers,
+ * vector loader; not the index job's writer) per search: what a search costs whatever else
+ * runs on the machine. Usage: serve [--chunks N] [--seconds S] [--mode bm25|hybrid] [--keep DIR] */
 #include "serve/daemon.h"
 #include "index/store.h"
 #include "embed/encoder.h"
@@ -20,6 +22,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A Zipf-distributed vocabulary of pronounceable pseudo-words, so that posting lists have
@@ -181,6 +185,38 @@ static void *client(void *p) {
     return NULL;
 }
 
+/* CPU seconds used so far by this process's threads whose name starts with prefix (the
+ * daemon names its threads "rg-..."); skip: a name not to count (the index job's writer). */
+static double threads_cpu(const char *prefix, const char *skip) {
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir) return 0;
+    double sum = 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        if (de->d_name[0] == '.') continue;
+        char path[300], buf[1024];
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        char *lp = strchr(buf, '('), *rp = strrchr(buf, ')');
+        if (!lp || !rp) continue;
+        *rp = 0;
+        const char *comm = lp + 1;
+        if (strncmp(comm, prefix, strlen(prefix)) != 0 || (skip && strcmp(comm, skip) == 0)) continue;
+        /* after ") ": state, then fields 4.. ; utime and stime are fields 14 and 15 */
+        unsigned long ut = 0, st = 0;
+        char *p = rp + 2;
+        for (int field = 3; field < 14 && p; field++) { p = strchr(p, ' '); if (p) p++; }
+        if (p && sscanf(p, "%lu %lu", &ut, &st) == 2) sum += (double)(ut + st) / (double)hz;
+    }
+    closedir(dir);
+    return sum;
+}
+
 static int cmp_d(const void *x, const void *y) {
     double a = *(const double *)x, b = *(const double *)y;
     return a < b ? -1 : a > b;
@@ -190,6 +226,7 @@ static void run_level(const char *sock, const char *mode, int nclients, double s
     client_arg *args = xcalloc((size_t)nclients, sizeof *args);
     pthread_t *th = xcalloc((size_t)nclients, sizeof *th);
     double until = rg_now() + seconds, t0 = rg_now();
+    double cpu0 = threads_cpu("rg-", "rg-job");
     for (int i = 0; i < nclients; i++) {
         args[i] = (client_arg){sock, mode, until, NULL, 0, 0, 0, (unsigned)i * 7919u + 1};
         pthread_create(&th[i], NULL, client, &args[i]);
@@ -197,13 +234,14 @@ static void run_level(const char *sock, const char *mode, int nclients, double s
     long n = 0, errs = 0;
     for (int i = 0; i < nclients; i++) { pthread_join(th[i], NULL); n += args[i].nlat; errs += args[i].errors; }
     double dt = rg_now() - t0;
+    double cpu = threads_cpu("rg-", "rg-job") - cpu0;
     double *all = xmalloc((size_t)(n + 1) * sizeof *all);
     long k = 0;
     for (int i = 0; i < nclients; i++) { memcpy(all + k, args[i].lat, (size_t)args[i].nlat * sizeof *all); k += args[i].nlat; free(args[i].lat); }
     qsort(all, (size_t)n, sizeof *all, cmp_d);
     double p50 = n ? all[n / 2] : 0, p99 = n ? all[(long)(n * 0.99)] : 0;
-    printf("%-22s %-6s clients %2d: %7.0f searches/s  p50 %6.2f ms  p99 %6.2f ms  (%ld requests, %ld errors)\n", label, mode,
-           nclients, n / dt, p50 * 1e3, p99 * 1e3, n, errs);
+    printf("%-22s %-6s clients %2d: %7.0f searches/s  p50 %6.2f ms  p99 %6.2f ms  daemon CPU %5.2f ms/search  (%ld requests, %ld errors)\n",
+           label, mode, nclients, n / dt, p50 * 1e3, p99 * 1e3, n ? cpu / (double)n * 1e3 : 0, n, errs);
     fflush(stdout);
     free(all);
     free(args);
@@ -223,6 +261,8 @@ static void run_direct(const char *idx, const char *mode, double seconds) {
     unsigned seed = 12345;
     long n = 0, cap = 0;
     double *lat = NULL, until = rg_now() + seconds, t0 = rg_now();
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
     while (rg_now() < until) {
         char q[128];
         snprintf(q, sizeof q, "%s %s", query_word(&seed), query_word(&seed));
@@ -233,9 +273,12 @@ static void run_direct(const char *idx, const char *mode, double seconds) {
         lat[n++] = rg_now() - t;
     }
     double dt = rg_now() - t0;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9;
     qsort(lat, (size_t)n, sizeof *lat, cmp_d);
-    printf("%-22s %-6s clients  1: %7.0f searches/s  p50 %6.2f ms  p99 %6.2f ms  (%ld searches)\n", "direct (no HTTP)", mode,
-           n / dt, n ? lat[n / 2] * 1e3 : 0, n ? lat[(long)(n * 0.99)] * 1e3 : 0, n);
+    printf("%-22s %-6s clients  1: %7.0f searches/s  p50 %6.2f ms  p99 %6.2f ms  search CPU %5.2f ms/search  (%ld searches)\n",
+           "direct (no HTTP)", mode, n / dt, n ? lat[n / 2] * 1e3 : 0, n ? lat[(long)(n * 0.99)] * 1e3 : 0,
+           n ? cpu / (double)n * 1e3 : 0, n);
     free(lat);
     rg_store_close(s);
     rg_encoder_free(e);
@@ -244,6 +287,7 @@ static void run_direct(const char *idx, const char *mode, double seconds) {
 typedef struct { rg_daemon_config cfg; int rc; } daemon_arg;
 static void *daemon_main(void *p) {
     daemon_arg *a = p;
+    pthread_setname_np(pthread_self(), "rg-daemon");   /* its HTTP thread inherits the name */
     a->rc = rg_daemon_run(&a->cfg);
     return NULL;
 }
@@ -312,7 +356,17 @@ int main(int argc, char **argv) {
         submit_job(sock, docs);
         run_level(sock, mode, levels[i], seconds, "during index job");
     }
-    kill(getpid(), SIGTERM);   /* the daemon's handler turns it into its stop */
+    /* Memory now: anonymous (heap: FAISS copies, caches) apart from file pages (the database
+     * mapped by each reader: shared with the page cache, counted once per mapping). */
+    FILE *sf = fopen("/proc/self/status", "r");
+    char line[256];
+    while (sf && fgets(line, sizeof line, sf))
+        if (!strncmp(line, "RssAnon:", 8) || !strncmp(line, "RssFile:", 8) || !strncmp(line, "VmHWM:", 6)) {
+            line[strcspn(line, "\n")] = 0;
+            printf("memory of this process (daemon, clients, the direct store): %s\n", line);
+        }
+    if (sf) fclose(sf);
+        kill(getpid(), SIGTERM);   /* the daemon's handler turns it into its stop */
     pthread_join(dt, NULL);
     if (!keep) {
         char *cmd = xasprintf("rm -rf '%s'", dir);

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Builds tiny random BERT models as GGUF files (F32, F16, Q8_0; mean and CLS pooling) and a
 reference JSON of their token ids and sentence embeddings, computed with a plain PyTorch
-implementation of the BERT encoder (written here; no transformers library).
+implementation of the BERT encoder (written here; no transformers library). Also a tiny
+random cross-encoder reranker (llama.cpp's "rank" pooling: pooler cls.weight/cls.bias + tanh,
+classifier cls.output.weight/cls.output.bias) and the reference scores of query/passage pairs.
 
 Usage: scripts/make_tiny_bert.py [OUTDIR]   (default tests/models)
 The tensor names and metadata keys are those llama.cpp's converter writes for arch "bert",
@@ -130,8 +132,15 @@ def layer_norm(x, g, b):
 
 def forward(w, ids, pooling):
     """BERT encoder on one sequence (float64), then pooling and L2 normalisation."""
+    x = hidden_states(w, ids, [0] * len(ids))
+    e = x[0] if pooling == 2 else x.mean(0)
+    return (e / e.norm()).tolist()
+
+
+def hidden_states(w, ids, types):
+    """The final hidden states of the BERT encoder on one sequence (float64)."""
     n = len(ids)
-    x = w["token_embd.weight"][ids] + w["position_embd.weight"][:n] + w["token_types.weight"][0]
+    x = w["token_embd.weight"][ids] + w["position_embd.weight"][:n] + w["token_types.weight"][types]
     x = layer_norm(x, w["token_embd_norm.weight"], w["token_embd_norm.bias"])
     hd = HIDDEN // HEADS
     for i in range(LAYERS):
@@ -149,8 +158,51 @@ def forward(w, ids, pooling):
         h = lin(x, "ffn_up")
         h = 0.5 * h * (1 + torch.erf(h / math.sqrt(2)))
         x = layer_norm(x + lin(h, "ffn_down"), w[p + "layer_output_norm.weight"], w[p + "layer_output_norm.bias"])
-    e = x[0] if pooling == 2 else x.mean(0)
-    return (e / e.norm()).tolist()
+    return x
+
+
+# ---------------- reranker (cross-encoder) ----------------
+
+PAIRS_QUERY = [
+    "what was the total revenue in 2019?",
+    "why did net income increase?",
+    "the total revenue and net income of the company in the fiscal year ended december 2019 compared "
+    "to the prior year , and the average interest rate on long term debt per share of stock",
+]
+PAIRS_PASSAGES = [
+    "the company reported revenue of 12 million dollars in 2019.",
+    "net income increased, mainly due to lower operating costs!",
+    "shares were sold at a price of $ 4.50 each",
+    "quarterly results : sales grew faster than expected",
+    "total cash paid for income taxes was 3 million dollars",
+    "",
+    " ".join(["the revenue of the company increased"] * 20),
+]
+
+
+def make_reranker_weights(n_vocab, seed):
+    w = make_weights(n_vocab, seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    w["cls.weight"] = torch.randn(HIDDEN, HIDDEN, generator=g, dtype=torch.float64) * 0.3
+    w["cls.bias"] = torch.randn(HIDDEN, generator=g, dtype=torch.float64) * 0.1
+    w["cls.output.weight"] = torch.randn(1, HIDDEN, generator=g, dtype=torch.float64) * 0.5
+    w["cls.output.bias"] = torch.randn(1, generator=g, dtype=torch.float64) * 0.1
+    return w
+
+
+def pair_ids(query, passage, vocab):
+    """[CLS] query [SEP] passage [SEP]: the query keeps at most CTX // 2 ids, the passage the rest."""
+    q = tokenize(query, vocab, CTX // 2)
+    p = tokenize(passage, vocab, CTX - len(q) + 1)
+    return q + p[1:], [0] * len(q) + [1] * (len(p) - 1)
+
+
+def rerank_score(w, ids, types):
+    """llama.cpp's rank head: the pooler (dense + tanh) when the file has one, then the classifier."""
+    h = hidden_states(w, ids, types)[0]
+    if "cls.weight" in w:
+        h = torch.tanh(w["cls.weight"] @ h + w["cls.bias"])
+    return float(w["cls.output.weight"][0] @ h + w["cls.output.bias"][0])
 
 
 # ---------------- GGUF writer ----------------
@@ -195,7 +247,7 @@ def q8_0(a):
     return bytes(out)
 
 
-def write_gguf(path, name, weights, vocab, wtype, pooling):
+def write_gguf(path, name, weights, vocab, wtype, pooling, extra=()):
     toktypes = [3 if (t.startswith("[") and t.endswith("]")) else 1 for t in vocab]
     phantom = [t if tt == 3 else (t[2:] if t.startswith("##") else "\u2581" + t) for t, tt in zip(vocab, toktypes)]
     meta = [
@@ -217,7 +269,7 @@ def write_gguf(path, name, weights, vocab, wtype, pooling):
         kv("tokenizer.ggml.seperator_token_id", GGUF_U32, vocab.index("[SEP]")),
         kv("tokenizer.ggml.padding_token_id", GGUF_U32, vocab.index("[PAD]")),
         kv("tokenizer.ggml.cls_token_id", GGUF_U32, vocab.index("[CLS]")),
-    ]
+    ] + list(extra)
     infos, datas, off = [], [], 0
     for tname, t in weights.items():
         a = t.numpy()
@@ -256,7 +308,25 @@ def main():
         ref["sentences"].append({"text": s, "ids": ids, "mean": forward(w, ids, 1), "cls": forward(w, ids, 2)})
     with open(os.path.join(out, "tiny-bert.reference.json"), "w") as f:
         json.dump(ref, f, indent=1)
-    print(f"wrote {len(files)} models ({len(vocab)} tokens) and the reference to {out}")
+    # the reranker: its own weights, pooling type 4 (rank), one output label
+    rw = make_reranker_weights(len(vocab), seed=4321)
+    write_gguf(os.path.join(out, "tiny-bert-rerank-f32.gguf"), "tiny-bert-rerank", rw, vocab, T_F32, 4,
+               [kv("bert.classifier.output_labels", GGUF_ARRAY, (GGUF_STRING, ["LABEL_0"]))])
+    # as llama.cpp's converter writes BERT cross-encoders: the pooler dropped, classifier only
+    nw = {k: v for k, v in rw.items() if k not in ("cls.weight", "cls.bias")}
+    write_gguf(os.path.join(out, "tiny-bert-rerank-nopool-f32.gguf"), "tiny-bert-rerank-nopool", nw, vocab, T_F32, 4,
+               [kv("bert.classifier.output_labels", GGUF_ARRAY, (GGUF_STRING, ["LABEL_0"]))])
+    rref = {"context_length": CTX, "queries": []}
+    for qtext in PAIRS_QUERY:
+        item = {"query": qtext, "passages": []}
+        for ptext in PAIRS_PASSAGES:
+            ids, types = pair_ids(qtext, ptext, vocab)
+            item["passages"].append({"text": ptext, "ids": ids, "types": types, "score": rerank_score(rw, ids, types),
+                                     "score_nopool": rerank_score(nw, ids, types)})
+        rref["queries"].append(item)
+    with open(os.path.join(out, "tiny-bert-rerank.reference.json"), "w") as f:
+        json.dump(rref, f, indent=1)
+    print(f"wrote {len(files) + 2} models ({len(vocab)} tokens) and the references to {out}")
 
 
 if __name__ == "__main__":

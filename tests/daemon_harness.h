@@ -1,4 +1,4 @@
-/* daemon_harness: helpers shared by t_daemon and t_daemon_load: start/stop `ragd serve`
+/* daemon_harness: helpers shared by t_daemon, t_daemon_load and t_daemon_stream: start/stop `ragd serve`
  * processes (killed on any exit), HTTP over the Unix socket with libcurl, raw socket
  * exchanges, generated documents, index jobs. Included by exactly one test per binary. */
 #ifndef RAGD_TEST_DAEMON_HARNESS_H
@@ -154,17 +154,21 @@ static inline int socket_up(const char *sock) {
     return up;
 }
 
-/* Starts `ragd --index IDX serve --socket SOCK ARGS...` with its stderr in dir/serve.log.
- * Waits (up to 15 s) until it answers, or returns with pid -1 when it exited. */
-static inline daemon_t start_daemon(const char *dir, const char *idx, const char *sock, const char *const *args) {
+/* Starts `ragd --index IDX GLOBAL... serve --socket SOCK ARGS...` with its stderr in
+ * dir/serve.log (global: options before the command, e.g. --config; may be NULL). Waits (up
+ * to 15 s) until it answers, or returns with pid -1 when it exited. */
+static inline daemon_t start_daemon_g(const char *dir, const char *idx, const char *sock, const char *const *global,
+                                      const char *const *args) {
     daemon_t d = {0};
     snprintf(d.sock, sizeof d.sock, "%s", sock);
     snprintf(d.log, sizeof d.log, "%s/serve.log", dir);
-    const char *argv[40];
+    const char *argv[48];
     int n = 0;
-    argv[n++] = ragd_bin; argv[n++] = "--index"; argv[n++] = idx; argv[n++] = "serve";
+    argv[n++] = ragd_bin; argv[n++] = "--index"; argv[n++] = idx;
+    for (int i = 0; global && global[i] && n < 8; i++) argv[n++] = global[i];
+    argv[n++] = "serve";
     argv[n++] = "--socket"; argv[n++] = sock;
-    for (int i = 0; args && args[i] && n < 38; i++) argv[n++] = args[i];
+    for (int i = 0; args && args[i] && n < 46; i++) argv[n++] = args[i];
     argv[n] = NULL;
     pid_t p = fork();
     if (p == 0) {
@@ -182,6 +186,10 @@ static inline daemon_t start_daemon(const char *dir, const char *idx, const char
         usleep(50000);
     }
     return d;
+}
+
+static inline daemon_t start_daemon(const char *dir, const char *idx, const char *sock, const char *const *args) {
+    return start_daemon_g(dir, idx, sock, NULL, args);
 }
 
 /* Waits for the daemon to exit (up to timeout seconds); its exit status, or -1. */

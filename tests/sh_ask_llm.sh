@@ -37,3 +37,10 @@ else
 fi
 expect_rc bad_generator_named 1 env RAGD_GENERATOR=/nonexistent.gguf "$RAGD" --index "$IDX" ask "$NONE_Q"
 check bad_generator_message grep -q "nonexistent.gguf" "$T/err"
+
+# `ragd status` names the configured generator (the reasoner when there is none)
+RAGD_GENERATOR="$TINY" R status --json > "$T/st1"
+RAGD_GENERATOR="" R status --json > "$T/st2"
+check status_names_generator python3 -c 'import json,sys
+a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2]))
+assert a["generator"].endswith("tiny-qwen2-f32.gguf") and b["generator"]=="reasoner", (a["generator"], b["generator"])' "$T/st1" "$T/st2"

@@ -89,3 +89,7 @@ check url_indexed [ "$(jq_get 'd["indexed"]' < "$T/j1")" = 1 ]
 check url_unchanged_on_reindex [ "$(jq_get 'd["indexed"], d["unchanged"]' < "$T/j2")" = "(0, 1)" ]
 check url_searchable [ "$("$RAGD" --index "$T/u" search --json --mode bm25 'gross margin' | jq_get 'd["results"][0]["doc_id"]')" = "$URL" ]
 check url_errors_reported [ "$(jq_get 'd["failed"]' < "$T/j3")" = 2 ]
+
+# Schema 3: cells packed per table, counted in status; the killed-and-resumed index above was
+# written in batches (several documents per transaction) and checks clean.
+check status_schema_cells [ "$(jq_get 'd["schema_version"]==3 and d["tables"]>0 and d["cells"]>=4*d["tables"]' < "$T/st")" = True ]

@@ -84,3 +84,60 @@ for _ in $(seq 200); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
 wait "$PID"; rc=$?
 PID=
 [ "$rc" = 0 ] && [ ! -e "$SOCK" ] && ok sigterm || notok sigterm "exit $rc, socket $(ls "$SOCK" 2>&1)"
+
+# A generator through the daemon, as the README shows: tokens stream as "token" events with
+# curl -N; SIGHUP after the config drops the generator: the reasoner alone answers.
+TINY="${RAGD_ROOT:-$PWD}/tests/models/tiny-qwen2-f32.gguf"
+if [ -f "$TINY" ] && command -v python3 >/dev/null; then
+  mkdir -p "$T/g"
+  printf 'Northwind sold small boats in Oslo.\n' > "$T/g/a.txt"
+  printf 'generator = %s\n' "$TINY" > "$T/g.conf"
+  SOCK2="$T/run2/ragd.sock"
+  "$RAGD" --index "$T/gidx" --config "$T/g.conf" serve --socket "$SOCK2" --allow-root "$T/g" 2>"$T/serve2.log" &
+  PID=$!
+  for _ in $(seq 100); do [ -S "$SOCK2" ] && break; sleep 0.05; done
+  C2=(curl -sS --max-time 60 --unix-socket "$SOCK2")
+  job=$("${C2[@]}" -X POST -d "{\"paths\": [\"$T/g\"]}" http://localhost/v1/index)
+  id=$(printf '%s' "$job" | sed -n 's/.*"job": *\([0-9]*\).*/\1/p')
+  for _ in $(seq 200); do
+    st=$("${C2[@]}" "http://localhost/v1/jobs/$id" | sed -n 's/.*"state": *"\([a-z]*\)".*/\1/p')
+    [ "$st" = queued ] || [ "$st" = running ] || break
+    sleep 0.05
+  done
+  Q='{"question": "What did Northwind sell in 2012?", "doc": "a.txt", "stream": true}'
+  "${C2[@]}" -N -X POST -d "$Q" http://localhost/v1/ask > "$T/stream.txt"
+  py=$(python3 - "$T/stream.txt" <<'PY'
+import json, sys
+evs = []
+for block in open(sys.argv[1]).read().split("\n\n"):
+    if not block.strip(): continue
+    name = data = None
+    for line in block.split("\n"):
+        if line.startswith("event: "): name = line[7:]
+        if line.startswith("data: "): data = json.loads(line[6:])
+    evs.append((name, data))
+names = [n for n, _ in evs]
+assert names[-2:] == ["answer", "done"] and names.count("token") >= 1, names
+assert all(n == "token" for n in names[:-2]), names
+toks = "".join(d["text"] for n, d in evs if n == "token")
+out = evs[-2][1]["generator"]["output"]
+assert toks == out, (toks, out)
+print("ok")
+PY
+)
+  [ "$py" = ok ] && ok ask_stream_tokens || notok ask_stream_tokens "$py $(head -c 300 "$T/stream.txt")"
+  : > "$T/g.conf"
+  kill -HUP "$PID"
+  used=
+  for _ in $(seq 100); do
+    used=$("${C2[@]}" -X POST -d '{"question": "What did Northwind sell in 2012?", "doc": "a.txt"}' http://localhost/v1/ask |
+           python3 -c 'import json,sys; print(json.load(sys.stdin).get("generator", {}).get("used", False))' 2>/dev/null)
+    [ "$used" = False ] && break
+    sleep 0.05
+  done
+  [ "$used" = False ] && ok sighup_drops_generator || notok sighup_drops_generator "generator still used after SIGHUP"
+  kill -TERM "$PID"; wait "$PID"; rc=$?; PID=
+  [ "$rc" = 0 ] && ok sigterm_generator || notok sigterm_generator "exit $rc"
+else
+  echo "skip ask_stream_tokens: tests/models/tiny-qwen2-f32.gguf or python3 missing"
+fi

@@ -405,6 +405,45 @@ static void test_systemd(void) {
     close(nfd);
 }
 
+/* The search reply is written as text (daemon_handlers.c): quotes, backslashes, control
+ * characters and non-ASCII text come back exactly, and the scores read back as reals. */
+static void test_search_json(void) {
+    char dir[700], idx[700], sock[100], docs[700], f[800];
+    snprintf(dir, sizeof dir, "%s/j", tmp);
+    snprintf(idx, sizeof idx, "%s/j/idx", tmp);
+    snprintf(sock, sizeof sock, "%s/j/ragd.sock", tmp);
+    snprintf(docs, sizeof docs, "%s/j/docs", tmp);
+    rg_mkdir_p(docs, 0700);
+    snprintf(f, sizeof f, "%s/odd \"name\".txt", docs);
+    const char *text = "Zebrafish \"quoted\" back\\slash caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\x9f end";
+    test_write_file(f, text);
+    const char *args[] = {"--allow-root", docs, "--quiet", NULL};
+    daemon_t d = start_daemon(dir, idx, sock, args);
+    CHECKF(d.pid > 0, "daemon did not start (see %.200s)", d.log);
+    if (d.pid <= 0) return;
+    long s;
+    json_int_t id = submit_index(sock, docs, &s);
+    json_t *j = wait_job(sock, id, 30);
+    CHECK_STR(json_string_value(json_object_get(j, "state")), "done");
+    json_decref(j);
+    resp r;
+    CHECK(http(NULL, sock, "POST", "/v1/search", "{\"query\": \"zebrafish \\\"quoted\\\"\", \"mode\": \"bm25\"}", &r) == 0);
+    CHECK_INT(r.status, 200);
+    json_error_t e;
+    j = json_loadb(r.body, r.len, JSON_REJECT_DUPLICATES, &e);
+    CHECKF(j != NULL, "reply is not JSON: %s", e.text);
+    CHECK_STR(json_string_value(json_object_get(j, "query")), "zebrafish \"quoted\"");
+    json_t *h = json_array_get(json_object_get(j, "results"), 0);
+    const char *got = json_string_value(json_object_get(h, "text"));
+    CHECKF(got && strstr(got, text), "text: %s", got ? got : "(none)");
+    CHECK_STR(json_string_value(json_object_get(h, "doc_id")), "odd \"name\".txt");
+    CHECK(json_is_real(json_object_get(h, "score")) && json_real_value(json_object_get(h, "score")) > 0);
+    CHECK(json_is_real(json_object_get(json_object_get(j, "timings"), "total_ms")));
+    json_decref(j);
+    resp_free(&r);
+    CHECK_INT(stop_daemon(&d), 0);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     if (harness_init(argv[0])) { printf("skip t_daemon: no ragd binary at %s (set RAGD)\n", ragd_bin); return 0; }
@@ -412,6 +451,7 @@ int main(int argc, char **argv) {
     RUN(test_bad_requests);
     RUN(test_socket_safety);
     RUN(test_systemd);
+    RUN(test_search_json);
     harness_done();
     TESTS_DONE();
 }

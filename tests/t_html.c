@@ -4,6 +4,7 @@
 #include "ingest/parse.h"
 #include "core/util.h"
 #include "ingest/sentence.h"
+#include "ingest/chunk.h"
 #include <pthread.h>
 
 static rg_doc *html(const char *name, const char *text) {
@@ -196,6 +197,43 @@ static char *files_data[3];
 static size_t files_len[3];
 static const char *files_name[3] = {"corpora/reports/northwind-2019-10k.html", "corpora/reports/corvid-q3-2020-results.pdf",
                                     "corpora/reports/blueharbor-2019-quarterly.csv"};
+/* Blocks carry the byte offset of their element's start tag, past multi-byte text and long
+ * attributes; chunks made from them report it. */
+static void test_offsets(void) {
+    const char *text =
+        "<!DOCTYPE html>\n<html><head><title>T</title><script>var s = \"<p>not this</p>\";</script></head>\n"
+        "<body><nav><a href=\"/\">Home</a></nav>\n"
+        "<h1 class=\"big\">Caf\xc3\xa9 r\xc3\xa9sum\xc3\xa9</h1>\n"
+        "<p data-x=\"a > b\">First paragraph, with <b>bold</b> words.</p>\n"
+        "<div><p>Second paragraph.</p></div>\n"
+        "<table><tr><th></th><th>2019</th></tr><tr><td>Revenue</td><td>1,452.4</td></tr></table>\n"
+        "</body></html>\n";
+    rg_doc *d = html("off.html", text);
+    CHECK(d != NULL);
+    if (!d) return;
+    int64_t want_h1 = strstr(text, "<h1") - text, want_p1 = strstr(text, "<p data-x") - text,
+            want_p2 = strstr(text, "<p>Second") - text, want_t = strstr(text, "<table>") - text;
+    int seen = 0;
+    for (int i = 0; i < d->nblocks; i++) {
+        rg_block *b = &d->blocks[i];
+        if (b->kind == RG_BLOCK_HEADING) { CHECK_INT(b->offset, want_h1); seen |= 1; }
+        else if (b->kind == RG_BLOCK_TABLE) { CHECK_INT(b->offset, want_t); seen |= 2; }
+        else if (strstr(b->text, "First")) { CHECK_INT(b->offset, want_p1); seen |= 4; }
+        else if (strstr(b->text, "Second")) { CHECK_INT(b->offset, want_p2); seen |= 8; }
+    }
+    CHECK_INT(seen, 15);
+    rg_chunk *c = NULL;
+    int n = 0;
+    CHECK_INT(rg_chunk_doc(d, NULL, &c, &n), 0);
+    int table_chunk = 0;
+    for (int i = 0; i < n; i++)
+        if (c[i].kind == RG_CHUNK_TABLE) { CHECK_INT(c[i].offset, want_t); table_chunk = 1; }
+        else if (!c[i].context_only) CHECK(c[i].offset > 0);
+    CHECK(table_chunk);
+    rg_chunks_free(c, n);
+    rg_doc_free(d);
+}
+
 static void *worker(void *arg) {
     long bad = 0;
     for (int it = 0; it < 6; it++)
@@ -236,6 +274,7 @@ int main(void) {
     RUN(test_malformed);
     RUN(test_layout_and_spans);
     RUN(test_hostile);
+    RUN(test_offsets);
     RUN(test_concurrent);
     TESTS_DONE();
 }

@@ -8,6 +8,8 @@
 #include "generate/llama.h"
 #include "nn/bpe.h"
 #include "generate/generate_cli.h"
+#include "nn/gguf_write.h"
+#include "nn/tensor.h"
 #include <fcntl.h>
 #include <jansson.h>
 #include <sys/wait.h>
@@ -367,6 +369,72 @@ static void test_corrupt_headers(void) {
     free(dir);
 }
 
+/* Attention kernels (AVX2: transposed keys, 16/8-position blocks, 64-wide value sums) against
+ * the portable loops, on a random F32 qwen2 model with head size 64, 3 query heads per KV
+ * head and 45 positions (every block size and tail), in one batch and in batches of 7. */
+static float lrand(unsigned *s) { *s = *s * 1664525u + 1013904223u; return (float)((*s >> 8) & 0xFFFF) / 32768.0f - 1.0f; }
+static void test_attention_simd_vs_portable(void) {
+    enum { D = 192, H = 3, KVH = 1, HD = 64, F = 96, V = 50, NT = 45 };
+    char *dir = test_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/att.gguf", dir);
+    rg_gguf_writer *w = rg_gguf_writer_new();
+    rg_gguf_w_str(w, "general.architecture", "qwen2");
+    rg_gguf_w_u32(w, "qwen2.context_length", 128);
+    rg_gguf_w_u32(w, "qwen2.embedding_length", D);
+    rg_gguf_w_u32(w, "qwen2.block_count", 1);
+    rg_gguf_w_u32(w, "qwen2.feed_forward_length", F);
+    rg_gguf_w_u32(w, "qwen2.attention.head_count", H);
+    rg_gguf_w_u32(w, "qwen2.attention.head_count_kv", KVH);
+    unsigned seed = 5;
+    const struct { const char *name; int64_t in, out; } mats[] = {
+        {"token_embd.weight", D, V}, {"blk.0.attn_q.weight", D, H * HD}, {"blk.0.attn_k.weight", D, KVH * HD},
+        {"blk.0.attn_v.weight", D, KVH * HD}, {"blk.0.attn_output.weight", H * HD, D}, {"blk.0.ffn_gate.weight", D, F},
+        {"blk.0.ffn_up.weight", D, F}, {"blk.0.ffn_down.weight", F, D}};
+    float *bufs[12];
+    int nbuf = 0;
+    for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
+        size_t n = (size_t)(mats[i].in * mats[i].out);
+        float *b = bufs[nbuf++] = malloc(sizeof(float) * n);
+        for (size_t k = 0; k < n; k++) b[k] = lrand(&seed) * (i == 1 || i == 2 ? 0.3f : 0.1f);   /* peaky attention */
+        int64_t ne[2] = {mats[i].in, mats[i].out};
+        rg_gguf_w_tensor(w, mats[i].name, RG_TYPE_F32, 2, ne, b, sizeof(float) * n);
+    }
+    const char *vecs[] = {"blk.0.attn_norm.weight", "blk.0.ffn_norm.weight", "output_norm.weight"};
+    for (int i = 0; i < 3; i++) {
+        float *b = bufs[nbuf++] = malloc(sizeof(float) * D);
+        for (int k = 0; k < D; k++) b[k] = 1 + 0.1f * lrand(&seed);
+        int64_t ne = D;
+        rg_gguf_w_tensor(w, vecs[i], RG_TYPE_F32, 1, &ne, b, sizeof(float) * D);
+    }
+    CHECK(rg_gguf_writer_save(w, path) == 0);
+    rg_gguf_writer_free(w);
+    for (int i = 0; i < nbuf; i++) free(bufs[i]);
+    int32_t ids[NT];
+    for (int i = 0; i < NT; i++) ids[i] = (int32_t)((i * 7 + 3) % V);
+    float *lg[3];
+    for (int k = 0; k < 3; k++) {
+        rg_llama_simd(k != 1);              /* 0: AVX2 one batch, 1: portable, 2: AVX2 batches of 7 */
+        rg_llama_params lp = {.n_ctx = 64, .n_threads = 2, .n_batch = k == 2 ? 7 : 64};
+        rg_llama *m = rg_llama_load(path, &lp);
+        CHECKF(m != NULL, "%s", rg_errmsg());
+        lg[k] = calloc((size_t)NT * V, sizeof(float));
+        if (m) CHECK(rg_llama_eval(m, ids, NT, lg[k], 1) == 0);
+        rg_llama_free(m);
+    }
+    rg_llama_simd(1);
+    double md = 0, mag = 0;
+    for (int k = 1; k < 3; k++)
+        for (int i = 0; i < NT * V; i++) {
+            double d = fabs(lg[k][i] - lg[0][i]);
+            if (d > md) md = d;
+            if (fabs(lg[0][i]) > mag) mag = fabs(lg[0][i]);
+        }
+    CHECKF(mag > 0.1 && md <= 1e-4 * (1 + mag), "max difference %.3g (logit magnitude %.3g)", md, mag);
+    for (int k = 0; k < 3; k++) free(lg[k]);
+    test_rm_rf(dir);
+    free(dir);
+}
+
 int main(void) {
     RUN(test_llama_f32);
     RUN(test_qwen2_f32);
@@ -378,5 +446,6 @@ int main(void) {
     RUN(test_cli);
     RUN(test_bad_files);
     RUN(test_corrupt_headers);
+    RUN(test_attention_simd_vs_portable);
     TESTS_DONE();
 }

@@ -4,6 +4,8 @@
 #include "embed/encoder.h"
 #include "index/store.h"
 #include "index/vectors.h"
+#include "index/cellpack.h"
+#include <sqlite3.h>
 #include "ingest/chunk.h"
 #include "ingest/formats.h"
 #include <signal.h>
@@ -328,6 +330,381 @@ static void test_context_only_chunks(void) {
     free(dir);
 }
 
+/* ---- batches ---- */
+
+static int64_t faiss_count(rg_store *s) {
+    rg_store_stats st;
+    rg_store_stats_get(s, &st);
+    return st.faiss_vectors;
+}
+
+static int check_clean(rg_store *s) {
+    char *rep = NULL;
+    int rc = rg_store_check(s, &rep);
+    if (rc != 0) fprintf(stderr, "check: %s\n", rep ? rep : rg_errmsg());
+    free(rep);
+    return rc;
+}
+
+/* Documents put in a batch are in SQL at once, in FAISS at the commit; a rolled-back batch
+ * leaves nothing behind; replacing and removing inside a batch keep FAISS exact. */
+static void test_batch_commit_rollback(void) {
+    char *dir = test_tmpdir();
+    rg_store *s = open_store(dir, 1);
+    CHECK(s != NULL);
+    if (!s) { test_rm_rf(dir); free(dir); return; }
+    CHECK_INT(rg_store_batch_begin(s), 0);
+    CHECK_INT(rg_store_batch_open(s), 1);
+    CHECK_INT(rg_store_batch_begin(s), -1);   /* one at a time */
+    CHECK_INT(put_md(s, "a", doc_a), 0);
+    CHECK_INT(put_md(s, "b", doc_b), 0);
+    CHECK_INT(rg_store_get_doc(s, "a", NULL), 1);
+    CHECK_INT(bm25_count(s, "sourdough", NULL), 1);
+    CHECK_INT(faiss_count(s), 0);              /* vectors wait for the commit */
+    CHECK_INT(put_md(s, "b", "# Beta Ltd\n\nBeta now brews cider in Leeds.\n"), 0);   /* replaced in the batch */
+    CHECK_INT(rg_store_batch_commit(s), 0);
+    CHECK_INT(rg_store_batch_open(s), 0);
+    CHECK_INT(rg_store_batch_commit(s), 0);    /* none open: nothing to do */
+    rg_store_stats st;
+    rg_store_stats_get(s, &st);
+    CHECK_INT(st.documents, 2);
+    CHECK(st.vectors > 0);
+    CHECK_INT(st.faiss_vectors, st.vectors);
+    CHECK_INT(bm25_count(s, "sourdough", NULL), 0);
+    CHECK_INT(bm25_count(s, "cider", NULL), 1);
+    char top[64];
+    dense_top(s, "cider brewing in Leeds", top, sizeof top);
+    CHECK_STR(top, "b");
+    CHECK_INT(check_clean(s), 0);
+
+    /* rolled back: neither the new document nor the removal survives */
+    int64_t before = faiss_count(s);
+    CHECK_INT(rg_store_batch_begin(s), 0);
+    CHECK_INT(put_md(s, "c", "# Gamma\n\nGamma mines copper in Chile.\n"), 0);
+    CHECK_INT(rg_store_remove_doc(s, "a"), 1);
+    CHECK_INT(rg_store_remove_doc(s, "zzz"), 0);
+    CHECK_INT(rg_store_batch_rollback(s), 0);
+    CHECK_INT(rg_store_get_doc(s, "c", NULL), 0);
+    CHECK_INT(rg_store_get_doc(s, "a", NULL), 1);
+    CHECK_INT(faiss_count(s), before);
+    CHECK_INT(bm25_count(s, "turbines", NULL) >= 1, 1);
+    CHECK_INT(check_clean(s), 0);
+
+    /* a batch left open is committed by close */
+    CHECK_INT(rg_store_batch_begin(s), 0);
+    CHECK_INT(put_md(s, "d", "# Delta\n\nDelta repairs zeppelins.\n"), 0);
+    rg_store_close(s);
+    s = open_store(dir, 1);
+    CHECK(s && rg_store_get_doc(s, "d", NULL) == 1);
+    CHECK(s && strcmp(rg_store_repairs(s), "") == 0);
+    CHECK(s && check_clean(s) == 0);
+    rg_store_close(s);
+    test_rm_rf(dir);
+    free(dir);
+}
+
+/* A document that fails inside a batch rolls the whole batch back (none of it is recorded)
+ * and says so; the store stays usable and consistent. */
+static void test_batch_failure(void) {
+    char *dir = test_tmpdir();
+    rg_store *s = open_store(dir, 1);
+    CHECK(s != NULL);
+    if (!s) { test_rm_rf(dir); free(dir); return; }
+    CHECK_INT(put_md(s, "a", doc_a), 0);
+    CHECK_INT(rg_store_batch_begin(s), 0);
+    CHECK_INT(put_md(s, "b", doc_b), 0);
+    rg_doc *bad = rg_doc_new("x", "x", "text");
+    free(bad->id);
+    bad->id = NULL;                            /* documents.doc_id is NOT NULL */
+    rg_chunk c = {.kind = RG_CHUNK_TEXT, .text = "lost words", .section = "", .parent = -1, .table_index = -1};
+    CHECK_INT(rg_store_put_doc(s, bad, NULL, &c, 1, NULL), -1);
+    CHECKF(strstr(rg_errmsg(), "batch of 1 other document was rolled back") != NULL, "%s", rg_errmsg());
+    bad->id = xstrdup("x");
+    rg_doc_free(bad);
+    CHECK_INT(rg_store_batch_open(s), 0);
+    CHECK_INT(rg_store_get_doc(s, "b", NULL), 0);
+    CHECK_INT(rg_store_get_doc(s, "a", NULL), 1);
+    CHECK_INT(put_md(s, "b", doc_b), 0);       /* outside a batch again */
+    CHECK_INT(bm25_count(s, "sourdough", NULL), 1);
+    rg_store_stats st;
+    rg_store_stats_get(s, &st);
+    CHECK_INT(st.faiss_vectors, st.vectors);
+    CHECK_INT(check_clean(s), 0);
+    rg_store_close(s);
+    test_rm_rf(dir);
+    free(dir);
+}
+
+static void batch_md(int i, char *id, size_t idn, char *md, size_t mdn) {
+    snprintf(id, idn, "doc%05d", i);
+    snprintf(md, mdn, "# Doc %d\n\nUnit %d shipped %d widgets to customer %d.\n\n| | 2019 | 2018 |\n|---|---|---|\n| Widgets | %d | (%d.5) |\n",
+             i, i, i * 7, i % 13, i * 3, i);
+}
+
+/* A writer killed with SIGKILL in the middle of a batch: every committed batch survives
+ * whole, nothing of the open one does (no partial document: each one present has its chunk,
+ * its vector and its table with the exact cells), and re-running completes the set. */
+static void test_kill9_mid_batch(void) {
+    char *dir = test_tmpdir();
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        rg_store *s = open_store(dir, 1);
+        if (!s || rg_store_batch_begin(s) != 0) _exit(3);
+        for (int i = 0;; i++) {
+            char id[32], md[256];
+            batch_md(i, id, sizeof id, md, sizeof md);
+            if (put_md(s, id, md) != 0) _exit(4);
+            if (i % 10 == 9) {   /* a batch of ten committed: report how many are safe */
+                if (rg_store_batch_commit(s) != 0 || rg_store_batch_begin(s) != 0) _exit(5);
+                if (i % 30 == 29 && rg_store_flush(s) != 0) _exit(6);
+                int done = i + 1;
+                if (write(fds[1], &done, sizeof done) != (ssize_t)sizeof done) _exit(7);
+            }
+        }
+    }
+    close(fds[1]);
+    int committed = 0, got;
+    while (committed < 80 && read(fds[0], &got, sizeof got) == (ssize_t)sizeof got) committed = got;
+    kill(pid, SIGKILL);
+    while (read(fds[0], &got, sizeof got) == (ssize_t)sizeof got) committed = got;
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status));
+    rg_store *s = open_store(dir, 1);
+    CHECK(s != NULL);
+    if (!s) { test_rm_rf(dir); free(dir); return; }
+    CHECK_INT(check_clean(s), 0);
+    rg_store_stats st;
+    rg_store_stats_get(s, &st);
+    CHECKF(st.documents >= committed && st.documents % 10 == 0, "%lld documents, %d committed",
+           (long long)st.documents, committed);   /* whole batches only */
+    CHECK_INT(st.faiss_vectors, st.vectors);
+    int n = (int)st.documents;
+    for (int i = 0; i < n; i++) {
+        char id[32], md[256];
+        batch_md(i, id, sizeof id, md, sizeof md);
+        rg_table **t = NULL;
+        int nt = 0;
+        rg_chunk_row *rows = NULL;
+        int nr = 0;
+        int ok = rg_store_doc_tables(s, id, &t, NULL, &nt) == 0 && nt == 1 &&
+                 rg_store_doc_chunks(s, id, &rows, &nr) == 0 && nr >= 1;
+        if (ok) {
+            rg_cell *c1 = rg_table_cell(t[0], 1, 1), *c2 = rg_table_cell(t[0], 1, 2);
+            ok = c1 && c2 && c1->type == RG_CELL_NUMBER && c1->value == i * 3 && c2->value == -(i + 0.5);
+        }
+        for (int k = 0; k < nt; k++) rg_table_free(t[k]);
+        free(t);
+        for (int k = 0; k < nr; k++) rg_chunk_row_free(&rows[k]);
+        free(rows);
+        if (!ok) { CHECKF(0, "%s incomplete after the kill", id); break; }
+    }
+    /* the re-run: everything up to 120, in batches, as `ragd index` would */
+    CHECK_INT(rg_store_batch_begin(s), 0);
+    for (int i = 0; i < 120; i++) {
+        char id[32], md[256];
+        batch_md(i, id, sizeof id, md, sizeof md);
+        if (rg_store_get_doc(s, id, NULL) == 1) continue;
+        if (put_md(s, id, md) != 0 || rg_store_batch_tick(s, (int64_t)strlen(md)) != 0) { CHECKF(0, "re-run: %s", rg_errmsg()); break; }
+    }
+    CHECK_INT(rg_store_batch_commit(s), 0);
+    rg_store_stats_get(s, &st);
+    CHECK_INT(st.documents, n > 120 ? n : 120);
+    CHECK_INT(st.faiss_vectors, st.vectors);
+    CHECK_INT(check_clean(s), 0);
+    rg_store_close(s);
+    test_rm_rf(dir);
+    free(dir);
+}
+
+/* Chunk ids are never reused (AUTOINCREMENT), also now that the store picks them itself:
+ * FAISS and anything that kept an old id must not see it point at a new chunk. */
+static void test_chunk_ids_not_reused(void) {
+    char *dir = test_tmpdir();
+    rg_store *s = open_store(dir, 1);
+    CHECK(s && put_md(s, "a", doc_a) == 0);
+    rg_chunk_row *rows = NULL;
+    int n = 0;
+    int64_t maxa = 0;
+    if (s && rg_store_doc_chunks(s, "a", &rows, &n) == 0)
+        for (int i = 0; i < n; i++) { if (rows[i].id > maxa) maxa = rows[i].id; rg_chunk_row_free(&rows[i]); }
+    free(rows);
+    CHECK(maxa > 0);
+    CHECK(s && rg_store_remove_doc(s, "a") == 1);
+    rg_store_close(s);
+    s = open_store(dir, 1);
+    CHECK(s && put_md(s, "b", doc_b) == 0);
+    if (s && rg_store_doc_chunks(s, "b", &rows, &n) == 0) {
+        CHECK(n >= 1);
+        for (int i = 0; i < n; i++) { CHECKF(rows[i].id > maxa, "id %lld reused", (long long)rows[i].id); rg_chunk_row_free(&rows[i]); }
+        free(rows);
+    }
+    rg_store_close(s);
+    test_rm_rf(dir);
+    free(dir);
+}
+
+/* ---- cells packed per table (schema 3) ---- */
+
+static void test_cellpack_roundtrip_and_corrupt(void) {
+    rg_table *t = rg_table_new(3, 3);
+    const char *raws[9] = {"", "2019", "Fiscal 2018", "Total revenue", "$ 1,452.4", "(12.6)", "Margin", "12.5%", "—"};
+    for (int i = 0; i < 9; i++) rg_table_set(t, i / 3, i % 3, raws[i]);
+    char long_raw[400];
+    memset(long_raw, 'x', sizeof long_raw - 1);
+    long_raw[sizeof long_raw - 1] = 0;
+    rg_table_set(t, 2, 0, long_raw);           /* a two-byte length */
+    rg_buf b = {0};
+    rg_cells_pack(t, &b);
+    rg_table *u = rg_table_new(3, 3);
+    CHECK_INT(rg_cells_unpack(u, b.data, b.len), 0);
+    for (int i = 0; i < 9; i++) {
+        CHECK_STR(u->cells[i].raw, t->cells[i].raw);
+        CHECK_INT(u->cells[i].type, t->cells[i].type);
+        CHECK(u->cells[i].value == t->cells[i].value);
+        CHECK_STR(u->cells[i].unit, t->cells[i].unit);
+    }
+    CHECK_INT(u->cells[4].type, RG_CELL_NUMBER);
+    CHECK(u->cells[4].value == 1452.4);
+    CHECK_STR(u->cells[4].unit, "$");
+    CHECK(u->cells[5].value == -12.6);
+    CHECK_INT(u->cells[7].type, RG_CELL_PERCENT);
+    rg_table_free(u);
+    /* every truncation, a trailing byte, a bad type and a bad format are refused, never read past */
+    for (size_t cut = 0; cut < b.len; cut++) {
+        char *copy = xmalloc(cut + 1);
+        memcpy(copy, b.data, cut);
+        u = rg_table_new(3, 3);
+        CHECKF(rg_cells_unpack(u, copy, cut) == -1, "cut at %zu accepted", cut);
+        rg_table_free(u);
+        free(copy);
+    }
+    char *more = xmalloc(b.len + 1);
+    memcpy(more, b.data, b.len);
+    more[b.len] = 0;
+    u = rg_table_new(3, 3);
+    CHECK_INT(rg_cells_unpack(u, more, b.len + 1), -1);
+    CHECK(strstr(rg_errmsg(), "after the last cell") != NULL);
+    rg_table_free(u);
+    more[1] = 9;                               /* the first cell's type */
+    u = rg_table_new(3, 3);
+    CHECK_INT(rg_cells_unpack(u, more, b.len), -1);
+    rg_table_free(u);
+    more[0] = 7;
+    u = rg_table_new(3, 3);
+    CHECK_INT(rg_cells_unpack(u, more, b.len), -1);
+    rg_table_free(u);
+    u = rg_table_new(2, 3);                     /* a shape that does not match */
+    CHECK_INT(rg_cells_unpack(u, b.data, b.len), -1);
+    rg_table_free(u);
+    free(more);
+    rg_buf_free(&b);
+    rg_table_free(t);
+}
+
+/* The schema-2 layout (a row per cell, FTS kept by triggers), as a database written by the
+ * previous ragd holds it. */
+static const char *schema_v2 =
+    "CREATE TABLE documents(id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL UNIQUE, source TEXT NOT NULL,"
+    "  content_hash TEXT, size INTEGER, mtime INTEGER, kind TEXT, title TEXT, metadata TEXT, etag TEXT, last_modified TEXT,"
+    "  indexed_at INTEGER);"
+    "CREATE INDEX documents_source ON documents(source);"
+    "CREATE TABLE tables(id INTEGER PRIMARY KEY AUTOINCREMENT, doc INTEGER NOT NULL, ord INTEGER NOT NULL,"
+    "  nrows INTEGER, ncols INTEGER, header_rows INTEGER, header_cols INTEGER, caption TEXT, scale TEXT, section TEXT);"
+    "CREATE INDEX tables_doc ON tables(doc);"
+    "CREATE TABLE cells(table_id INTEGER NOT NULL, row INTEGER NOT NULL, col INTEGER NOT NULL,"
+    "  raw TEXT, type INTEGER, value REAL, unit TEXT, PRIMARY KEY(table_id, row, col)) WITHOUT ROWID;"
+    "CREATE TABLE chunks(id INTEGER PRIMARY KEY AUTOINCREMENT, doc INTEGER NOT NULL, ord INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL, text TEXT NOT NULL, section TEXT, parent INTEGER, table_id INTEGER, row_start INTEGER,"
+    "  row_end INTEGER, ntokens INTEGER, page INTEGER, offset INTEGER, context_only INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX chunks_doc ON chunks(doc);"
+    "CREATE TABLE vectors(chunk_id INTEGER PRIMARY KEY, vec BLOB NOT NULL);"
+    "CREATE VIEW chunks_searchable AS SELECT id, text, section FROM chunks WHERE context_only = 0;"
+    "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, section, content='chunks_searchable', content_rowid='id',"
+    "  tokenize='porter unicode61 remove_diacritics 2');"
+    "CREATE TRIGGER chunks_ai AFTER INSERT ON chunks WHEN new.context_only = 0 BEGIN"
+    "  INSERT INTO chunks_fts(rowid, text, section) VALUES (new.id, new.text, new.section); END;"
+    "CREATE TRIGGER chunks_ad AFTER DELETE ON chunks WHEN old.context_only = 0 BEGIN"
+    "  INSERT INTO chunks_fts(chunks_fts, rowid, text, section) VALUES('delete', old.id, old.text, old.section); END;"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+    "INSERT INTO meta VALUES('generation', '0');"
+    "CREATE INDEX vectors_ids ON vectors(chunk_id);"
+    "INSERT INTO documents(doc_id, source, kind) VALUES ('old.md', '/x/old.md', 'markdown');"
+    "INSERT INTO tables(doc, ord, nrows, ncols, header_rows, header_cols, caption, scale, section)"
+    "  VALUES (1, 0, 2, 3, 1, 1, '(in millions)', 'million', 'Results');"
+    "INSERT INTO cells VALUES (1, 0, 0, '', 0, NULL, '');"
+    "INSERT INTO cells VALUES (1, 0, 1, '2019', 4, 2019, '');"
+    "INSERT INTO cells VALUES (1, 0, 2, 'Fiscal 2018', 4, 2018, '');"
+    "INSERT INTO cells VALUES (1, 1, 0, 'Revenue', 1, NULL, '');"
+    "INSERT INTO cells VALUES (1, 1, 1, '$ 1,452.4', 2, 1452.4, '$');"   /* (1, 1, 2) missing: reads as empty */
+    "INSERT INTO chunks(doc, ord, kind, text, section, table_id, context_only)"
+    "  VALUES (1, 0, 1, 'Revenue | 2019: $ 1,452.4 | Fiscal 2018:', 'Results', 1, 0);"
+    "INSERT INTO chunks(doc, ord, kind, text, section, context_only) VALUES (1, 1, 0, 'whole section about revenue', 'Results', 1);"
+    "PRAGMA user_version = 2;";
+
+static void test_migrate_v2_cells(void) {
+    char *dir = test_tmpdir();
+    char *db = xasprintf("%s/ragd.db", dir);
+    sqlite3 *h = NULL;
+    CHECK(sqlite3_open(db, &h) == SQLITE_OK && sqlite3_exec(h, schema_v2, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(h);
+    rg_store_opts ro = {.encoder = NULL, .dim = 0, .writable = 0, .create = 0};
+    rg_store *s = open_store(dir, 1);          /* the writer migrates */
+    CHECKF(s != NULL, "%s", rg_errmsg());
+    if (s) {
+        rg_store_stats st;
+        rg_store_stats_get(s, &st);
+        CHECK_INT(st.schema_version, 3);
+        CHECK_INT(st.tables, 1);
+        CHECK_INT(st.cells, 6);
+        CHECK_INT(check_clean(s), 0);
+        rg_store_close(s);
+    }
+    s = rg_store_open(dir, &ro);               /* and a reader then reads the packed cells */
+    CHECKF(s != NULL, "%s", rg_errmsg());
+    rg_table **t = NULL;
+    int nt = 0;
+    if (s && rg_store_doc_tables(s, "old.md", &t, NULL, &nt) == 0 && nt == 1) {
+        rg_table *x = t[0];
+        CHECK_INT(x->nrows, 2);
+        CHECK_INT(x->ncols, 3);
+        CHECK_INT(x->header_rows, 1);
+        CHECK_STR(x->scale, "million");
+        CHECK_STR(x->caption, "(in millions)");
+        static const char *raw[6] = {"", "2019", "Fiscal 2018", "Revenue", "$ 1,452.4", ""};
+        static const int type[6] = {RG_CELL_EMPTY, RG_CELL_YEAR, RG_CELL_YEAR, RG_CELL_TEXT, RG_CELL_NUMBER, RG_CELL_EMPTY};
+        static const double value[6] = {0, 2019, 2018, 0, 1452.4, 0};
+        for (int i = 0; i < 6; i++) {
+            CHECK_STR(x->cells[i].raw, raw[i]);
+            CHECK_INT(x->cells[i].type, type[i]);
+            CHECK(x->cells[i].value == value[i]);
+        }
+        CHECK_STR(x->cells[4].unit, "$");
+    } else CHECKF(0, "tables: %d (%s)", nt, rg_errmsg());
+    for (int i = 0; i < nt; i++) rg_table_free(t[i]);
+    free(t);
+    if (s) { CHECK_INT(bm25_count(s, "revenue", NULL), 1); rg_store_close(s); }
+    /* the old cell rows and triggers are gone, and the old document is removed cleanly from FTS */
+    CHECK(sqlite3_open(db, &h) == SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    CHECK(sqlite3_prepare_v2(h, "SELECT count(*) FROM sqlite_master WHERE name IN ('cells', 'chunks_ai', 'chunks_ad')", -1, &q, NULL) == SQLITE_OK);
+    CHECK(q && sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 0);
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+    s = open_store(dir, 1);
+    CHECK(s && rg_store_remove_doc(s, "old.md") == 1);
+    CHECK(s && bm25_count(s, "revenue", NULL) == 0);
+    CHECK(s && check_clean(s) == 0);
+    rg_store_close(s);
+    free(db);
+    test_rm_rf(dir);
+    free(dir);
+}
+
 int main(void) {
     enc = rg_hash_encoder_new(256);
     RUN(test_add_search_remove);
@@ -337,6 +714,12 @@ int main(void) {
     RUN(test_kill9_writer);
     RUN(test_reader_not_blocked);
     RUN(test_context_only_chunks);
+    RUN(test_batch_commit_rollback);
+    RUN(test_batch_failure);
+    RUN(test_kill9_mid_batch);
+    RUN(test_chunk_ids_not_reused);
+    RUN(test_cellpack_roundtrip_and_corrupt);
+    RUN(test_migrate_v2_cells);
     rg_encoder_free(enc);
     TESTS_DONE();
 }

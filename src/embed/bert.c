@@ -136,6 +136,7 @@ static int load(rg_bert *m, const char *path) {
     if (!(m->pos = get_t(m, "position_embd.weight", m->d, pos->ne[1], 1))) return -1;
     const rg_gguf_tensor *typ = rg_gguf_tensor_find(m->g, "token_types.weight");
     if (typ && !(m->typ = get_t(m, "token_types.weight", m->d, typ->ne[1], 1))) return -1;
+    m->n_types = m->typ ? (int)(m->typ->ne[1] < 1024 ? m->typ->ne[1] : 1024) : 1;
     if (!(m->ln_e_g = vec(m, "token_embd_norm.weight", m->d)) || !(m->ln_e_b = vec(m, "token_embd_norm.bias", m->d)))
         return -1;
     m->L = xcalloc((size_t)m->n_layer, sizeof *m->L);
@@ -236,6 +237,8 @@ const char *rg_bert_name(const rg_bert *m) { return m->name; }
 const char *rg_bert_prefix(const rg_bert *m, int is_query) { return is_query ? m->qprefix : m->pprefix; }
 const rg_wordpiece *rg_bert_tokenizer(const rg_bert *m) { return m->wp; }
 void rg_bert_set_impl(rg_bert *m, int impl) { m->impl = impl; }
+const rg_gguf *rg_bert_gguf(const rg_bert *m) { return m->g; }
+int rg_bert_type_count(const rg_bert *m) { return m->n_types; }
 
 /* ---------------- forward pass ---------------- */
 
@@ -269,11 +272,14 @@ static void attn_worker(void *arg, int ti, int nt) {
     free(own);
 }
 
-typedef struct { float *x; int T, n; const float *g, *b; float eps; int impl; } ln_job;
+/* rows in blocks of 32 from a shared counter: a thread that starts late takes fewer */
+typedef struct { float *x; int T, n; const float *g, *b; float eps; int impl, next; } ln_job;
 static void ln_worker(void *arg, int ti, int nt) {
+    (void)ti; (void)nt;
     ln_job *j = arg;
-    for (int t = (int)((int64_t)j->T * ti / nt); t < (int)((int64_t)j->T * (ti + 1) / nt); t++)
-        rg_layernorm(j->impl, j->x + (size_t)t * j->n, j->n, j->g, j->b, j->eps);
+    for (int t0; (t0 = __atomic_fetch_add(&j->next, 32, __ATOMIC_RELAXED)) < j->T;)
+        for (int t = t0; t < j->T && t < t0 + 32; t++)
+            rg_layernorm(j->impl, j->x + (size_t)t * j->n, j->n, j->g, j->b, j->eps);
 }
 
 static int mm(rg_bert *m, const float *X, int T, int K, const wmat *w, int N, const float *bias,
@@ -289,7 +295,11 @@ static float *ws_alloc(size_t n) {
     return p;
 }
 
-int rg_bert_embed_tokens(rg_bert *m, const int32_t *const *ids, const int *lens, int nseq, float *out) {
+/* The packed forward pass. types: per token type ids (NULL: all 0). raw_cls: out gets each
+ * sequence's final hidden state at its first token, unnormalised; else the model's pooling,
+ * L2-normalised. */
+static int forward(rg_bert *m, const int32_t *const *ids, const int32_t *const *types, const int *lens, int nseq,
+                   int raw_cls, float *out) {
     if (nseq <= 0) return 0;
     int T = 0, max_len = 0, d = m->d;
     int *start = xmalloc((size_t)nseq * sizeof *start);
@@ -299,12 +309,15 @@ int rg_bert_embed_tokens(rg_bert *m, const int32_t *const *ids, const int *lens,
             free(start);
             return -1;
         }
-        for (int i = 0; i < lens[s]; i++)
-            if (ids[s][i] < 0 || ids[s][i] >= m->n_vocab) {
-                rg_err("%s: token id %d out of range", m->name, ids[s][i]);
+        for (int i = 0; i < lens[s]; i++) {
+            int bad_id = ids[s][i] < 0 || ids[s][i] >= m->n_vocab;
+            if (bad_id || (types && (types[s][i] < 0 || types[s][i] >= m->n_types))) {
+                if (bad_id) rg_err("%s: token id %d out of range", m->name, ids[s][i]);
+                else rg_err("%s: token type %d out of range (model has %d)", m->name, types[s][i], m->n_types);
                 free(start);
                 return -1;
             }
+        }
         start[s] = T;
         T += lens[s];
         if (lens[s] > max_len) max_len = lens[s];
@@ -326,21 +339,28 @@ int rg_bert_embed_tokens(rg_bert *m, const int32_t *const *ids, const int *lens,
     float *row = xmalloc((size_t)d * sizeof *row);
     const rg_type_traits *tt = rg_type_get(m->tok->type), *tp = rg_type_get(m->pos->type);
     size_t tok_rb = rg_type_row_bytes(m->tok->type, d), pos_rb = rg_type_row_bytes(m->pos->type, d);
-    float *type0 = xcalloc((size_t)d, sizeof *type0);
+    float *type0 = xcalloc((size_t)d, sizeof *type0), *typen = xmalloc((size_t)d * sizeof *typen);
+    size_t typ_rb = m->typ ? rg_type_row_bytes(m->typ->type, d) : 0;
     if (m->typ) rg_type_get(m->typ->type)->to_float(m->typ->data, type0, d);
-    /* embeddings: word + position + token type 0, then LayerNorm */
+    /* embeddings: word + position + token type, then LayerNorm */
     for (int s = 0; s < nseq; s++)
         for (int i = 0; i < lens[s]; i++) {
             float *x = X + (size_t)(start[s] + i) * d;
+            const float *ty = type0;
+            if (types && types[s][i] > 0) {      /* validated above: < n_types, so m->typ exists */
+                const uint8_t *src = (const uint8_t *)m->typ->data + (size_t)types[s][i] * typ_rb;
+                rg_type_get(m->typ->type)->to_float(src, typen, d);
+                ty = typen;
+            }
             tt->to_float((const uint8_t *)m->tok->data + (size_t)ids[s][i] * tok_rb, x, d);
             tp->to_float((const uint8_t *)m->pos->data + (size_t)i * pos_rb, row, d);
-            for (int e = 0; e < d; e++) x[e] += row[e] + type0[e];
+            for (int e = 0; e < d; e++) x[e] += row[e] + ty[e];
         }
-    ln_job lj = { X, T, d, m->ln_e_g, m->ln_e_b, m->eps, m->impl };
+    ln_job lj = { X, T, d, m->ln_e_g, m->ln_e_b, m->eps, m->impl, 0 };
     rg_pool_run(m->pool, ln_worker, &lj);
-    /* With CLS pooling only the first token's output of the last layer is used: that layer
-     * computes keys and values for all tokens but queries, attention output and FFN for the
-     * CLS rows only (about 7% of the work of a 12-layer model). */
+    /* With CLS pooling (or a raw CLS output) only the first token's output of the last layer
+     * is used: that layer computes keys and values for all tokens but queries, attention
+     * output and FFN for the CLS rows only (about 7% of the work of a 12-layer model). */
     float *Xc = xmalloc((size_t)nseq * d * sizeof *Xc);
     int *cstart = xmalloc((size_t)nseq * sizeof *cstart), *ones = xmalloc((size_t)nseq * sizeof *ones);
     for (int s = 0; s < nseq; s++) { cstart[s] = s; ones[s] = 1; }
@@ -348,7 +368,7 @@ int rg_bert_embed_tokens(rg_bert *m, const int32_t *const *ids, const int *lens,
     int rc = 0;
     for (int l = 0; l < m->n_layer && rc == 0; l++) {
         const layer_t *L = &m->L[l];
-        int cls_only = m->pooling == 2 && l == m->n_layer - 1;
+        int cls_only = (raw_cls || m->pooling == 2) && l == m->n_layer - 1;
         float *Xq = X;                 /* rows whose outputs this layer must produce */
         int Tq = T;
         const int *qs = start, *ql = lens;
@@ -363,11 +383,11 @@ int rg_bert_embed_tokens(rg_bert *m, const int32_t *const *ids, const int *lens,
         attn_job aj = { m, Q, K, V, C, start, lens, qs, ql, nseq, max_len, 0 };
         rg_pool_run(m->pool, attn_worker, &aj);
         rc |= mm(m, C, Tq, d, &L->o, d, L->bo, Xq, 0, X1);          /* X1 = Xq + attn */
-        ln_job l1 = { X1, Tq, d, L->ln1_g, L->ln1_b, m->eps, m->impl };
+        ln_job l1 = { X1, Tq, d, L->ln1_g, L->ln1_b, m->eps, m->impl, 0 };
         rg_pool_run(m->pool, ln_worker, &l1);
         rc |= mm(m, X1, Tq, d, &L->up, m->n_ff, L->bup, NULL, 1, H);
         rc |= mm(m, H, Tq, m->n_ff, &L->down, d, L->bdown, X1, 0, Xq); /* Xq = X1 + ffn */
-        ln_job l2 = { Xq, Tq, d, L->ln2_g, L->ln2_b, m->eps, m->impl };
+        ln_job l2 = { Xq, Tq, d, L->ln2_g, L->ln2_b, m->eps, m->impl, 0 };
         rg_pool_run(m->pool, ln_worker, &l2);
         final = Xq;
     }
@@ -375,6 +395,7 @@ int rg_bert_embed_tokens(rg_bert *m, const int32_t *const *ids, const int *lens,
         for (int s = 0; s < nseq; s++) {
             float *o = out + (size_t)s * d;
             const float *x = final + (size_t)(final == Xc ? s : start[s]) * d;
+            if (raw_cls) { memcpy(o, x, (size_t)d * sizeof *o); continue; }
             if (m->pooling == 2) memcpy(o, x, (size_t)d * sizeof *o);
             else {
                 for (int e = 0; e < d; e++) o[e] = 0;
@@ -394,8 +415,17 @@ int rg_bert_embed_tokens(rg_bert *m, const int32_t *const *ids, const int *lens,
         m->ws_busy = 0;
         pthread_mutex_unlock(&m->ws_lock);
     }
-    free(row); free(type0); free(start);
+    free(row); free(type0); free(typen); free(start);
     return rc ? -1 : 0;
+}
+
+int rg_bert_embed_tokens(rg_bert *m, const int32_t *const *ids, const int *lens, int nseq, float *out) {
+    return forward(m, ids, NULL, lens, nseq, 0, out);
+}
+
+int rg_bert_forward_cls(rg_bert *m, const int32_t *const *ids, const int32_t *const *types, const int *lens,
+                        int nseq, float *out) {
+    return forward(m, ids, types, lens, nseq, 1, out);
 }
 
 int rg_bert_embed_texts(rg_bert *m, const char *const *texts, int n, int is_query, float *out) {

@@ -34,6 +34,13 @@ void rg_bert_set_impl(rg_bert *m, int impl);     /* RG_IMPL_* of nn/kernels.h */
 /* Embeds nseq token sequences (each at most rg_bert_max_tokens, ids < vocab size) in one
  * packed pass into out (nseq x dim, L2-normalised). 0, or -1 with rg_err set. */
 int rg_bert_embed_tokens(rg_bert *m, const int32_t *const *ids, const int *lens, int nseq, float *out);
+/* The same pass for cross-encoders: types[s][i] are token type ids (< rg_bert_type_count;
+ * NULL: all 0), and out (nseq x dim) gets each sequence's final hidden state at its first
+ * token ([CLS]), not pooled or normalised. 0, or -1 with rg_err set. */
+int rg_bert_forward_cls(rg_bert *m, const int32_t *const *ids, const int32_t *const *types, const int *lens,
+                        int nseq, float *out);
+int rg_bert_type_count(const rg_bert *m);            /* rows of token_types.weight (1 if none) */
+const rg_gguf *rg_bert_gguf(const rg_bert *m);       /* the open file, for extra tensors */
 /* Tokenises (with the prefix) and embeds n texts, batching by token count. */
 int rg_bert_embed_texts(rg_bert *m, const char *const *texts, int n, int is_query, float *out);
 #endif

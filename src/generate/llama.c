@@ -1,13 +1,16 @@
 /* generate/llama: see llama.h. One forward pass handles T tokens at positions pos..pos+T-1:
  * weights are applied with rg_matmul (T > 1) or a row-parallel matrix-vector product (T = 1,
  * where reading each weight once with the type's dot kernel is what bounds the speed);
- * attention runs one (token, head) pair per task on the pool against the f32 KV cache. */
+ * attention runs (token, KV group) tasks on the pool against the f32 KV cache, whose keys are
+ * stored transposed so that scores come 8 positions at a time. */
 #include "generate/llama.h"
 #include "core/util.h"
 #include "nn/gguf.h"
 #include "nn/kernels.h"
 #include "nn/pool.h"
+#include "nn/qgemm.h"
 #include "nn/quant_k.h"
+#include "nn/simd_avx2.h"
 #include "nn/tensor.h"
 #include <immintrin.h>
 #include <math.h>
@@ -20,6 +23,7 @@
 #define MAX_FF 131072
 #define MAX_VOCAB (1 << 21)
 #define MAX_CTX 131072
+#define ATT_HEADS 4            /* query heads of one KV group scored together */
 
 typedef struct {
     const void *data;
@@ -43,7 +47,8 @@ struct rg_llama {
     wt tok_embd, output;
     float *out_norm;
     layer *L;
-    float *kc, *vc;            /* [layer][ctx][kv_dim] */
+    float *kc;                 /* keys transposed: [layer][kv head][head_dim][ctx] */
+    float *vc;                 /* values: [layer][ctx][kv_dim] */
     int pos, n_batch, qdim, kvdim, exact;
     int8_t *xq;                /* int8 activations for the matrix-vector path */
     float *xd, *xs;
@@ -58,36 +63,41 @@ struct rg_llama {
 
 /* ---------------- small vector helpers (AVX2 when present) ---------------- */
 
-#define AVX2 __attribute__((target("avx2,fma")))
-static int have_avx2;
+#define AVX2 RG_AVX2
+static int have_avx2, simd_off;
+void rg_llama_simd(int on) { simd_off = !on; }
 
-AVX2 static float dot_avx2(const float *a, const float *b, int n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-    }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s0 = _mm256_add_ps(s0, s1);
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    float s = _mm_cvtss_f32(h);
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
 AVX2 static void axpy_avx2(float a, const float *x, float *y, int n) {
     __m256 va = _mm256_set1_ps(a);
     int i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += a * x[i];
 }
-static float vdot(const float *a, const float *b, int n) {
-    if (have_avx2) return dot_avx2(a, b, n);
-    float s = 0;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
+/* p[i] = e^(p[i] - mx); returns the sum. */
+AVX2 static double exp_sum_avx2(float *p, int n, float mx) {
+    __m256 z = _mm256_setzero_ps(), m = _mm256_set1_ps(mx);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = rg_exp8_avx2(_mm256_sub_ps(_mm256_loadu_ps(p + i), m));
+        _mm256_storeu_ps(p + i, e);
+        z = _mm256_add_ps(z, e);
+    }
+    float zl[8];
+    _mm256_storeu_ps(zl, z);
+    double t = 0;
+    for (int k = 0; k < 8; k++) t += zl[k];
+    for (; i < n; i++) { p[i] = expf(p[i] - mx); t += p[i]; }
+    return t;
+}
+/* g[i] = silu(g[i]) * u[i] */
+AVX2 static void swiglu_avx2(float *g, const float *u, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(g + i);
+        __m256 d = _mm256_add_ps(_mm256_set1_ps(1.0f), rg_exp8_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x)));
+        _mm256_storeu_ps(g + i, _mm256_div_ps(_mm256_mul_ps(x, _mm256_loadu_ps(u + i)), d));
+    }
+    for (; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 static void vaxpy(float a, const float *x, float *y, int n) {
     if (have_avx2) { axpy_avx2(a, x, y, n); return; }
@@ -231,7 +241,7 @@ void rg_llama_free(rg_llama *m) {
 rg_llama *rg_llama_load(const char *path, const rg_llama_params *pp) {
     rg_llama_params p = pp ? *pp : (rg_llama_params){0};
     rg_type_get(RG_TYPE_F32);            /* table ready (registers the quant_k types) */
-    have_avx2 = rg_quant_k_avx2() || rg_kernels_impl() == RG_IMPL_AVX2;
+    have_avx2 = !simd_off && (rg_quant_k_avx2() || rg_kernels_impl() == RG_IMPL_AVX2);
     rg_llama *m = xcalloc(1, sizeof *m);
     m->path = xstrdup(path);
     m->g = rg_gguf_open(path);
@@ -351,7 +361,7 @@ rg_llama *rg_llama_load(const char *path, const rg_llama_params *pp) {
     m->cs = xmalloc(sizeof(float) * (size_t)(I->n_rot / 2 + 1));
     m->sn = xmalloc(sizeof(float) * (size_t)(I->n_rot / 2 + 1));
     m->pool = rg_pool_new(p.n_threads);
-    m->scores = xmalloc(sizeof(float) * (size_t)rg_pool_size(m->pool) * (size_t)I->n_ctx);
+    m->scores = xmalloc(sizeof(float) * ATT_HEADS * (size_t)rg_pool_size(m->pool) * (size_t)I->n_ctx);
     m->impl = rg_kernels_impl();
 
     /* tokenizer and special ids */
@@ -401,9 +411,8 @@ typedef struct {
     const float *x, *bias, *resid;
     float *y;
     int T;
-    rg_dot_q8_fn q8;           /* int8-activation kernels, or NULL for the f32 dot */
-    rg_dot4_q8_fn q8x4;
-    rg_dot4x2_q8_fn q8x4x2;
+    rg_dot_q8_fn q8;           /* int8-activation dot, or NULL for the f32 dot */
+    int qgemm;                 /* int8 activations and T > 1: the int8 GEMM (nn/qgemm.h) */
     const int8_t *xq;          /* T rows of K int8 activations, K/32 scales and sums each */
     const float *xd, *xs;
 } mv_ctx;
@@ -415,8 +424,8 @@ static inline void mv_store(const mv_ctx *c, int t, int64_t r, float v) {
     c->y[o] = v;
 }
 
-/* Thread ti's share of the rows (groups of 4), for every token; tokens in tiles of 32 so a
- * tile's activations stay in L2 while the weight rows stream by. */
+/* Thread ti's share of the rows (groups of 4), for every token: the int8 GEMM for batches,
+ * else one dot per (row, token). */
 static void mv_worker(void *arg, int ti, int nt) {
     mv_ctx *c = arg;
     int64_t N = c->w->ne1, K = c->w->ne0, groups = (N + 3) / 4;
@@ -425,47 +434,61 @@ static void mv_worker(void *arg, int ti, int nt) {
     const char *base = c->w->data;
     size_t rb = c->w->row_bytes;
     int64_t nb = K / 32;
-    for (int t0 = 0; t0 < c->T; t0 += 32) {
-        int t1 = t0 + 32 < c->T ? t0 + 32 : c->T;
-        int64_t r = r0;
-        if (c->q8x4)
-            for (; r + 4 <= r1; r += 4) {
-                int t = t0;
-                if (c->q8x4x2)
-                    for (; t + 2 <= t1; t += 2) {
-                        float o[8];
-                        c->q8x4x2(base + (size_t)r * rb, rb, c->xq + (size_t)t * K, (size_t)K, c->xd + (size_t)t * nb, (size_t)nb, K, o);
-                        for (int k = 0; k < 4; k++) { mv_store(c, t, r + k, o[k]); mv_store(c, t + 1, r + k, o[4 + k]); }
-                    }
-                for (; t < t1; t++) {
-                    float o[4];
-                    c->q8x4(base + (size_t)r * rb, rb, c->xq + (size_t)t * K, c->xd + (size_t)t * nb, c->xs + (size_t)t * nb, K, o);
-                    for (int k = 0; k < 4; k++) mv_store(c, t, r + k, o[k]);
-                }
-            }
-        for (; r < r1; r++)
-            for (int t = t0; t < t1; t++) {
-                const char *row = base + (size_t)r * rb;
-                float v = c->q8 ? c->q8(row, c->xq + (size_t)t * K, c->xd + (size_t)t * nb, c->xs + (size_t)t * nb, K)
-                                : c->w->tr->dot(row, c->x + (size_t)t * K, K);
-                mv_store(c, t, r, v);
-            }
+    if (c->qgemm) {
+        rg_qact a = {c->xq, c->xd, c->xs, c->T, K};
+        rg_qgemm(c->w->type, base, rb, r0, r1, &a, c->bias, c->resid, c->y, (size_t)N);
+        return;
     }
+    for (int64_t r = r0; r < r1; r++)
+        for (int t = 0; t < c->T; t++) {
+            const char *row = base + (size_t)r * rb;
+            float v = c->q8 ? c->q8(row, c->xq + (size_t)t * K, c->xd + (size_t)t * nb, c->xs + (size_t)t * nb, K)
+                            : c->w->tr->dot(row, c->x + (size_t)t * K, K);
+            mv_store(c, t, r, v);
+        }
+}
+
+/* Per-token work of a batch (activation quantisation, SwiGLU) spread over the pool: in a
+ * prompt it would otherwise run on one thread while the others wait. A single token stays
+ * inline (a pool dispatch costs more than the work). */
+typedef struct { rg_llama *m; const float *X; int T; int64_t K; } rows_ctx;
+static void quant_rows(rg_llama *m, const float *X, int t0, int t1, int64_t K) {
+    int64_t nb = K / 32;
+    for (int t = t0; t < t1; t++)
+        rg_quantize_act(X + (size_t)t * K, K, m->xq + (size_t)t * K, m->xd + (size_t)t * nb, m->xs + (size_t)t * nb);
+}
+static void quant_worker(void *arg, int ti, int nt) {
+    rows_ctx *c = arg;
+    quant_rows(c->m, c->X, (int)((int64_t)c->T * ti / nt), (int)((int64_t)c->T * (ti + 1) / nt), c->K);
+}
+static void quantize_batch(rg_llama *m, const float *X, int T, int64_t K) {
+    rows_ctx c = {m, X, T, K};
+    if (T >= 4) rg_pool_run(m->pool, quant_worker, &c);
+    else quant_rows(m, X, 0, T, K);
+}
+static void swiglu_rows(rg_llama *m, int t0, int t1) {
+    size_t F = (size_t)m->info.n_ff;
+    if (have_avx2) { swiglu_avx2(m->hb + (size_t)t0 * F, m->hb2 + (size_t)t0 * F, (size_t)(t1 - t0) * F); return; }
+    for (size_t i = (size_t)t0 * F; i < (size_t)t1 * F; i++) {
+        float g = m->hb[i];
+        m->hb[i] = g / (1.0f + expf(-g)) * m->hb2[i];
+    }
+}
+static void swiglu_worker(void *arg, int ti, int nt) {
+    rows_ctx *c = arg;
+    swiglu_rows(c->m, (int)((int64_t)c->T * ti / nt), (int)((int64_t)c->T * (ti + 1) / nt));
 }
 
 /* Y[T, out] = X[T, in] W^T (+ bias) (+ resid, which may alias Y: each output element reads
  * only its own resid element first). Quantised weights use int8 activations unless exact;
  * other types use rg_matmul (T > 1) or the type's f32 dot. */
 static int mm(rg_llama *m, const float *X, int T, const wt *w, const float *bias, const float *resid, float *Y) {
-    mv_ctx c = {w, X, bias, resid, Y, T, NULL, NULL, NULL, NULL, NULL, NULL};
+    mv_ctx c = {w, X, bias, resid, Y, T, NULL, 0, NULL, NULL, NULL};
     if (!m->exact && w->ne0 % 32 == 0 && (c.q8 = rg_dot_q8_for(w->type)) != NULL) {
-        /* 4 rows at a time pays off when the rows are reused across tokens; a single
-         * vector streams rows best one at a time (sequential reads) */
-        c.q8x4 = T > 1 ? rg_dot4_q8_for(w->type) : NULL;
-        c.q8x4x2 = T > 1 ? rg_dot4x2_q8_for(w->type) : NULL;
-        int64_t K = w->ne0, nb = K / 32;
-        for (int t = 0; t < T; t++)
-            rg_quantize_act(X + (size_t)t * K, K, m->xq + (size_t)t * K, m->xd + (size_t)t * nb, m->xs + (size_t)t * nb);
+        /* a batch goes through the register-blocked GEMM; a single vector streams rows
+         * best one at a time (sequential reads) */
+        c.qgemm = T > 1;
+        quantize_batch(m, X, T, w->ne0);
         c.xq = m->xq; c.xd = m->xd; c.xs = m->xs;
         rg_pool_run(m->pool, mv_worker, &c);
         return 0;
@@ -496,18 +519,13 @@ static int mm_group(rg_llama *m, const float *X, int T, int n, const wt *const *
             if (mm(m, X, T, w[j], bias[j], NULL, Y[j]) < 0) return -1;
         return 0;
     }
-    int64_t K = w[0]->ne0, nb = K / 32;
-    if (int8) {
-        for (int t = 0; t < T; t++)
-            rg_quantize_act(X + (size_t)t * K, K, m->xq + (size_t)t * K, m->xd + (size_t)t * nb, m->xs + (size_t)t * nb);
-    }
+    if (int8) quantize_batch(m, X, T, w[0]->ne0);
     for (int j = 0; j < n; j++) {
         mv_ctx *c = &g.c[j];
-        *c = (mv_ctx){w[j], X, bias[j], NULL, Y[j], T, NULL, NULL, NULL, NULL, NULL, NULL};
+        *c = (mv_ctx){w[j], X, bias[j], NULL, Y[j], T, NULL, 0, NULL, NULL, NULL};
         if (int8) {
             c->q8 = rg_dot_q8_for(w[j]->type);
-            c->q8x4 = T > 1 ? rg_dot4_q8_for(w[j]->type) : NULL;
-            c->q8x4x2 = T > 1 ? rg_dot4x2_q8_for(w[j]->type) : NULL;
+            c->qgemm = T > 1;
             c->xq = m->xq; c->xd = m->xd; c->xs = m->xs;
         }
     }
@@ -520,29 +538,147 @@ typedef struct {
     int T, pos0, layer;
 } att_ctx;
 
+/* Scores of nh query heads (one KV group) against positions 0..np-1 into sc[j * n_ctx + s].
+ * With the transposed key cache, 8 positions are one vector: an FMA per head dimension, each
+ * key vector loaded once for all nh heads, no horizontal sums. */
+AVX2 static inline __attribute__((always_inline)) void scores_avx2(const float *const *qv, const int nh, const float *kt, int ctx,
+                                                                  int hd, int np, float scale, float *sc) {
+    int s0 = 0;
+    for (; s0 + 16 <= np; s0 += 16) {         /* 16 positions: two key loads feed 2*nh FMAs */
+        __m256 a[ATT_HEADS], b[ATT_HEADS];
+#pragma GCC unroll 4
+        for (int j = 0; j < nh; j++) a[j] = b[j] = _mm256_setzero_ps();
+        for (int i = 0; i < hd; i++) {
+            __m256 k0 = _mm256_loadu_ps(kt + (size_t)i * ctx + s0), k1 = _mm256_loadu_ps(kt + (size_t)i * ctx + s0 + 8);
+#pragma GCC unroll 4
+            for (int j = 0; j < nh; j++) {
+                __m256 qj = _mm256_set1_ps(qv[j][i]);
+                a[j] = _mm256_fmadd_ps(qj, k0, a[j]);
+                b[j] = _mm256_fmadd_ps(qj, k1, b[j]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int j = 0; j < nh; j++) {
+            _mm256_storeu_ps(sc + (size_t)j * ctx + s0, _mm256_mul_ps(a[j], _mm256_set1_ps(scale)));
+            _mm256_storeu_ps(sc + (size_t)j * ctx + s0 + 8, _mm256_mul_ps(b[j], _mm256_set1_ps(scale)));
+        }
+    }
+    for (; s0 + 8 <= np; s0 += 8) {
+        __m256 a[ATT_HEADS];
+#pragma GCC unroll 4
+        for (int j = 0; j < nh; j++) a[j] = _mm256_setzero_ps();
+        for (int i = 0; i < hd; i++) {
+            __m256 kv = _mm256_loadu_ps(kt + (size_t)i * ctx + s0);
+#pragma GCC unroll 4
+            for (int j = 0; j < nh; j++) a[j] = _mm256_fmadd_ps(_mm256_set1_ps(qv[j][i]), kv, a[j]);
+        }
+#pragma GCC unroll 4
+        for (int j = 0; j < nh; j++) _mm256_storeu_ps(sc + (size_t)j * ctx + s0, _mm256_mul_ps(a[j], _mm256_set1_ps(scale)));
+    }
+    for (; s0 < np; s0++)
+        for (int j = 0; j < nh; j++) {
+            float v = 0;
+            for (int i = 0; i < hd; i++) v += qv[j][i] * kt[(size_t)i * ctx + s0];
+            sc[(size_t)j * ctx + s0] = v * scale;
+        }
+}
+AVX2 static void scores_avx2_1(const float *const *q, const float *kt, int ctx, int hd, int np, float sc_, float *sc) { scores_avx2(q, 1, kt, ctx, hd, np, sc_, sc); }
+AVX2 static void scores_avx2_2(const float *const *q, const float *kt, int ctx, int hd, int np, float sc_, float *sc) { scores_avx2(q, 2, kt, ctx, hd, np, sc_, sc); }
+AVX2 static void scores_avx2_3(const float *const *q, const float *kt, int ctx, int hd, int np, float sc_, float *sc) { scores_avx2(q, 3, kt, ctx, hd, np, sc_, sc); }
+AVX2 static void scores_avx2_4(const float *const *q, const float *kt, int ctx, int hd, int np, float sc_, float *sc) { scores_avx2(q, 4, kt, ctx, hd, np, sc_, sc); }
+
+/* out[0..hd) = sum_s p[s] * v_s (v_s = vbase + s * stride): the output stays in registers,
+ * 64, 32 or 8 values per pass over the positions. */
+AVX2 static void wsum_avx2(const float *p, int np, const float *vbase, size_t stride, int hd, float *out) {
+    int d0 = 0;
+    for (; d0 + 64 <= hd; d0 += 64) {           /* 64 values (a common head size) in one pass */
+        __m256 a[8];
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) a[k] = _mm256_setzero_ps();
+        const float *v = vbase + d0;
+        for (int s = 0; s < np; s++, v += stride) {
+            __m256 ps = _mm256_set1_ps(p[s]);
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; k++) a[k] = _mm256_fmadd_ps(ps, _mm256_loadu_ps(v + 8 * k), a[k]);
+        }
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) _mm256_storeu_ps(out + d0 + 8 * k, a[k]);
+    }
+    for (; d0 + 32 <= hd; d0 += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const float *v = vbase + d0;
+        for (int s = 0; s < np; s++, v += stride) {
+            __m256 ps = _mm256_set1_ps(p[s]);
+            a0 = _mm256_fmadd_ps(ps, _mm256_loadu_ps(v), a0);
+            a1 = _mm256_fmadd_ps(ps, _mm256_loadu_ps(v + 8), a1);
+            a2 = _mm256_fmadd_ps(ps, _mm256_loadu_ps(v + 16), a2);
+            a3 = _mm256_fmadd_ps(ps, _mm256_loadu_ps(v + 24), a3);
+        }
+        _mm256_storeu_ps(out + d0, a0); _mm256_storeu_ps(out + d0 + 8, a1);
+        _mm256_storeu_ps(out + d0 + 16, a2); _mm256_storeu_ps(out + d0 + 24, a3);
+    }
+    for (; d0 + 8 <= hd; d0 += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        const float *v = vbase + d0;
+        for (int s = 0; s < np; s++, v += stride) a0 = _mm256_fmadd_ps(_mm256_set1_ps(p[s]), _mm256_loadu_ps(v), a0);
+        _mm256_storeu_ps(out + d0, a0);
+    }
+    for (; d0 < hd; d0++) {
+        float a = 0;
+        for (int s = 0; s < np; s++) a += p[s] * vbase[(size_t)s * stride + d0];
+        out[d0] = a;
+    }
+}
+
+/* Tasks are (token, KV group, chunk of up to ATT_HEADS query heads of the group). */
 static void att_worker(void *arg, int ti, int nt) {
     att_ctx *a = arg;
     rg_llama *m = a->m;
     const rg_llama_info *I = &m->info;
-    int H = I->n_head, hd = I->head_dim, grp = I->n_head_kv > 0 ? H / I->n_head_kv : 1;
-    float *sc = m->scores + (size_t)ti * (size_t)I->n_ctx;
-    const float *kc = m->kc + (size_t)a->layer * (size_t)I->n_ctx * (size_t)m->kvdim;
-    const float *vc = m->vc + (size_t)a->layer * (size_t)I->n_ctx * (size_t)m->kvdim;
+    int H = I->n_head, KV = I->n_head_kv, hd = I->head_dim, grp = H / KV, ctx = I->n_ctx;
+    int chunks = (grp + ATT_HEADS - 1) / ATT_HEADS;
+    float *sc = m->scores + (size_t)ti * ATT_HEADS * (size_t)ctx;
+    const float *vc = m->vc + (size_t)a->layer * (size_t)ctx * (size_t)m->kvdim;
     float scale = 1.0f / sqrtf((float)hd);
-    for (int task = ti; task < a->T * H; task += nt) {
-        int t = task / H, h = task % H, g = h / grp, p = a->pos0 + t;
-        const float *qv = m->q + (size_t)t * m->qdim + (size_t)h * hd;
-        float mx = -INFINITY;
-        for (int s = 0; s <= p; s++) {
-            sc[s] = vdot(qv, kc + (size_t)s * m->kvdim + (size_t)g * hd, hd) * scale;
-            if (sc[s] > mx) mx = sc[s];
+    int ntask = a->T * KV * chunks;
+    for (int task = ti; task < ntask; task += nt) {
+        int t = task / (KV * chunks), g = task / chunks % KV, c = task % chunks;
+        int h0 = g * grp + c * ATT_HEADS, nh = grp - c * ATT_HEADS < ATT_HEADS ? grp - c * ATT_HEADS : ATT_HEADS;
+        int np = a->pos0 + t + 1;
+        const float *kt = m->kc + ((size_t)a->layer * KV + (size_t)g) * (size_t)hd * (size_t)ctx;
+        const float *qv[ATT_HEADS];
+        for (int j = 0; j < nh; j++) qv[j] = m->q + (size_t)t * m->qdim + (size_t)(h0 + j) * hd;
+        if (have_avx2) {
+            switch (nh) {
+            case 1: scores_avx2_1(qv, kt, ctx, hd, np, scale, sc); break;
+            case 2: scores_avx2_2(qv, kt, ctx, hd, np, scale, sc); break;
+            case 3: scores_avx2_3(qv, kt, ctx, hd, np, scale, sc); break;
+            default: scores_avx2_4(qv, kt, ctx, hd, np, scale, sc); break;
+            }
+        } else {
+            for (int j = 0; j < nh; j++)
+                for (int s = 0; s < np; s++) {
+                    float v = 0;
+                    for (int i = 0; i < hd; i++) v += qv[j][i] * kt[(size_t)i * ctx + s];
+                    sc[(size_t)j * ctx + s] = v * scale;
+                }
         }
-        double z = 0;
-        for (int s = 0; s <= p; s++) { sc[s] = expf(sc[s] - mx); z += sc[s]; }
-        float iz = (float)(1.0 / z);
-        float *out = m->att + (size_t)t * m->qdim + (size_t)h * hd;
-        memset(out, 0, sizeof(float) * (size_t)hd);
-        for (int s = 0; s <= p; s++) vaxpy(sc[s] * iz, vc + (size_t)s * m->kvdim + (size_t)g * hd, out, hd);
+        for (int j = 0; j < nh; j++) {
+            float *p = sc + (size_t)j * ctx, mx = -INFINITY;
+            for (int s = 0; s < np; s++) if (p[s] > mx) mx = p[s];
+            double z = 0;
+            if (have_avx2) z = exp_sum_avx2(p, np, mx);
+            else for (int s = 0; s < np; s++) { p[s] = expf(p[s] - mx); z += p[s]; }
+            float iz = (float)(1.0 / z);
+            for (int s = 0; s < np; s++) p[s] *= iz;
+            float *out = m->att + (size_t)t * m->qdim + (size_t)(h0 + j) * hd;
+            const float *vb = vc + (size_t)g * hd;
+            if (have_avx2) wsum_avx2(p, np, vb, (size_t)m->kvdim, hd, out);
+            else {
+                memset(out, 0, sizeof(float) * (size_t)hd);
+                for (int s = 0; s < np; s++) vaxpy(p[s], vb + (size_t)s * m->kvdim, out, hd);
+            }
+        }
     }
 }
 
@@ -572,6 +708,7 @@ static int forward(rg_llama *m, const int32_t *ids, int T, float *logits, int al
         float *qkv_b[3] = {L->bq, L->bk, L->bv}, *qkv_y[3] = {m->q, m->k, m->v};
         if (mm_group(m, m->xb, T, 3, qkv, qkv_b, qkv_y) < 0) return -1;
         float *kc = m->kc + (size_t)l * I->n_ctx * m->kvdim, *vc = m->vc + (size_t)l * I->n_ctx * m->kvdim;
+        int hd = I->head_dim;
         for (int t = 0; t < T; t++) {
             int p = m->pos + t;
             for (int i = 0; i < I->n_rot / 2; i++) {
@@ -581,7 +718,9 @@ static int forward(rg_llama *m, const int32_t *ids, int T, float *logits, int al
             }
             rope_token(m, m->q + (size_t)t * m->qdim, I->n_head, p);
             rope_token(m, m->k + (size_t)t * m->kvdim, I->n_head_kv, p);
-            memcpy(kc + (size_t)p * m->kvdim, m->k + (size_t)t * m->kvdim, sizeof(float) * (size_t)m->kvdim);
+            const float *kt = m->k + (size_t)t * m->kvdim;   /* into the transposed key cache */
+            for (int g = 0; g < I->n_head_kv; g++)
+                for (int i = 0; i < hd; i++) kc[((size_t)g * hd + (size_t)i) * (size_t)I->n_ctx + (size_t)p] = kt[(size_t)g * hd + i];
             memcpy(vc + (size_t)p * m->kvdim, m->v + (size_t)t * m->kvdim, sizeof(float) * (size_t)m->kvdim);
         }
         att_ctx ac = {m, T, m->pos, l};
@@ -591,11 +730,9 @@ static int forward(rg_llama *m, const int32_t *ids, int T, float *logits, int al
         const wt *gu[2] = {&L->wg, &L->wu};
         float *gu_b[2] = {NULL, NULL}, *gu_y[2] = {m->hb, m->hb2};
         if (mm_group(m, m->xb, T, 2, gu, gu_b, gu_y) < 0) return -1;
-        size_t nf = (size_t)T * F;
-        for (size_t i = 0; i < nf; i++) {
-            float g = m->hb[i];
-            m->hb[i] = g / (1.0f + expf(-g)) * m->hb2[i];
-        }
+        rows_ctx sw = {m, NULL, T, F};
+        if (T >= 4) rg_pool_run(m->pool, swiglu_worker, &sw);
+        else swiglu_rows(m, 0, T);
         if (mm(m, m->hb, T, &L->wd, NULL, m->x, m->x) < 0) return -1;
     }
     m->pos += T;

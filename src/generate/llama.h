@@ -28,6 +28,9 @@ typedef struct {
 
 /* Loads a model; NULL with rg_err naming the file and the problem. */
 rg_llama *rg_llama_load(const char *path, const rg_llama_params *p);
+/* rg_llama_simd(0): models loaded afterwards run attention with the portable code instead
+ * of AVX2 (for tests comparing the two; weight products follow nn/'s own switches). */
+void rg_llama_simd(int on);
 void rg_llama_free(rg_llama *m);
 
 typedef struct {

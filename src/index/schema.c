@@ -1,6 +1,9 @@
 /* index/schema: see schema.h */
 #include "index/schema.h"
 #include "core/util.h"
+#include "index/cellpack.h"
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static const char *migrations[] = {
@@ -49,7 +52,67 @@ static const char *migrations[] = {
     /* 2: a narrow index over vector ids, so counting and listing them on open does not read
      * every vector blob */
     "CREATE INDEX vectors_ids ON vectors(chunk_id);",
+    /* 3: the store writes FTS rows itself (store_write.c). A statement with a trigger runs in
+     * a statement journal, and SQLite 3.40's FTS5 flushes its pending terms to a new segment at
+     * every such savepoint: a segment (and merge work) per chunk inserted. And a table's cells
+     * become one blob (index/cellpack.h) instead of a row per cell; cells_to_blobs converts. */
+    "DROP TRIGGER chunks_ai;"
+    "DROP TRIGGER chunks_ad;"
+    "ALTER TABLE tables ADD COLUMN cells BLOB;",
 };
+
+/* Migration 3: each table's cell rows packed into tables.cells, then the cells table dropped.
+ * Cells the old rows lack read as empty, as they did. */
+static int cells_to_blobs(sqlite3 *db) {
+    sqlite3_stmt *tabs = NULL, *cells = NULL, *upd = NULL;
+    int rc = -1;
+    rg_buf b = {0};
+    if (sqlite3_prepare_v2(db, "SELECT id, nrows, ncols FROM tables", -1, &tabs, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT row, col, raw, type, value, unit FROM cells WHERE table_id = ?", -1, &cells, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "UPDATE tables SET cells = ? WHERE id = ?", -1, &upd, NULL) != SQLITE_OK)
+        goto out;
+    int step;
+    while ((step = sqlite3_step(tabs)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(tabs, 0);
+        int nr = sqlite3_column_int(tabs, 1), nc = sqlite3_column_int(tabs, 2);
+        if (nr < 0 || nc < 0 || (int64_t)nr * nc > 10000000) nr = nc = 0;   /* as the reader refused it */
+        rg_table *t = rg_table_new(nr, nc);
+        sqlite3_bind_int64(cells, 1, id);
+        while (sqlite3_step(cells) == SQLITE_ROW) {
+            rg_cell *c = rg_table_cell(t, sqlite3_column_int(cells, 0), sqlite3_column_int(cells, 1));
+            if (!c) continue;
+            const unsigned char *raw = sqlite3_column_text(cells, 2), *unit = sqlite3_column_text(cells, 5);
+            int type = sqlite3_column_int(cells, 3);
+            free(c->raw);
+            c->raw = xstrdup(raw ? (const char *)raw : "");
+            c->type = type >= RG_CELL_EMPTY && type <= RG_CELL_YEAR ? (rg_cell_type)type : RG_CELL_TEXT;
+            c->value = sqlite3_column_double(cells, 4);
+            snprintf(c->unit, sizeof c->unit, "%s", unit ? (const char *)unit : "");
+        }
+        sqlite3_reset(cells);
+        b.len = 0;
+        rg_cells_pack(t, &b);
+        rg_table_free(t);
+        sqlite3_bind_blob(upd, 1, b.data, (int)b.len, SQLITE_STATIC);
+        sqlite3_bind_int64(upd, 2, id);
+        int urc = sqlite3_step(upd);
+        sqlite3_reset(upd);
+        if (urc != SQLITE_DONE) goto out;
+    }
+    if (step != SQLITE_DONE) goto out;
+    rc = sqlite3_exec(db, "DROP TABLE cells", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+out:
+    sqlite3_finalize(tabs);
+    sqlite3_finalize(cells);
+    sqlite3_finalize(upd);
+    rg_buf_free(&b);
+    return rc;
+}
+
+/* C steps run after a migration's SQL, in its transaction (NULL: none). */
+static int (*const migration_steps[])(sqlite3 *) = {NULL, NULL, cells_to_blobs};
+_Static_assert(sizeof migration_steps / sizeof *migration_steps == sizeof migrations / sizeof *migrations,
+               "one C step (or NULL) per migration");
 
 int rg_schema_migrate(sqlite3 *db, const char *path) {
     sqlite3_stmt *st;
@@ -65,9 +128,11 @@ int rg_schema_migrate(sqlite3 *db, const char *path) {
     }
     for (int v = version; v < target; v++) {
         char *err = NULL;
-        char *sql = xasprintf("BEGIN IMMEDIATE; %s PRAGMA user_version = %d; COMMIT;", migrations[v], v + 1);
+        char *sql = xasprintf("BEGIN IMMEDIATE; %s PRAGMA user_version = %d;", migrations[v], v + 1);
         int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
         free(sql);
+        if (rc == SQLITE_OK && migration_steps[v] && migration_steps[v](db) != 0) rc = SQLITE_ERROR;
+        if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, &err);
         if (rc != SQLITE_OK) {
             rg_err("%s: migration to schema %d failed: %s", path, v + 1, err ? err : sqlite3_errmsg(db));
             sqlite3_free(err);

@@ -91,8 +91,6 @@ static void st_cache_clear(rg_store *s) {
         free(s->cache[i].sql);
         memset(&s->cache[i], 0, sizeof s->cache[i]);
     }
-    sqlite3_finalize(s->vocab);
-    s->vocab = NULL;
 }
 
 char *st_col_text(sqlite3_stmt *st, int i) {
@@ -250,6 +248,7 @@ static int reconcile(rg_store *s) {
 
 void rg_store_close(rg_store *s) {
     if (!s) return;
+    rg_store_batch_commit(s);   /* what put_doc accepted is kept */
     if (s->writable && s->faiss_dirty) rg_store_flush(s);
     rg_vectors_free(s->vec);
     st_cache_clear(s);
@@ -330,11 +329,19 @@ rg_store *rg_store_open(const char *dir, const rg_store_opts *o) {
             goto fail;
         }
     }
-    if (reconcile(s) != 0) goto fail;
+    if (o->no_vectors && !s->writable) s->vec = rg_vectors_new(s->dim, "Flat");   /* lent later */
+    else if (reconcile(s) != 0) goto fail;
+    if (!s->vec) goto fail;
     return s;
 fail:
     rg_store_close(s);
     return NULL;
+}
+
+rg_vectors *rg_store_swap_vectors(rg_store *s, rg_vectors *v) {
+    rg_vectors *old = s->vec;
+    s->vec = v;
+    return old;
 }
 
 int rg_store_flush(rg_store *s) {
@@ -360,7 +367,7 @@ int rg_store_stats_get(rg_store *s, rg_store_stats *st) {
     st->documents = st_count(s, "SELECT count(*) FROM documents");
     st->chunks = st_count(s, "SELECT count(*) FROM chunks WHERE context_only = 0");
     st->tables = st_count(s, "SELECT count(*) FROM tables");
-    st->cells = st_count(s, "SELECT count(*) FROM cells");
+    st->cells = st_count(s, "SELECT coalesce(sum(nrows * ncols), 0) FROM tables");   /* cells are packed per table */
     st->vectors = st_count(s, "SELECT count(*) FROM vectors");
     st->faiss_vectors = rg_vectors_count(s->vec);
     st->schema_version = (int)st_count(s, "PRAGMA user_version");
@@ -393,7 +400,7 @@ int rg_store_check(rg_store *s, char **report) {
         {"SELECT count(*) FROM chunks WHERE doc NOT IN (SELECT id FROM documents)", "chunks without a document"},
         {"SELECT count(*) FROM vectors WHERE chunk_id NOT IN (SELECT id FROM chunks)", "vectors without a chunk"},
         {"SELECT count(*) FROM tables WHERE doc NOT IN (SELECT id FROM documents)", "tables without a document"},
-        {"SELECT count(*) FROM cells WHERE table_id NOT IN (SELECT id FROM tables)", "cells without a table"},
+        {"SELECT count(*) FROM tables WHERE cells IS NULL OR length(cells) < 1 + 3 * nrows * ncols", "tables without their cells"},
         {"SELECT count(*) FROM chunks WHERE context_only = 0 AND id NOT IN (SELECT rowid FROM chunks_fts)", "chunks missing from FTS"},
     };
     for (size_t i = 0; i < sizeof orphans / sizeof *orphans; i++) {

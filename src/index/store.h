@@ -20,6 +20,7 @@ typedef struct {
     int writable;          /* take the writer lock (waits for another writer) */
     int create;            /* create the directory and database when missing */
     const char *encoder_spec; /* how to reopen the encoder (a model path, "hash"), kept in the manifest */
+    int no_vectors;        /* read-only: skip loading FAISS (the caller lends one, rg_store_swap_vectors) */
 } rg_store_opts;
 
 /* Reads DIR/manifest.json without opening the index: 1 and the encoder name, spec (may be
@@ -31,6 +32,13 @@ void rg_store_close(rg_store *s);
 const char *rg_store_encoder(const rg_store *s);  /* from the manifest */
 int rg_store_dim(const rg_store *s);
 const char *rg_store_dir(const rg_store *s);
+/* Puts v in place of the store's FAISS index and returns the one it had; the caller owns
+ * what it swaps in and out (a daemon lends one shared, read-only copy to every reader). */
+struct rg_vectors;
+struct rg_vectors *rg_store_swap_vectors(rg_store *s, struct rg_vectors *v);
+/* Reader tuning: SQLite memory-maps up to mmap_bytes of the database (page reads without a
+ * copy or a system call) and keeps cache_kib of pages per connection. */
+int rg_store_tune_reads(rg_store *s, int64_t mmap_bytes, int cache_kib);
 /* What opening repaired ("" when nothing), e.g. "FAISS: 3 vectors added, 1 removed". */
 const char *rg_store_repairs(const rg_store *s);
 
@@ -52,6 +60,26 @@ typedef struct {
 int rg_store_put_doc(rg_store *s, const rg_doc *d, const rg_source_stamp *st,
                      const rg_chunk *chunks, int nchunks, const float *vecs);
 int rg_store_remove_doc(rg_store *s, const char *doc_id);  /* 1 removed, 0 absent, -1 error */
+
+/* ---- batches: several documents per transaction (bulk indexing) ----
+ * Between begin and commit, puts and removes share one SQLite transaction; FAISS takes the
+ * batch's changes at the commit. A document that fails to store rolls back the whole open
+ * batch (no savepoint per document: SQLite's FTS5 flushes a segment at every savepoint). A crash loses at most the open batch: none of its documents is recorded as
+ * indexed, so re-running the same command redoes them. SQL reads on this handle see the
+ * batch's documents at once, dense search only after the commit. rg_store_close commits an
+ * open batch; rg_store_reembed commits it first. */
+int rg_store_batch_begin(rg_store *s);     /* -1 when one is already open */
+int rg_store_batch_commit(rg_store *s);    /* 0 also when none is open */
+int rg_store_batch_rollback(rg_store *s);  /* drops the open batch's documents and removals */
+int rg_store_batch_open(const rg_store *s);
+/* For a loop over sources: counts `bytes` into the open batch (opening one when none is),
+ * and commits it and opens the next once it holds RG_BATCH_DOCS documents, RG_BATCH_BYTES
+ * source bytes (or as many bytes of vectors) or is RG_BATCH_SECONDS old: the bound on what a
+ * crash can lose. */
+#define RG_BATCH_DOCS 256
+#define RG_BATCH_BYTES (32LL << 20)
+#define RG_BATCH_SECONDS 5.0
+int rg_store_batch_tick(rg_store *s, int64_t bytes);
 int rg_store_list_docs(rg_store *s, rg_doc_info **out, int *n);
 /* Ids of the documents read from one source (a multi-document file gives several). */
 int rg_store_docs_of_source(rg_store *s, const char *source, char ***ids, int *n);

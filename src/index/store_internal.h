@@ -26,7 +26,13 @@ struct rg_store {
     char repairs[512];
     st_slot cache[ST_CACHE_SLOTS];
     uint64_t tick;
-    sqlite3_stmt *vocab;   /* FTS5 document frequencies (store_search.c), prepared on first use */
+    /* an open batch (store_write.c): one transaction over several puts and removes, with the
+     * FAISS changes they imply held back until it commits */
+    int batch;
+    int64_t batch_docs, batch_bytes;
+    double batch_t0;
+    struct st_faiss_op *ops;
+    int nops, capops;
 };
 
 /* rg_err with the database's message; returns -1. */

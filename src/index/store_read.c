@@ -1,6 +1,7 @@
 /* index/store_read: documents, chunks and tables read back from SQLite. */
 #include "index/store_internal.h"
 #include "core/util.h"
+#include "index/cellpack.h"
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,7 +139,7 @@ int rg_store_doc_chunks(rg_store *s, const char *doc_id, rg_chunk_row **out, int
 }
 
 rg_table *rg_store_get_table(rg_store *s, int64_t table_id) {
-    sqlite3_stmt *st = st_prep(s, "SELECT nrows, ncols, header_rows, header_cols, caption, scale FROM tables WHERE id = ?");
+    sqlite3_stmt *st = st_prep(s, "SELECT nrows, ncols, header_rows, header_cols, caption, scale, cells FROM tables WHERE id = ?");
     if (!st) return NULL;
     sqlite3_bind_int64(st, 1, table_id);
     if (sqlite3_step(st) != SQLITE_ROW) { st_done(s, st); rg_err("table %lld not found", (long long)table_id); return NULL; }
@@ -150,23 +151,17 @@ rg_table *rg_store_get_table(rg_store *s, int64_t table_id) {
     t->caption = st_col_text(st, 4);
     const unsigned char *sc = sqlite3_column_text(st, 5);
     snprintf(t->scale, sizeof t->scale, "%s", sc ? (const char *)sc : "");
+    /* the cells: one blob per table (index/cellpack.h, schema 3) */
+    const void *blob = sqlite3_column_blob(st, 6);
+    int rc = rg_cells_unpack(t, blob, (size_t)sqlite3_column_bytes(st, 6));
     st_done(s, st);
-    st = st_prep(s, "SELECT row, col, raw, type, value, unit FROM cells WHERE table_id = ?");
-    if (!st) { rg_table_free(t); return NULL; }
-    sqlite3_bind_int64(st, 1, table_id);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        rg_cell *c = rg_table_cell(t, sqlite3_column_int(st, 0), sqlite3_column_int(st, 1));
-        if (!c) continue;
-        free(c->raw);
-        c->raw = st_col_text(st, 2);
-        if (!c->raw) c->raw = xstrdup("");
-        c->type = (rg_cell_type)sqlite3_column_int(st, 3);
-        c->value = sqlite3_column_double(st, 4);
-        const unsigned char *u = sqlite3_column_text(st, 5);
-        snprintf(c->unit, sizeof c->unit, "%s", u ? (const char *)u : "");
+    if (rc != 0) {
+        char *why = xstrdup(rg_errmsg());
+        rg_err("%s: table %lld: %s", s->db_path, (long long)table_id, why);
+        free(why);
+        rg_table_free(t);
+        return NULL;
     }
-    st_done(s, st);
-    for (int i = 0; i < nr * nc; i++) if (!t->cells[i].raw) t->cells[i].raw = xstrdup("");
     return t;
 }
 
@@ -197,3 +192,12 @@ int rg_store_doc_tables(rg_store *s, const char *doc_id, rg_table ***out, int64_
     return 0;
 }
 
+
+/* ---- reader tuning ---- */
+
+int rg_store_tune_reads(rg_store *s, int64_t mmap_bytes, int cache_kib) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "PRAGMA mmap_size=%lld; PRAGMA cache_size=%d;", (long long)(mmap_bytes > 0 ? mmap_bytes : 0),
+             cache_kib > 0 ? -cache_kib : -2000);
+    return st_exec(s, sql);
+}

@@ -50,55 +50,30 @@ static int fts_words(const char *q, fts_word *out) {
     return n;
 }
 
-/* ---- document frequencies, through the index's own tokenizer ---- */
+/* ---- document frequencies, counted only as far as they matter ---- */
 
-typedef struct { sqlite3_stmt *vocab; int64_t df; int ntok; } df_ctx;
-
-static int df_token(void *ctx, int flags, const char *tok, int ntok, int start, int end) {
-    (void)flags; (void)start; (void)end;
-    df_ctx *c = ctx;
-    sqlite3_reset(c->vocab);
-    sqlite3_bind_text(c->vocab, 1, tok, ntok, SQLITE_TRANSIENT);
-    int64_t df = sqlite3_step(c->vocab) == SQLITE_ROW ? sqlite3_column_int64(c->vocab, 0) : 0;
-    /* a word that splits into several tokens is a phrase: no more frequent than its rarest */
-    if (c->ntok == 0 || df < c->df) c->df = df;
-    c->ntok++;
-    return SQLITE_OK;
-}
-
-/* Fills each word's document frequency (the number of chunks holding it). Returns -1 when the
- * tokenizer or the vocabulary table is unavailable: then every word is kept. */
-static int fts_doc_freqs(rg_store *s, fts_word *w, int n) {
-    fts5_api *api = NULL;
-    sqlite3_stmt *st = st_prep(s, "SELECT fts5(?1)");
+/* Fills each word's document frequency (the number of chunks holding it; a word the index's
+ * tokenizer splits is a phrase, counted as such), counted no further than cap + 1: past the
+ * budget only "too common" matters. Counting through the FTS index itself, with a LIMIT, costs
+ * at most cap + 1 postings per word; the fts5vocab table would read a common word's whole
+ * posting list (tens of milliseconds for a word in most of a million chunks). */
+static int fts_doc_freqs(rg_store *s, fts_word *w, int n, int64_t cap) {
+    sqlite3_stmt *st = st_prep(s, "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ?1 LIMIT ?2)");
     if (!st) return -1;
-    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
-    sqlite3_step(st);
-    st_done(s, st);
-    if (!api || api->iVersion < 2) return -1;
-    void *ud = NULL;
-    fts5_tokenizer tk;
-    if (api->xFindTokenizer(api, "porter", &ud, &tk) != SQLITE_OK) return -1;
-    /* the arguments of the chunks_fts tokenize= option (index/schema.c) */
-    const char *args[] = {"unicode61", "remove_diacritics", "2"};
-    Fts5Tokenizer *t = NULL;
-    if (tk.xCreate(ud, args, 3, &t) != SQLITE_OK) return -1;
-    if (!s->vocab &&
-        (sqlite3_exec(s->db, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.rg_fts_vocab USING fts5vocab(main, chunks_fts, row)",
-                      NULL, NULL, NULL) != SQLITE_OK ||
-         sqlite3_prepare_v2(s->db, "SELECT doc FROM temp.rg_fts_vocab WHERE term = ?", -1, &s->vocab, NULL) != SQLITE_OK)) {
-        sqlite3_finalize(s->vocab);
-        s->vocab = NULL;
-        tk.xDelete(t);
-        return -1;
-    }
+    char phrase[FTS_MAX_WORD_BYTES + 3];
     for (int i = 0; i < n; i++) {
-        df_ctx c = {s->vocab, 0, 0};
-        tk.xTokenize(t, &c, FTS5_TOKENIZE_QUERY, w[i].w, (int)strlen(w[i].w), df_token);
-        w[i].df = c.ntok ? c.df : 0;
+        size_t wl = strnlen(w[i].w, FTS_MAX_WORD_BYTES);
+        phrase[0] = '"';
+        memcpy(phrase + 1, w[i].w, wl);
+        phrase[wl + 1] = '"';
+        phrase[wl + 2] = 0;
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, phrase, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, cap + 1);
+        if (sqlite3_step(st) != SQLITE_ROW) { st_done(s, st); return -1; }
+        w[i].df = sqlite3_column_int64(st, 0);
     }
-    sqlite3_reset(s->vocab);
-    tk.xDelete(t);
+    st_done(s, st);
     return 0;
 }
 
@@ -113,7 +88,7 @@ static char *fts_query(rg_store *s, const char *q) {
     fts_word w[FTS_MAX_WORDS];
     int n = fts_words(q, w);
     if (!n) return NULL;
-    if (fts_doc_freqs(s, w, n) == 0) {
+    if (fts_doc_freqs(s, w, n, FTS_POSTING_BUDGET) == 0) {
         qsort(w, (size_t)n, sizeof *w, cmp_df);
         int m = 0;
         while (m < n && w[m].df == 0) m++;         /* in no chunk: cannot contribute */
@@ -266,15 +241,55 @@ static int dense_exact(rg_store *s, const float *q, int k, const rg_search_filte
 }
 
 #define DENSE_OVERFETCH_MAX 16384
+/* Candidates an approximate (IVF-PQ) index returns per wanted hit before exact re-scoring:
+ * product quantization misorders near neighbours, rarely drops them from a list this long
+ * (recall@10 against exact search: bench/search). */
+#define PQ_REFINE_FACTOR 8
+#define PQ_REFINE_MIN 128
+
+static int refine_count(int k) {
+    int64_t r = (int64_t)k * PQ_REFINE_FACTOR;
+    if (r < PQ_REFINE_MIN) r = PQ_REFINE_MIN;
+    if (r > DENSE_OVERFETCH_MAX) r = DENSE_OVERFETCH_MAX;
+    return (int)r;
+}
+
+/* Replaces approximate scores by exact inner products with the stored vectors (a hit whose
+ * row is gone is dropped), best first. Returns the hits kept, or -1. */
+static int exact_rescore(rg_store *s, const float *q, rg_hit *h, int n) {
+    sqlite3_stmt *st = st_prep(s, "SELECT vec FROM vectors WHERE chunk_id = ?");
+    if (!st) return -1;
+    size_t vbytes = (size_t)s->dim * sizeof(float);
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, h[i].chunk_id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) continue;
+        if (rc != SQLITE_ROW) { st_done(s, st); return st_fail(s, "dense re-scoring"); }
+        if ((size_t)sqlite3_column_bytes(st, 0) != vbytes) continue;
+        const float *v = sqlite3_column_blob(st, 0);
+        float dot = 0;
+        for (int j = 0; j < s->dim; j++) dot += v[j] * q[j];
+        h[m].chunk_id = h[i].chunk_id;
+        h[m].score = dot;
+        m++;
+    }
+    st_done(s, st);
+    if (m) qsort(h, (size_t)m, sizeof *h, cmp_hit);
+    return m;
+}
 
 int rg_store_search_dense(rg_store *s, const float *q, int k, const rg_search_filter *f,
                           rg_hit **out, int *n) {
     *out = NULL; *n = 0;
     if (k <= 0) return 0;
     int64_t total = rg_vectors_count(s->vec);
+    int approx = rg_vectors_approximate(s->vec);
+    int want = approx ? refine_count(k) : k;   /* hits gathered before the cut to k */
     if (!filter_active(f)) {
         if (total == 0) return 0;
-        int kk = (int64_t)k > total ? (int)total : k;
+        int kk = (int64_t)want > total ? (int)total : want;
         float *sc = xmalloc((size_t)kk * sizeof *sc);
         int64_t *ids = xmalloc((size_t)kk * sizeof *ids);
         if (rg_vectors_search(s->vec, q, kk, sc, ids) != 0) { free(sc); free(ids); return -1; }
@@ -286,13 +301,18 @@ int rg_store_search_dense(rg_store *s, const float *q, int k, const rg_search_fi
             (*n)++;
         }
         free(sc); free(ids);
+        if (approx) {
+            int m = exact_rescore(s, q, *out, *n);
+            if (m < 0) { free(*out); *out = NULL; *n = 0; return -1; }
+            *n = m < k ? m : k;
+        }
         return 0;
     }
     /* One document: its chunks are few, score them exactly. */
     if (f->doc_id) return dense_exact(s, q, k, f, out, n);
     /* Otherwise over-fetch from FAISS with a growing k, keeping the hits that pass the filter,
-     * until k of them are found or FAISS is exhausted; a filter so selective that this does not
-     * converge quickly falls back to exact scoring of the filtered set. */
+     * until enough of them are found or FAISS is exhausted; a filter so selective that this
+     * does not converge quickly falls back to exact scoring of the filtered set. */
     filter_params fp;
     char *cond = filter_sql(f, &fp);
     char *sql = xasprintf("SELECT 1 FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id = ? AND %s", cond);
@@ -300,8 +320,10 @@ int rg_store_search_dense(rg_store *s, const float *q, int k, const rg_search_fi
     sqlite3_stmt *st = st_prep(s, sql);
     free(sql);
     if (!st) return -1;
-    int kk = k * 4 < 64 ? 64 : k * 4;
-    rg_hit *hits = xmalloc((size_t)k * sizeof *hits);
+    /* every candidate costs a filter check here: re-score fewer of them than unfiltered */
+    if (approx) want = k * 2 < 64 ? 64 : k * 2;
+    int kk = want * 4 < 64 ? 64 : want * 4;
+    rg_hit *hits = xmalloc((size_t)want * sizeof *hits);
     int rc = 0;
     for (;;) {
         if ((int64_t)kk > total) kk = (int)total;
@@ -309,7 +331,7 @@ int rg_store_search_dense(rg_store *s, const float *q, int k, const rg_search_fi
         int64_t *ids = xmalloc(((size_t)kk + 1) * sizeof *ids);
         if (kk > 0 && rg_vectors_search(s->vec, q, kk, sc, ids) != 0) { free(sc); free(ids); rc = -1; break; }
         int cnt = 0;
-        for (int i = 0; i < kk && cnt < k; i++) {
+        for (int i = 0; i < kk && cnt < want; i++) {
             if (ids[i] < 0) continue;
             sqlite3_reset(st);
             sqlite3_bind_int64(st, 1, ids[i]);
@@ -320,7 +342,7 @@ int rg_store_search_dense(rg_store *s, const float *q, int k, const rg_search_fi
         }
         free(sc); free(ids);
         if (rc != 0) break;
-        if (cnt >= k || (int64_t)kk >= total) { *n = cnt; break; }
+        if (cnt >= want || (int64_t)kk >= total) { *n = cnt; break; }
         if (kk >= DENSE_OVERFETCH_MAX) {
             st_done(s, st);
             free(hits);
@@ -330,7 +352,11 @@ int rg_store_search_dense(rg_store *s, const float *q, int k, const rg_search_fi
     }
     st_done(s, st);
     if (rc != 0) { free(hits); *n = 0; return -1; }
+    if (approx) {
+        int m = exact_rescore(s, q, hits, *n);
+        if (m < 0) { free(hits); *n = 0; return -1; }
+        *n = m < k ? m : k;
+    }
     *out = hits;
     return 0;
 }
-

@@ -3,6 +3,7 @@
 #include "index/store_internal.h"
 #include "core/util.h"
 #include "index/vectors.h"
+#include "index/cellpack.h"
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -25,11 +26,33 @@ static int64_t *doc_vector_ids(rg_store *s, int64_t rowid, int64_t *n) {
     return ids;
 }
 
+/* Takes the document's searchable chunks out of FTS5 (an external-content table: the
+ * deleted text must be given back exactly). Row by row: an INSERT ... SELECT would run in a
+ * statement journal, which makes FTS5 flush (see schema.c, migration 3). */
+static int fts_delete_doc(rg_store *s, int64_t rowid) {
+    sqlite3_stmt *sel = st_prep(s, "SELECT id, text, section FROM chunks WHERE doc = ?1 AND context_only = 0");
+    sqlite3_stmt *del = st_prep(s, "INSERT INTO chunks_fts(chunks_fts, rowid, text, section) VALUES('delete', ?, ?, ?)");
+    int rc = (sel && del) ? 0 : -1;
+    if (rc == 0) sqlite3_bind_int64(sel, 1, rowid);
+    int step = SQLITE_DONE;
+    while (rc == 0 && (step = sqlite3_step(sel)) == SQLITE_ROW) {
+        sqlite3_bind_int64(del, 1, sqlite3_column_int64(sel, 0));
+        sqlite3_bind_value(del, 2, sqlite3_column_value(sel, 1));
+        sqlite3_bind_value(del, 3, sqlite3_column_value(sel, 2));
+        if (sqlite3_step(del) != SQLITE_DONE) rc = st_fail(s, "delete from FTS");
+        sqlite3_reset(del);
+    }
+    if (rc == 0 && step != SQLITE_DONE) rc = st_fail(s, "read chunks for FTS");
+    st_done(s, sel);
+    st_done(s, del);
+    return rc;
+}
+
 static int delete_doc_rows(rg_store *s, int64_t rowid) {
+    if (fts_delete_doc(s, rowid) != 0) return -1;
     static const char *sqls[] = {
         "DELETE FROM vectors WHERE chunk_id IN (SELECT id FROM chunks WHERE doc = ?1)",
         "DELETE FROM chunks WHERE doc = ?1",
-        "DELETE FROM cells WHERE table_id IN (SELECT id FROM tables WHERE doc = ?1)",
         "DELETE FROM tables WHERE doc = ?1",
         "DELETE FROM documents WHERE id = ?1",
     };
@@ -55,9 +78,13 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v) {
 
 static int insert_table(rg_store *s, int64_t doc_rowid, int ord, const rg_block *b, int64_t *table_id) {
     const rg_table *t = b->table;
-    sqlite3_stmt *st = st_prep(s, "INSERT INTO tables(doc, ord, nrows, ncols, header_rows, header_cols, caption, scale, section) "
-                               "VALUES (?,?,?,?,?,?,?,?,?)");
+    sqlite3_stmt *st = st_prep(s, "INSERT INTO tables(doc, ord, nrows, ncols, header_rows, header_cols, caption, scale, section, cells) "
+                               "VALUES (?,?,?,?,?,?,?,?,?,?)");
     if (!st) return -1;
+    rg_buf cells = {0};
+    rg_cells_pack(t, &cells);
+    if (cells.len > 1000000000) { rg_buf_free(&cells); st_done(s, st); rg_err("%s: a table of %zu bytes is too large to store", s->dir, cells.len); return -1; }
+    sqlite3_bind_blob(st, 10, cells.data, (int)cells.len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 1, doc_rowid);
     sqlite3_bind_int(st, 2, ord);
     sqlite3_bind_int(st, 3, t->nrows);
@@ -69,47 +96,107 @@ static int insert_table(rg_store *s, int64_t doc_rowid, int ord, const rg_block 
     bind_text_or_null(st, 9, b->section);
     int rc = sqlite3_step(st);
     st_done(s, st);
+    rg_buf_free(&cells);
     if (rc != SQLITE_DONE) return st_fail(s, "insert table");
     *table_id = sqlite3_last_insert_rowid(s->db);
-    st = st_prep(s, "INSERT INTO cells(table_id, row, col, raw, type, value, unit) VALUES (?,?,?,?,?,?,?)");
-    if (!st) return -1;
-    for (int r = 0; r < t->nrows; r++)
-        for (int c = 0; c < t->ncols; c++) {
-            const rg_cell *cell = &t->cells[(size_t)r * (size_t)t->ncols + (size_t)c];
-            sqlite3_bind_int64(st, 1, *table_id);
-            sqlite3_bind_int(st, 2, r);
-            sqlite3_bind_int(st, 3, c);
-            sqlite3_bind_text(st, 4, cell->raw ? cell->raw : "", -1, SQLITE_STATIC);
-            sqlite3_bind_int(st, 5, (int)cell->type);
-            if (cell->type == RG_CELL_EMPTY || cell->type == RG_CELL_TEXT) sqlite3_bind_null(st, 6);
-            else sqlite3_bind_double(st, 6, cell->value);
-            sqlite3_bind_text(st, 7, cell->unit, -1, SQLITE_STATIC);
-            rc = sqlite3_step(st);
-            sqlite3_reset(st);
-            if (rc != SQLITE_DONE) { st_done(s, st); return st_fail(s, "insert cell"); }
-        }
-    st_done(s, st);
     return 0;
+}
+
+/* ---- FAISS changes held back while a batch is open ---- */
+
+typedef struct st_faiss_op {
+    int64_t n, *ids;
+    float *vecs;           /* n * dim to add; NULL: remove ids */
+} st_faiss_op;
+
+static void ops_free(rg_store *s) {
+    for (int i = 0; i < s->nops; i++) { free(s->ops[i].ids); free(s->ops[i].vecs); }
+    free(s->ops);
+    s->ops = NULL;
+    s->nops = s->capops = 0;
+}
+
+/* Takes ids (and vecs) over. */
+static void ops_push(rg_store *s, int64_t n, int64_t *ids, float *vecs) {
+    if (n <= 0) { free(ids); free(vecs); return; }
+    if (s->nops == s->capops) {
+        s->capops = s->capops ? s->capops * 2 : 64;
+        s->ops = xrealloc(s->ops, (size_t)s->capops * sizeof *s->ops);
+    }
+    s->ops[s->nops++] = (st_faiss_op){n, ids, vecs};
+}
+
+/* After a commit: FAISS follows, in the order the changes were made. If we die here, the
+ * next open reconciles FAISS with SQLite. */
+static int ops_apply(rg_store *s) {
+    int rc = 0;
+    s->faiss_dirty = 1;
+    for (int i = 0; i < s->nops && rc == 0; i++) {
+        st_faiss_op *op = &s->ops[i];
+        if (op->vecs) rc = rg_vectors_add(s->vec, op->n, op->vecs, op->ids);
+        else rc = rg_vectors_remove(s->vec, op->n, op->ids) < 0 ? -1 : 0;
+    }
+    ops_free(s);
+    return rc;
+}
+
+/* A document's unit of work: its own transaction, or a part of the open batch. No savepoint
+ * per document inside a batch: SQLite 3.40's FTS5 flushes its pending terms to a new segment
+ * at every savepoint, which costs more than the rest of a small document's writes. So a
+ * document that fails inside a batch takes the whole batch down with it (rolled back: none
+ * of its documents is recorded, a re-run redoes them), like a crash would. */
+static int doc_begin(rg_store *s) {
+    return s->batch ? 0 : st_exec(s, "BEGIN IMMEDIATE");
+}
+
+/* Undoes it; the FAISS changes queued since mark are dropped. */
+static void doc_rollback(rg_store *s, int mark) {
+    if (s->batch) {
+        int64_t n = s->batch_docs;
+        char *why = xstrdup(rg_errmsg());
+        rg_store_batch_rollback(s);
+        rg_err("%s (the open batch of %lld other document%s was rolled back)", why, (long long)n, n == 1 ? "" : "s");
+        free(why);
+        return;
+    }
+    for (int i = mark; i < s->nops; i++) { free(s->ops[i].ids); free(s->ops[i].vecs); }
+    s->nops = mark;
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Ends it. Outside a batch this commits and then applies the FAISS changes. */
+static int doc_commit(rg_store *s, int mark) {
+    if (s->batch) { s->batch_docs++; return 0; }
+    if (bump_generation(s) != 0 || st_exec(s, "COMMIT") != 0) { doc_rollback(s, mark); return -1; }
+    return ops_apply(s);
+}
+
+/* The id the next chunk gets (AUTOINCREMENT: past every id ever used): chunks are inserted
+ * with explicit consecutive ids from here, so that parent links and vector ids are known
+ * before the rows are written. */
+static int64_t next_chunk_id(rg_store *s) {
+    return st_count(s, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'chunks'), 0), "
+                       "coalesce((SELECT max(id) FROM chunks), 0)) + 1");
 }
 
 int rg_store_put_doc(rg_store *s, const rg_doc *d, const rg_source_stamp *stamp,
                      const rg_chunk *chunks, int nchunks, const float *vecs) {
     if (!s->writable) { rg_err("%s: index opened read-only", s->dir); return -1; }
-    if (st_exec(s, "BEGIN IMMEDIATE") != 0) return -1;
-    int64_t nold = 0, *old_ids = NULL;
-    int64_t *new_ids = xcalloc((size_t)nchunks + 1, sizeof *new_ids);
+    int mark = s->nops;
+    if (doc_begin(s) != 0) return -1;
     int ntables = 0;
     for (int i = 0; i < d->nblocks; i++) if (d->blocks[i].kind == RG_BLOCK_TABLE) ntables++;
     int64_t *table_ids = xcalloc((size_t)ntables + 1, sizeof *table_ids);
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = NULL, *fts = NULL;
 
     rg_doc_info old;
     int had = rg_store_get_doc(s, d->id, &old);
     if (had < 0) goto fail;
     if (had) {
-        old_ids = doc_vector_ids(s, old.rowid, &nold);
+        int64_t nold = 0, *old_ids = doc_vector_ids(s, old.rowid, &nold);
         int rc = delete_doc_rows(s, old.rowid);
         rg_doc_info_free(&old);
+        ops_push(s, nold, old_ids, NULL);
         if (rc != 0) goto fail;
     }
     st = st_prep(s, "INSERT INTO documents(doc_id, source, content_hash, size, mtime, kind, title, metadata, etag, last_modified, indexed_at) "
@@ -136,97 +223,134 @@ int rg_store_put_doc(rg_store *s, const rg_doc *d, const rg_source_stamp *stamp,
             t++;
         }
 
-    st = st_prep(s, "INSERT INTO chunks(doc, ord, kind, text, section, parent, table_id, row_start, row_end, ntokens, page, offset, context_only) "
-                 "VALUES (?,?,?,?,?,NULL,?,?,?,?,?,?,?)");
-    if (!st) goto fail;
+    int64_t base = nchunks ? next_chunk_id(s) : 0;
+    if (base < 0) goto fail;
+    st = st_prep(s, "INSERT INTO chunks(id, doc, ord, kind, text, section, parent, table_id, row_start, row_end, ntokens, page, offset, context_only) "
+                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    fts = st_prep(s, "INSERT INTO chunks_fts(rowid, text, section) VALUES (?,?,?)");
+    if (!st || !fts) goto fail;
     for (int i = 0; i < nchunks; i++) {
         const rg_chunk *c = &chunks[i];
-        sqlite3_bind_int64(st, 1, doc_rowid);
-        sqlite3_bind_int(st, 2, i);
-        sqlite3_bind_int(st, 3, (int)c->kind);
-        sqlite3_bind_text(st, 4, c->text ? c->text : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, c->section ? c->section : "", -1, SQLITE_STATIC);
-        if (c->table_index >= 0 && c->table_index < ntables) sqlite3_bind_int64(st, 6, table_ids[c->table_index]);
-        else sqlite3_bind_null(st, 6);
-        sqlite3_bind_int(st, 7, c->row_start);
-        sqlite3_bind_int(st, 8, c->row_end);
-        sqlite3_bind_int(st, 9, c->ntokens);
-        sqlite3_bind_int(st, 10, c->page);
-        sqlite3_bind_int64(st, 11, c->offset);
-        sqlite3_bind_int(st, 12, c->context_only);
+        sqlite3_bind_int64(st, 1, base + i);
+        sqlite3_bind_int64(st, 2, doc_rowid);
+        sqlite3_bind_int(st, 3, i);
+        sqlite3_bind_int(st, 4, (int)c->kind);
+        sqlite3_bind_text(st, 5, c->text ? c->text : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, c->section ? c->section : "", -1, SQLITE_STATIC);
+        if (c->parent >= 0 && c->parent < nchunks && c->parent != i) sqlite3_bind_int64(st, 7, base + c->parent);
+        else sqlite3_bind_null(st, 7);
+        if (c->table_index >= 0 && c->table_index < ntables) sqlite3_bind_int64(st, 8, table_ids[c->table_index]);
+        else sqlite3_bind_null(st, 8);
+        sqlite3_bind_int(st, 9, c->row_start);
+        sqlite3_bind_int(st, 10, c->row_end);
+        sqlite3_bind_int(st, 11, c->ntokens);
+        sqlite3_bind_int(st, 12, c->page);
+        sqlite3_bind_int64(st, 13, c->offset);
+        sqlite3_bind_int(st, 14, c->context_only);
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE) { st_fail(s, "insert chunk"); goto fail; }
-        new_ids[i] = sqlite3_last_insert_rowid(s->db);
+        if (!c->context_only) {
+            sqlite3_bind_int64(fts, 1, base + i);
+            sqlite3_bind_text(fts, 2, c->text ? c->text : "", -1, SQLITE_STATIC);
+            sqlite3_bind_text(fts, 3, c->section ? c->section : "", -1, SQLITE_STATIC);
+            rc = sqlite3_step(fts);
+            sqlite3_reset(fts);
+            if (rc != SQLITE_DONE) { st_fail(s, "insert into FTS"); goto fail; }
+        }
     }
     st_done(s, st); st = NULL;
-
-    st = st_prep(s, "UPDATE chunks SET parent = ?2 WHERE id = ?1");
-    if (!st) goto fail;
-    for (int i = 0; i < nchunks; i++) {
-        int p = chunks[i].parent;
-        if (p < 0 || p >= nchunks || p == i) continue;
-        sqlite3_bind_int64(st, 1, new_ids[i]);
-        sqlite3_bind_int64(st, 2, new_ids[p]);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) { st_fail(s, "link parent"); goto fail; }
-    }
-    st_done(s, st); st = NULL;
+    st_done(s, fts); fts = NULL;
 
     if (vecs) {
+        int64_t nv = 0, *ids = xmalloc(((size_t)nchunks + 1) * sizeof *ids);
+        float *keep = xmalloc(((size_t)nchunks + 1) * (size_t)s->dim * sizeof *keep);
         st = st_prep(s, "INSERT INTO vectors(chunk_id, vec) VALUES (?,?)");
-        if (!st) goto fail;
+        if (!st) { free(ids); free(keep); goto fail; }
         for (int i = 0; i < nchunks; i++) {
             if (chunks[i].context_only) continue;
-            sqlite3_bind_int64(st, 1, new_ids[i]);
-            sqlite3_bind_blob(st, 2, vecs + (size_t)i * (size_t)s->dim, s->dim * (int)sizeof(float), SQLITE_STATIC);
+            const float *v = vecs + (size_t)i * (size_t)s->dim;
+            sqlite3_bind_int64(st, 1, base + i);
+            sqlite3_bind_blob(st, 2, v, s->dim * (int)sizeof(float), SQLITE_STATIC);
             int rc = sqlite3_step(st);
             sqlite3_reset(st);
-            if (rc != SQLITE_DONE) { st_fail(s, "insert vector"); goto fail; }
+            if (rc != SQLITE_DONE) { st_fail(s, "insert vector"); free(ids); free(keep); goto fail; }
+            ids[nv] = base + i;
+            memcpy(keep + (size_t)nv * (size_t)s->dim, v, (size_t)s->dim * sizeof *keep);
+            nv++;
         }
         st_done(s, st); st = NULL;
+        ops_push(s, nv, ids, keep);
     }
-    if (bump_generation(s) != 0 || st_exec(s, "COMMIT") != 0) goto fail;
-
-    /* Committed: bring FAISS along. If we die here, the next open reconciles. */
-    s->faiss_dirty = 1;
-    if (nold && rg_vectors_remove(s->vec, nold, old_ids) < 0) goto faiss_fail;
-    if (vecs)
-        for (int i = 0; i < nchunks; i++) {
-            if (chunks[i].context_only) continue;
-            if (rg_vectors_add(s->vec, 1, vecs + (size_t)i * (size_t)s->dim, &new_ids[i]) != 0) goto faiss_fail;
-        }
-    free(old_ids); free(new_ids); free(table_ids);
-    return 0;
-faiss_fail:
-    free(old_ids); free(new_ids); free(table_ids);
-    return -1;
+    free(table_ids);
+    return doc_commit(s, mark);
 fail:
     st_done(s, st);
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    free(old_ids); free(new_ids); free(table_ids);
+    st_done(s, fts);
+    doc_rollback(s, mark);
+    free(table_ids);
     return -1;
 }
 
 int rg_store_remove_doc(rg_store *s, const char *doc_id) {
     if (!s->writable) { rg_err("%s: index opened read-only", s->dir); return -1; }
-    if (st_exec(s, "BEGIN IMMEDIATE") != 0) return -1;
+    int mark = s->nops;
+    if (doc_begin(s) != 0) return -1;
     rg_doc_info info;
     int had = rg_store_get_doc(s, doc_id, &info);
-    if (had <= 0) { st_exec(s, "ROLLBACK"); return had; }
+    if (had == 0) { if (!s->batch) st_exec(s, "ROLLBACK"); return 0; }
+    if (had < 0) { doc_rollback(s, mark); return -1; }
     int64_t n = 0, *ids = doc_vector_ids(s, info.rowid, &n);
     int rc = delete_doc_rows(s, info.rowid);
     rg_doc_info_free(&info);
-    if (rc != 0 || bump_generation(s) != 0 || st_exec(s, "COMMIT") != 0) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        free(ids);
+    ops_push(s, n, ids, NULL);
+    if (rc != 0) { doc_rollback(s, mark); return -1; }
+    return doc_commit(s, mark) != 0 ? -1 : 1;
+}
+
+/* ---- batches ---- */
+
+int rg_store_batch_open(const rg_store *s) { return s->batch; }
+
+int rg_store_batch_begin(rg_store *s) {
+    if (!s->writable) { rg_err("%s: index opened read-only", s->dir); return -1; }
+    if (s->batch) { rg_err("%s: a batch is already open", s->dir); return -1; }
+    /* A batch writes more pages than SQLite's default 2 MB cache holds: without room, dirty
+     * pages spill into the WAL mid-transaction and are written again at the commit. */
+    if (st_exec(s, "PRAGMA cache_size = -65536") != 0 || st_exec(s, "BEGIN IMMEDIATE") != 0) return -1;
+    s->batch = 1;
+    s->batch_docs = s->batch_bytes = 0;
+    s->batch_t0 = rg_now();
+    return 0;
+}
+
+int rg_store_batch_commit(rg_store *s) {
+    if (!s->batch) return 0;
+    if ((s->batch_docs && bump_generation(s) != 0) || st_exec(s, "COMMIT") != 0) {
+        rg_store_batch_rollback(s);
         return -1;
     }
-    s->faiss_dirty = 1;
-    rc = n ? rg_vectors_remove(s->vec, n, ids) : 0;
-    free(ids);
-    return rc < 0 ? -1 : 1;
+    s->batch = 0;
+    return ops_apply(s);
+}
+
+int rg_store_batch_rollback(rg_store *s) {
+    if (!s->batch) return 0;
+    s->batch = 0;
+    ops_free(s);
+    return st_exec(s, "ROLLBACK");
+}
+
+int rg_store_batch_tick(rg_store *s, int64_t bytes) {
+    if (!s->batch) return rg_store_batch_begin(s);
+    s->batch_bytes += bytes;
+    int64_t held = 0;   /* vectors held back for FAISS */
+    for (int i = 0; i < s->nops; i++) if (s->ops[i].vecs) held += s->ops[i].n * s->dim * (int64_t)sizeof(float);
+    if (s->batch_docs < RG_BATCH_DOCS && s->batch_bytes < RG_BATCH_BYTES && held < RG_BATCH_BYTES &&
+        rg_now() - s->batch_t0 < RG_BATCH_SECONDS)
+        return 0;
+    if (rg_store_batch_commit(s) != 0) return -1;
+    return rg_store_batch_begin(s);
 }
 
 #define REEMBED_BATCH 256
@@ -235,6 +359,7 @@ int rg_store_reembed(rg_store *s, rg_encoder *e, const char *meta_key, const cha
                      void (*progress)(int64_t done, int64_t total, void *ctx), void *ctx) {
     if (!s->writable) { rg_err("%s: index opened read-only", s->dir); return -1; }
     if (e->dim != s->dim) { rg_err("%s: encoder %s has %d dims, the index %d", s->dir, e->name, e->dim, s->dim); return -1; }
+    if (rg_store_batch_commit(s) != 0) return -1;
     int64_t total = st_count(s, "SELECT count(*) FROM chunks WHERE context_only = 0");
     if (total < 0 || st_exec(s, "BEGIN IMMEDIATE") != 0) return -1;
     rg_vectors *nv = rg_vectors_new(s->dim, "Flat");

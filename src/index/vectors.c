@@ -3,15 +3,23 @@
  * switches on its own):
  *   Flat (exact), wrapped in IndexIDMap2, below RG_VEC_IVF_THRESHOLD vectors;
  *   IVF{nlist},Flat above it: k-means coarse quantizer trained on a sample, vectors stored
- *   exactly, nprobe lists scanned per query. The IVF index carries the chunk ids itself
- *   (not through IndexIDMap2, whose remove_ids renumbers only flat storage and would then
- *   map IVF hits to the wrong ids), so deletes stay exact. */
+ *   exactly, nprobe lists scanned per query;
+ *   IVF{nlist},PQ{dim/4} from RG_VEC_PQ_THRESHOLD vectors when built from a Flat (a new or
+ *   rebuilt index): product-quantized codes of dim/4 bytes instead of 4*dim, trained on a
+ *   sample; its scores are approximate, so the store re-scores an over-fetched candidate list
+ *   with the exact vectors it keeps in SQLite (index/store_search.c).
+ * The IVF indexes carry the chunk ids themselves (not through IndexIDMap2, whose remove_ids
+ * renumbers only flat storage and would then map IVF hits to the wrong ids), so deletes stay
+ * exact. HNSW is not used: FAISS's HNSW cannot remove vectors, and a store must forget
+ * deleted and re-indexed chunks. An IVF-Flat index that grows past the PQ threshold stays
+ * IVF-Flat (its vectors cannot be read back through the C API) until the index is rebuilt. */
 #include "index/vectors.h"
 #include "core/util.h"
 #include <faiss/c_api/AutoTune_c.h>
 #include <faiss/c_api/Index_c.h>
 #include <faiss/c_api/IndexFlat_c.h>
 #include <faiss/c_api/IndexIVF_c.h>
+#include <faiss/c_api/IndexIVFFlat_c.h>
 #include <faiss/c_api/MetaIndexes_c.h>
 #include <faiss/c_api/error_c.h>
 #include <faiss/c_api/impl/AuxIndexStructures_c.h>
@@ -24,11 +32,28 @@
 #include <unistd.h>
 
 #define RG_VEC_IVF_THRESHOLD 50000
+#define RG_VEC_PQ_THRESHOLD 2000000
 
 struct rg_vectors {
     FaissIndex *index;   /* an IndexIDMap2 over Flat, or an IndexIVF holding the ids */
-    int dim, ivf;
+    int dim, ivf, pq;
 };
+
+/* RAGD_VEC_IVF_THRESHOLD and RAGD_VEC_PQ_THRESHOLD override the sizes at which a save
+ * chooses IVF and IVF-PQ (for measuring and testing those tiers on smaller sets). */
+static int64_t threshold(const char *env_name, int64_t def) {
+    const char *env = getenv(env_name);
+    if (env && atoll(env) > 0) return atoll(env);
+    return def;
+}
+
+/* Sub-quantizers: one byte per 4 dimensions (96 for 384), else the largest divisor of dim
+ * not above dim/4 (FAISS needs dim % m == 0). */
+static int pq_m(int dim) {
+    int m = dim / 4 > 0 ? dim / 4 : 1;
+    while (m > 1 && dim % m) m--;
+    return m;
+}
 
 static int faiss_fail(const char *what) {
     const char *m = faiss_get_last_error();
@@ -73,6 +98,7 @@ rg_vectors *rg_vectors_load(const char *path, int dim) {
     FaissIndex *idx = NULL;
     if (faiss_read_index_fname(path, 0, &idx)) { faiss_fail(path); return NULL; }
     int ivf = faiss_IndexIVF_cast(idx) != NULL;
+    int pq = ivf && !faiss_IndexIVFFlat_cast(idx);
     if (!ivf && !faiss_IndexIDMap2_cast(idx)) {
         faiss_Index_free(idx);
         rg_err("%s: neither an IndexIDMap2 nor an IVF index", path);
@@ -88,14 +114,15 @@ rg_vectors *rg_vectors_load(const char *path, int dim) {
     v->index = idx;
     v->dim = dim;
     v->ivf = ivf;
+    v->pq = pq;
     return v;
 }
 
-/* Flat -> IVF once the index has grown past the threshold: train the coarse quantizer on an
- * evenly strided sample and move every vector over with its id. */
+/* Flat -> IVF once the index has grown past the threshold (IVF-PQ past the PQ one): train on
+ * an evenly strided sample and move every vector over with its id. */
 static int maybe_upgrade(rg_vectors *v) {
     int64_t n = rg_vectors_count(v);
-    if (v->ivf || n < RG_VEC_IVF_THRESHOLD) return 0;
+    if (v->ivf || n < threshold("RAGD_VEC_IVF_THRESHOLD", RG_VEC_IVF_THRESHOLD)) return 0;
     FaissIndex *sub = faiss_IndexIDMap2_sub_index(v->index);
     FaissIndexFlat *flat = sub ? faiss_IndexFlat_cast(sub) : NULL;
     if (!flat) return 0;   /* some other inner index: leave it as it is */
@@ -107,12 +134,19 @@ static int maybe_upgrade(rg_vectors *v) {
     size_t nlist = (size_t)sqrt((double)n);
     if (nlist < 256) nlist = 256;
     if (nlist > 16384) nlist = 16384;
-    char *desc = xasprintf("IVF%zu,Flat", nlist);
+    if (nlist > (size_t)n / 39) nlist = (size_t)n / 39 > 0 ? (size_t)n / 39 : 1;   /* k-means wants 39 points a list */
+    int pq = n >= threshold("RAGD_VEC_PQ_THRESHOLD", RG_VEC_PQ_THRESHOLD);
+    /* "np": no polysemous training (it reorders codes for Hamming filtering, which is not
+     * used here, and costs minutes) */
+    char *desc = pq ? xasprintf("IVF%zu,PQ%dnp", nlist, pq_m(v->dim)) : xasprintf("IVF%zu,Flat", nlist);
     FaissIndex *idx = NULL;
     int rc = faiss_index_factory(&idx, v->dim, desc, METRIC_INNER_PRODUCT);
     free(desc);
     if (rc) { free(ids); return faiss_fail("index_factory IVF"); }
+    /* 48 per list for the coarse k-means; PQ's 256 centroids per sub-quantizer want at least
+     * 64k training vectors */
     int64_t ns = (int64_t)nlist * 48;
+    if (pq && ns < 65536) ns = 65536;
     if (ns > n) ns = n;
     float *sample = xmalloc((size_t)ns * (size_t)v->dim * sizeof *sample);
     for (int64_t i = 0; i < ns; i++)
@@ -126,6 +160,7 @@ static int maybe_upgrade(rg_vectors *v) {
     faiss_Index_free(v->index);
     v->index = idx;
     v->ivf = 1;
+    v->pq = pq;
     return 0;
 }
 
@@ -185,7 +220,8 @@ int rg_vectors_search(const rg_vectors *v, const float *q, int k, float *scores,
 int64_t rg_vectors_count(const rg_vectors *v) { return (int64_t)faiss_Index_ntotal(v->index); }
 int rg_vectors_dim(const rg_vectors *v) { return v->dim; }
 
-const char *rg_vectors_kind(const rg_vectors *v) { return v->ivf ? "ivf-flat" : "flat"; }
+const char *rg_vectors_kind(const rg_vectors *v) { return v->pq ? "ivf-pq" : v->ivf ? "ivf-flat" : "flat"; }
+int rg_vectors_approximate(const rg_vectors *v) { return v->pq; }
 
 int64_t *rg_vectors_ids(rg_vectors *v, int64_t *n) {
     if (v->ivf) {

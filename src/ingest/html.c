@@ -3,13 +3,17 @@
  * dropped; h1..h6 build the section path; block elements end paragraphs; each <table>
  * becomes an rg_table with colspan/rowspan expanded, header rows taken from <thead> or
  * leading all-<th> rows (else guessed from the cells), and the <caption> or the preceding
- * heading as caption. A table holding another table is layout, read as text. */
+ * heading as caption. A table holding another table is layout, read as text.
+ * Blocks carry the byte offset of their element's start tag in the source: a SAX hook notes
+ * where the parser stands as each element starts (libxml2's nodes keep only line numbers). */
 #include "ingest/formats.h"
 #include "core/numparse.h"
 #include "core/util.h"
 #include <libxml/HTMLparser.h>
+#include <libxml/SAX2.h>
 #include <libxml/tree.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -29,7 +33,34 @@ typedef struct {
     char *last_heading;     /* caption for a following table without <caption> */
     char *last_para;        /* context (scale statement) for a following table */
     int content;            /* inside article/main/section: <header> is content there */
+    int64_t at;             /* source offset of the innermost element being walked, -1 unknown */
+    int64_t para_at;        /* offset of the paragraph being gathered */
 } hctx;
+
+/* ---- source offsets ---- */
+
+typedef struct { const char *text; size_t len; } offset_src;
+
+/* The parser has just read an element's start tag: its offset (the '<' before where the
+ * parser stands) goes into the node's _private, plus one (0: unknown). */
+static void start_element(void *ctx, const xmlChar *name, const xmlChar **atts) {
+    htmlParserCtxtPtr c = ctx;
+    xmlSAX2StartElement(ctx, name, atts);
+    const offset_src *src = c->_private;
+    /* Not xmlByteConsumed: with an encoder in place (UTF-8 to UTF-8 here) it re-encodes the
+     * buffered input at every call. The input is valid UTF-8 (parse.c repairs it first), so
+     * positions in the parser's buffer are positions in the source. */
+    if (!src || !c->node || !c->input || !c->input->cur || !c->input->base) return;
+    long pos = (long)c->input->consumed + (long)(c->input->cur - c->input->base);
+    if (pos <= 0 || (size_t)pos > src->len) return;
+    size_t i = (size_t)pos, stop = i > 65536 ? i - 65536 : 0;   /* a tag is short; bound the look back */
+    while (i > stop && src->text[i - 1] != '<') i--;
+    if (i > 0 && src->text[i - 1] == '<') c->node->_private = (void *)(uintptr_t)i;   /* offset + 1 */
+}
+
+static int64_t node_offset(const xmlNode *n) {
+    return n->_private ? (int64_t)(uintptr_t)n->_private - 1 : -1;
+}
 
 static int name_is(const xmlNode *n, const char *name) {
     return n->type == XML_ELEMENT_NODE && n->name && strcasecmp((const char *)n->name, name) == 0;
@@ -109,7 +140,7 @@ static void set_last(char **slot, const char *s) {
 
 static void flush_para(hctx *h) {
     if (!h->para.len) { h->space = 0; return; }
-    rg_doc_add_text(h->d, RG_BLOCK_PARA, 0, h->para.data, h->section);
+    rg_doc_add_text(h->d, RG_BLOCK_PARA, 0, h->para.data, h->section)->offset = h->para_at;
     set_last(&h->last_para, h->para.data);
     h->para.len = 0;
     h->para.data[0] = 0;
@@ -134,7 +165,7 @@ static void heading(hctx *h, xmlNode *n, int level) {
     for (int i = level - 1; i < 6; i++) { free(h->heads[i]); h->heads[i] = NULL; }
     h->heads[level - 1] = xstrdup(text);
     set_section(h);
-    rg_doc_add_text(h->d, RG_BLOCK_HEADING, level, text, h->section);
+    rg_doc_add_text(h->d, RG_BLOCK_HEADING, level, text, h->section)->offset = node_offset(n);
     if (!h->d->title && level == 1) h->d->title = xstrdup(text);
     set_last(&h->last_heading, text);
     set_last(&h->last_para, NULL);
@@ -279,14 +310,14 @@ static void read_table(hctx *h, xmlNode *tab, int depth) {
             }
             o++;
         }
-        rg_doc_add_table(h->d, t, h->section);
+        rg_doc_add_table(h->d, t, h->section)->offset = node_offset(tab);
     } else {
         /* one column: the cells are just text */
-        if (caption && *caption) rg_doc_add_text(h->d, RG_BLOCK_PARA, 0, caption, h->section);
+        if (caption && *caption) rg_doc_add_text(h->d, RG_BLOCK_PARA, 0, caption, h->section)->offset = node_offset(tab);
         for (int r = 0; r < R; r++)
             for (int c = 0; c < rows[r].n; c++)
                 if (rows[r].cells[c] && rows[r].cells[c][0])
-                    rg_doc_add_text(h->d, RG_BLOCK_PARA, 0, rows[r].cells[c], h->section);
+                    rg_doc_add_text(h->d, RG_BLOCK_PARA, 0, rows[r].cells[c], h->section)->offset = node_offset(tab);
     }
     for (int r = 0; r < R; r++) {
         for (int c = 0; c < rows[r].n; c++)
@@ -305,10 +336,13 @@ static void walk(hctx *h, xmlNode *n, int depth) {
     if (depth > HTML_MAX_DEPTH) return;
     for (xmlNode *c = n->children; c; c = c->next) {
         if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
+            if (!h->para.len) h->para_at = h->at;   /* a paragraph starts where its element does */
             if (c->content) put_text(&h->para, &h->space, (const char *)c->content);
             continue;
         }
         if (c->type != XML_ELEMENT_NODE || skipped(h, c)) continue;
+        int64_t outer = h->at;
+        if (node_offset(c) >= 0) h->at = node_offset(c);
         const char *nm = (const char *)c->name;
         if ((nm[0] == 'h' || nm[0] == 'H') && nm[1] >= '1' && nm[1] <= '6' && !nm[2]) {
             heading(h, c, nm[1] - '0');
@@ -326,6 +360,7 @@ static void walk(hctx *h, xmlNode *n, int depth) {
         } else {
             walk(h, c, depth + 1);   /* inline: span, a, b, em, ... */
         }
+        h->at = outer;
     }
 }
 
@@ -338,9 +373,15 @@ rg_doc *rg_parse_html(const char *doc_id, const char *source, const char *text, 
         rg_err("%s: HTML document too large", source);
         return NULL;
     }
-    htmlDocPtr doc = htmlReadMemory(text, (int)len, NULL, "UTF-8",
-                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                    HTML_PARSE_NONET | HTML_PARSE_COMPACT);
+    htmlParserCtxtPtr ctxt = htmlNewParserCtxt();
+    if (!ctxt) { rg_err("%s: out of memory for the HTML parser", source); return NULL; }
+    offset_src src = {text, len};
+    ctxt->_private = &src;
+    ctxt->sax->startElement = start_element;
+    htmlDocPtr doc = htmlCtxtReadMemory(ctxt, text, (int)len, NULL, "UTF-8",
+                                        HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                        HTML_PARSE_NONET | HTML_PARSE_COMPACT);
+    htmlFreeParserCtxt(ctxt);
     xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
     if (!root) {
         if (doc) xmlFreeDoc(doc);
@@ -351,6 +392,7 @@ rg_doc *rg_parse_html(const char *doc_id, const char *source, const char *text, 
     h.d = rg_doc_new(doc_id, source, "html");
     h.source = source;
     h.section = xstrdup("");
+    h.at = h.para_at = -1;
     /* <title> from the head, before the head itself is skipped */
     for (xmlNode *c = root->children; c; c = c->next)
         if (name_is(c, "head"))

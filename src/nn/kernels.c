@@ -1,15 +1,16 @@
-/* Dense kernels. The matmul packs NR = 16 weight rows (dequantised to f32) as a K x 16 panel;
- * a block of up to MR = 6 tokens then runs over K with 12 AVX2 accumulators (6 x 2 vectors of
- * 8), broadcasting one activation per token per k: 12 FMAs per 2 panel loads and 6
- * broadcasts, which keeps the FMA units busy. Several panels (a group that fits in L2) are
- * packed at once so the block of token rows stays in L1 across them. */
+/* Dense kernels. The matmul is blocked GotoBLAS-style (see the matmul section): weights are
+ * dequantised once per call into shared f32 panels of NR = 16 output rows, tokens are packed
+ * in micro-panels of MR = 6, and a 6 x 16 register block (12 AVX2 accumulators: 12 FMAs per 2
+ * panel loads and 6 broadcasts) does the arithmetic on L1-resident slices. */
 #include "nn/kernels.h"
+#include "nn/simd_avx2.h"
 #include "nn/tensor.h"
 #include "core/util.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <immintrin.h>
+#include <sched.h>
 
 #define NR 16
 #define MR 6
@@ -59,39 +60,23 @@ static void layernorm_scalar(float *x, int n, const float *g, const float *b, fl
 
 /* ---------------- AVX2 math ---------------- */
 
-#define AVX2 __attribute__((target("avx2,fma")))
-
-/* exp with ~2 ulp error over the float range (cephes-style reduction and polynomial). */
-static inline AVX2 __m256 exp8(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.37f));
-    __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
+#define AVX2 RG_AVX2
 
 /* GELU via erf from Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7). */
 static inline AVX2 __m256 gelu8(__m256 x) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
     __m256 az = _mm256_andnot_ps(sign, z);
-    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(az, _mm256_set1_ps(0.3275911f), _mm256_set1_ps(1.0f)));
+    /* t = 1 / (1 + p|z|): reciprocal estimate and one Newton step (~23 bits), cheaper than a divide */
+    __m256 den = _mm256_fmadd_ps(az, _mm256_set1_ps(0.3275911f), _mm256_set1_ps(1.0f)), t = _mm256_rcp_ps(den);
+    t = _mm256_mul_ps(t, _mm256_fnmadd_ps(den, t, _mm256_set1_ps(2.0f)));
     __m256 p = _mm256_set1_ps(1.061405429f);
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
     p = _mm256_mul_ps(p, t);
-    __m256 e = exp8(_mm256_xor_ps(_mm256_mul_ps(az, az), sign));
+    __m256 e = rg_exp8_avx2(_mm256_xor_ps(_mm256_mul_ps(az, az), sign));
     __m256 erf_abs = _mm256_fnmadd_ps(p, e, _mm256_set1_ps(1.0f));
     __m256 erf = _mm256_or_ps(erf_abs, _mm256_and_ps(z, sign));
     return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
@@ -113,7 +98,8 @@ void rg_gelu(int impl, float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = gelu1(x[i]);
 }
 
-static AVX2 void softmax_avx2(float *x, int n) {
+/* x[i] = exp(x[i] - max) in place; returns their sum (the caller normalises). */
+static AVX2 float softmax_exp_avx2(float *x, int n) {
     float m = -INFINITY;
     int i = 0;
     __m256 mx = _mm256_set1_ps(-INFINITY);
@@ -126,7 +112,7 @@ static AVX2 void softmax_avx2(float *x, int n) {
     float s = 0;
     i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        __m256 e = rg_exp8_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
         _mm256_storeu_ps(x + i, e);
         vs = _mm256_add_ps(vs, e);
     }
@@ -134,8 +120,15 @@ static AVX2 void softmax_avx2(float *x, int n) {
     float t[8];
     _mm256_storeu_ps(t, vs);
     for (int j = 0; j < 8; j++) s += t[j];
-    float inv = 1.0f / s;
-    for (i = 0; i < n; i++) x[i] *= inv;
+    return s;
+}
+
+static AVX2 void softmax_avx2(float *x, int n) {
+    float inv = 1.0f / softmax_exp_avx2(x, n);
+    int i = 0;
+    __m256 vi = _mm256_set1_ps(inv);
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(vi, _mm256_loadu_ps(x + i)));
+    for (; i < n; i++) x[i] *= inv;
 }
 
 void rg_softmax(int impl, float *x, int n) {
@@ -182,6 +175,32 @@ static AVX2 void layernorm_avx2(float *x, int n, const float *g, const float *b,
 void rg_layernorm(int impl, float *x, int n, const float *g, const float *b, float eps) {
     if (resolve(impl) == RG_IMPL_AVX2) layernorm_avx2(x, n, g, b, eps);
     else layernorm_scalar(x, n, g, b, eps);
+}
+
+/* Transposes 8 rows x 8 columns (rows r[0..8) from column k) into 8 vectors, one per column. */
+static inline AVX2 void tr8(const float *const *r, size_t k, __m256 *o) {
+    __m256 a0 = _mm256_loadu_ps(r[0] + k), a1 = _mm256_loadu_ps(r[1] + k), a2 = _mm256_loadu_ps(r[2] + k);
+    __m256 a3 = _mm256_loadu_ps(r[3] + k), a4 = _mm256_loadu_ps(r[4] + k), a5 = _mm256_loadu_ps(r[5] + k);
+    __m256 a6 = _mm256_loadu_ps(r[6] + k), a7 = _mm256_loadu_ps(r[7] + k);
+    __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
+    __m256 t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
+    __m256 t4 = _mm256_unpacklo_ps(a4, a5), t5 = _mm256_unpackhi_ps(a4, a5);
+    __m256 t6 = _mm256_unpacklo_ps(a6, a7), t7 = _mm256_unpackhi_ps(a6, a7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+    o[0] = _mm256_permute2f128_ps(u0, u4, 0x20); o[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    o[2] = _mm256_permute2f128_ps(u2, u6, 0x20); o[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    o[4] = _mm256_permute2f128_ps(u0, u4, 0x31); o[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    o[6] = _mm256_permute2f128_ps(u2, u6, 0x31); o[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* The same, stored at dst + kk * NR for column kk (a weight panel). */
+static AVX2 void transpose8(const float *const *r, size_t k, float *dst) {
+    __m256 o[8];
+    tr8(r, k, o);
+    for (int i = 0; i < 8; i++) _mm256_store_ps(dst + i * NR, o[i]);
 }
 
 /* The 6 x 16 register block: tile[r][j] = sum_k x[r * ldx + k] * p[k * ldp + j] for r < 6,
@@ -331,30 +350,45 @@ static AVX2 void attn_blocked(const rg_attn_args *a, float *scratch) {
     size_t lp = ((size_t)Lk + 31) & ~(size_t)31;
     float *kp = (float *)(((uintptr_t)scratch + 31) & ~(uintptr_t)31);
     float *S = kp + lp * (size_t)hd, *tile = S + MR * lp;
-    for (size_t c0 = 0; c0 < lp; c0 += NR) {
+    const size_t l16 = ((size_t)Lk + NR - 1) & ~(size_t)(NR - 1);   /* keys in whole panels */
+    float *zero = tile + MR * NR;                /* a zero key row for padding */
+    memset(zero, 0, (size_t)hd * sizeof *zero);
+    for (size_t c0 = 0; c0 < l16; c0 += NR) {    /* 16 key rows -> a hd x 16 panel */
         float *panel = kp + c0 * (size_t)hd;
-        for (int e = 0; e < hd; e++)
-            for (int j = 0; j < NR; j++) {
-                size_t b = c0 + (size_t)j;
-                panel[(size_t)e * NR + j] = b < (size_t)Lk ? a->K[b * a->ldk + e] : 0.0f;
-            }
+        const float *r[NR];
+        for (int j = 0; j < NR; j++) r[j] = c0 + (size_t)j < (size_t)Lk ? a->K + (c0 + (size_t)j) * a->ldk : zero;
+        for (int e = 0; e < hd; e += 8) {
+            transpose8(r, (size_t)e, panel + (size_t)e * NR);
+            transpose8(r + 8, (size_t)e, panel + (size_t)e * NR + 8);
+        }
     }
     __m256 vs = _mm256_set1_ps(a->scale);
     for (int i0 = 0; i0 < a->Lq; i0 += MR) {
         int mr = a->Lq - i0 < MR ? a->Lq - i0 : MR;
         const float *q = a->Q + (size_t)i0 * a->ldq;
-        for (size_t c0 = 0; c0 < lp; c0 += NR) {
+        for (size_t c0 = 0; c0 < l16; c0 += NR) {
             k6x16(q, (size_t)a->ldq, mr, kp + c0 * (size_t)hd, NR, (size_t)hd, tile);
             for (int r = 0; r < mr; r++) {
                 _mm256_storeu_ps(S + r * lp + c0, _mm256_mul_ps(vs, _mm256_loadu_ps(tile + r * NR)));
                 _mm256_storeu_ps(S + r * lp + c0 + 8, _mm256_mul_ps(vs, _mm256_loadu_ps(tile + r * NR + 8)));
             }
         }
-        for (int r = 0; r < mr; r++) softmax_avx2(S + r * lp, Lk);
+        /* scores of padding keys -> -inf so the softmax runs on whole vectors (exp8 gives them
+         * ~1e-38, nothing next to the row maximum's 1); V is summed over the Lk real keys only */
+        const int l8 = (Lk + 7) & ~7;
+        float inv[MR];                           /* normalisation applied to the output */
+        for (int r = 0; r < mr; r++) {
+            for (int b = Lk; b < l8; b++) S[r * lp + b] = -INFINITY;
+            inv[r] = 1.0f / softmax_exp_avx2(S + r * lp, l8);
+        }
         for (int e0 = 0; e0 < hd; e0 += NR) {
             k6x16(S, lp, mr, a->V + e0, (size_t)a->ldk, (size_t)Lk, tile);
-            for (int r = 0; r < mr; r++)
-                memcpy(a->out + (size_t)(i0 + r) * a->ldo + e0, tile + r * NR, NR * sizeof(float));
+            for (int r = 0; r < mr; r++) {
+                float *o = a->out + (size_t)(i0 + r) * a->ldo + e0;
+                __m256 vi = _mm256_set1_ps(inv[r]);
+                _mm256_storeu_ps(o, _mm256_mul_ps(vi, _mm256_load_ps(tile + r * NR)));
+                _mm256_storeu_ps(o + 8, _mm256_mul_ps(vi, _mm256_load_ps(tile + r * NR + 8)));
+            }
         }
     }
 }
@@ -366,7 +400,22 @@ void rg_attention(int impl, const rg_attn_args *a, float *scratch) {
     else attn_scalar(a, scratch);
 }
 
-/* ---------------- matmul ---------------- */
+/* ---------------- matmul ----------------
+ * GotoBLAS-style blocking. The weights are dequantised once per call into f32 panels of 16
+ * output rows (K x 16, k-major), shared by all threads: a chunk of up to CHUNK_BYTES of
+ * panels at a time, packed by whichever threads are there. Work units are blocks of up
+ * to 120 tokens (times a range of panels when there are few tokens), taken from an atomic
+ * counter, so a thread slowed by other load on the machine simply takes fewer. For each unit
+ * and each slice of at most KC_MAX along K, the unit's tokens are packed k-major in
+ * micro-panels of 6 (MC x KC floats, stays in L2); then each panel's KC x 16 slice (stays in
+ * L1) meets every 6-token micro-panel in the register block. Partial sums over K slices
+ * accumulate in Y: the first slice adds bias and residual (so the residual may alias Y), the
+ * last applies GELU. */
+
+#define A_BYTES (192u << 10)          /* packed tokens of a unit (MC x KC floats): in L2 */
+#define MC_MAX 120                    /* tokens per unit at most (a multiple of MR) */
+#define KC_MAX 384                    /* K slice: a 24 KiB panel slice fits in L1 */
+#define CHUNK_BYTES (8u << 20)        /* packed panels per chunk */
 
 typedef struct {
     const float *X;
@@ -376,93 +425,139 @@ typedef struct {
     const rg_type_traits *tr;
     const rg_epilogue *ep;
     float *Y;
-    int group;                  /* panels packed together */
-    int sblock;                 /* tokens per superblock (a multiple of MR) */
     rg_pool *pool;
+    int kc;                     /* K slice length */
+    int chunk;                  /* panels per packed chunk */
+    int mc, mblocks;            /* tokens per unit (a multiple of MR), units along T */
+    float *B;                   /* the shared packed chunk (scratch of the first thread to come) */
+    int host;                   /* set by the first thread to come */
+    int *next, *pack_next, *packed;   /* per chunk: next work unit, next panel to pack, packed */
+    int bar_count, bar_gen;     /* a spinning barrier of the pool's threads */
 } mm_ctx;
 
-/* Writes an mr x 16 tile (row stride 16) to Y at (t0, o0), applying the epilogue to the
- * nvalid valid columns. */
-static void store_tile(const mm_ctx *c, const float *tile, int t0, int mr, int o0, int nvalid) {
+/* All nt threads of the job meet here. The pool runs the job on every one of its threads,
+ * so all of them arrive. Spins briefly, then yields (the machine may be oversubscribed). */
+static void barrier(mm_ctx *c, int nt) {
+    if (nt <= 1) return;
+    int gen = __atomic_load_n(&c->bar_gen, __ATOMIC_ACQUIRE);
+    if (__atomic_add_fetch(&c->bar_count, 1, __ATOMIC_ACQ_REL) == nt) {
+        __atomic_store_n(&c->bar_count, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->bar_gen, gen + 1, __ATOMIC_RELEASE);
+        return;
+    }
+    for (int spins = 0; __atomic_load_n(&c->bar_gen, __ATOMIC_ACQUIRE) == gen; spins++)
+        if (spins > 200) sched_yield();
+        else _mm_pause();
+}
+
+/* Writes an mr x 16 tile (row stride 16) to Y at (t0, o0), nvalid valid columns: the first K
+ * slice stores tile + bias + residual, later ones add to Y; the last applies GELU. */
+static void store_tile(const mm_ctx *c, const float *tile, int t0, int mr, int o0, int nvalid, int first, int last) {
     const rg_epilogue *ep = c->ep;
     for (int r = 0; r < mr; r++) {
         float *y = c->Y + (size_t)(t0 + r) * c->N + o0;
-        const float *res = ep && ep->resid ? ep->resid + (size_t)(t0 + r) * c->N + o0 : NULL;
+        const float *res = first && ep && ep->resid ? ep->resid + (size_t)(t0 + r) * c->N + o0 : NULL;
         for (int j = 0; j < nvalid; j++) {
             float v = tile[r * NR + j];
-            if (ep && ep->bias) v += ep->bias[o0 + j];
-            if (res) v += res[j];
+            if (!first) v += y[j];
+            else {
+                if (ep && ep->bias) v += ep->bias[o0 + j];
+                if (res) v += res[j];
+            }
             y[j] = v;
         }
-        if (ep && ep->gelu) {
+        if (last && ep && ep->gelu) {
             if (c->impl == RG_IMPL_AVX2) gelu_avx2(y, nvalid);
             else for (int j = 0; j < nvalid; j++) y[j] = gelu1(y[j]);
         }
     }
 }
 
-/* The same for a full 16-column tile, vectorised. */
-static AVX2 void store_tile_avx2(const mm_ctx *c, const float *tile, int t0, int mr, int o0) {
+/* tile[r][j] = sum_k a[k * 6 + r] * b[k * 16 + j]: both operands packed, read sequentially. */
+static void kern_scalar(const float *a, const float *b, int K, float *tile) {
+    float acc[MR][NR];
+    memset(acc, 0, sizeof acc);
+    for (int k = 0; k < K; k++, a += MR, b += NR)
+        for (int r = 0; r < MR; r++)
+            for (int j = 0; j < NR; j++) acc[r][j] += a[r] * b[j];
+    memcpy(tile, acc, sizeof acc);
+}
+
+/* The 6 x 16 register block's loop on packed operands (a: MR tokens per k, b: NR outputs per
+ * k): per k, two aligned panel loads and six broadcasts from one sequential stream feed 12
+ * FMAs into the accumulators c00..c51 it declares. A macro so that both users keep every
+ * accumulator in a register. */
+#define KERN_6X16_LOOP(a, b, K)                                                                                   \
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;                      \
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;                                      \
+    _Pragma("GCC unroll 4")                                                                                       \
+    for (int k = 0; k < (K); k++, (a) += MR, (b) += NR) {                                                         \
+        __m256 w0 = _mm256_load_ps(b), w1 = _mm256_load_ps((b) + 8), x;                                           \
+        x = _mm256_broadcast_ss((a) + 0); c00 = _mm256_fmadd_ps(x, w0, c00); c01 = _mm256_fmadd_ps(x, w1, c01); \
+        x = _mm256_broadcast_ss((a) + 1); c10 = _mm256_fmadd_ps(x, w0, c10); c11 = _mm256_fmadd_ps(x, w1, c11); \
+        x = _mm256_broadcast_ss((a) + 2); c20 = _mm256_fmadd_ps(x, w0, c20); c21 = _mm256_fmadd_ps(x, w1, c21); \
+        x = _mm256_broadcast_ss((a) + 3); c30 = _mm256_fmadd_ps(x, w0, c30); c31 = _mm256_fmadd_ps(x, w1, c31); \
+        x = _mm256_broadcast_ss((a) + 4); c40 = _mm256_fmadd_ps(x, w0, c40); c41 = _mm256_fmadd_ps(x, w1, c41); \
+        x = _mm256_broadcast_ss((a) + 5); c50 = _mm256_fmadd_ps(x, w0, c50); c51 = _mm256_fmadd_ps(x, w1, c51); \
+    }
+
+/* The 6 x 16 register block into a tile in memory (partial tiles). */
+static AVX2 void kern_avx2(const float *a, const float *b, int K, float *tile) {
+    KERN_6X16_LOOP(a, b, K)
+    _mm256_store_ps(tile + 0 * NR, c00); _mm256_store_ps(tile + 0 * NR + 8, c01);
+    _mm256_store_ps(tile + 1 * NR, c10); _mm256_store_ps(tile + 1 * NR + 8, c11);
+    _mm256_store_ps(tile + 2 * NR, c20); _mm256_store_ps(tile + 2 * NR + 8, c21);
+    _mm256_store_ps(tile + 3 * NR, c30); _mm256_store_ps(tile + 3 * NR + 8, c31);
+    _mm256_store_ps(tile + 4 * NR, c40); _mm256_store_ps(tile + 4 * NR + 8, c41);
+    _mm256_store_ps(tile + 5 * NR, c50); _mm256_store_ps(tile + 5 * NR + 8, c51);
+}
+
+/* One finished row of a full 16-column tile: the epilogue of store_tile, in registers. */
+static inline AVX2 void finish_row(__m256 v0, __m256 v1, float *y, const float *res, __m256 b0, __m256 b1,
+                                   int first, int gelu) {
+    if (first) {
+        v0 = _mm256_add_ps(v0, b0);
+        v1 = _mm256_add_ps(v1, b1);
+        if (res) { v0 = _mm256_add_ps(v0, _mm256_loadu_ps(res)); v1 = _mm256_add_ps(v1, _mm256_loadu_ps(res + 8)); }
+    } else {
+        v0 = _mm256_add_ps(v0, _mm256_loadu_ps(y));
+        v1 = _mm256_add_ps(v1, _mm256_loadu_ps(y + 8));
+    }
+    if (gelu) { v0 = gelu8(v0); v1 = gelu8(v1); }
+    _mm256_storeu_ps(y, v0);
+    _mm256_storeu_ps(y + 8, v1);
+}
+
+/* kern_avx2 and store_tile_avx2 in one: the accumulators go to Y (row t0.., columns o0..o0+16)
+ * without passing through a tile in memory. */
+static AVX2 void kern_store_avx2(const mm_ctx *c, const float *a, const float *b, int K, int t0, int mr, int o0,
+                                 int first, int last) {
+    KERN_6X16_LOOP(a, b, K)
     const rg_epilogue *ep = c->ep;
+    const int gelu = last && ep && ep->gelu;
     __m256 b0 = _mm256_setzero_ps(), b1 = b0;
-    if (ep && ep->bias) { b0 = _mm256_loadu_ps(ep->bias + o0); b1 = _mm256_loadu_ps(ep->bias + o0 + 8); }
-    for (int r = 0; r < mr; r++) {
-        float *y = c->Y + (size_t)(t0 + r) * c->N + o0;
-        __m256 v0 = _mm256_add_ps(_mm256_loadu_ps(tile + r * NR), b0);
-        __m256 v1 = _mm256_add_ps(_mm256_loadu_ps(tile + r * NR + 8), b1);
-        if (ep && ep->resid) {
-            const float *res = ep->resid + (size_t)(t0 + r) * c->N + o0;
-            v0 = _mm256_add_ps(v0, _mm256_loadu_ps(res));
-            v1 = _mm256_add_ps(v1, _mm256_loadu_ps(res + 8));
-        }
-        if (ep && ep->gelu) { v0 = gelu8(v0); v1 = gelu8(v1); }
-        _mm256_storeu_ps(y, v0);
-        _mm256_storeu_ps(y + 8, v1);
+    if (first && ep && ep->bias) { b0 = _mm256_loadu_ps(ep->bias + o0); b1 = _mm256_loadu_ps(ep->bias + o0 + 8); }
+    const size_t N = (size_t)c->N;
+    float *y = c->Y + (size_t)t0 * N + o0;
+    const float *res = first && ep && ep->resid ? ep->resid + (size_t)t0 * N + o0 : NULL;
+    finish_row(c00, c01, y, res, b0, b1, first, gelu);
+    if (mr > 1) finish_row(c10, c11, y + N, res ? res + N : NULL, b0, b1, first, gelu);
+    if (mr > 2) finish_row(c20, c21, y + 2 * N, res ? res + 2 * N : NULL, b0, b1, first, gelu);
+    if (mr > 3) finish_row(c30, c31, y + 3 * N, res ? res + 3 * N : NULL, b0, b1, first, gelu);
+    if (mr > 4) finish_row(c40, c41, y + 4 * N, res ? res + 4 * N : NULL, b0, b1, first, gelu);
+    if (mr > 5) finish_row(c50, c51, y + 5 * N, res ? res + 5 * N : NULL, b0, b1, first, gelu);
+}
+
+/* Packs 6 token rows x kl columns k-major (dst[k * 6 + r]) for kl % 8 == 0: eight-column
+ * transposes stored with overlapping 8-float stores, each overwriting the previous one's two
+ * spare lanes; the last store writes 2 floats past the micro-panel (scratch has room). */
+static AVX2 void pack6_avx2(const float *const *x, int kl, float *dst) {
+    const float *r[8] = { x[0], x[1], x[2], x[3], x[4], x[5], x[5], x[5] };
+    __m256 o[8];
+    for (int k = 0; k < kl; k += 8, dst += 8 * MR) {
+        tr8(r, (size_t)k, o);
+        for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + i * MR, o[i]);
     }
-}
-
-static void kern_scalar(const mm_ctx *c, const float *P, int t0, int mr, float *tile) {
-    for (int r = 0; r < mr; r++) {
-        const float *x = c->X + (size_t)(t0 + r) * c->K;
-        float acc[NR] = {0};        /* a local array the compiler can keep in SSE registers */
-        for (int k = 0; k < c->K; k++) {
-            const float *p = P + (size_t)k * NR;
-            float xv = x[k];
-            for (int j = 0; j < NR; j++) acc[j] += xv * p[j];
-        }
-        memcpy(tile + r * NR, acc, sizeof acc);
-    }
-}
-
-/* 6 tokens x 16 outputs, accumulators in 12 named registers (arrays made GCC spill them).
- * Rows past mr point at row 0 and their results are discarded. */
-static AVX2 void kern_avx2(const mm_ctx *c, const float *P, int t0, int mr, float *tile) {
-    k6x16(c->X + (size_t)t0 * c->K, (size_t)c->K, mr, P, NR, (size_t)c->K, tile);
-}
-
-/* Dequantises weight rows o0..o0+16 (zero rows past N) into a K x 16 panel. */
-/* Transposes 8 rows x 8 columns (rows r[0..8) from column k) into 8 vectors, one per column,
- * stored at dst + kk * NR for kk = 0..7. */
-static AVX2 void transpose8(const float *const *r, size_t k, float *dst) {
-    __m256 a0 = _mm256_loadu_ps(r[0] + k), a1 = _mm256_loadu_ps(r[1] + k), a2 = _mm256_loadu_ps(r[2] + k);
-    __m256 a3 = _mm256_loadu_ps(r[3] + k), a4 = _mm256_loadu_ps(r[4] + k), a5 = _mm256_loadu_ps(r[5] + k);
-    __m256 a6 = _mm256_loadu_ps(r[6] + k), a7 = _mm256_loadu_ps(r[7] + k);
-    __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
-    __m256 t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
-    __m256 t4 = _mm256_unpacklo_ps(a4, a5), t5 = _mm256_unpackhi_ps(a4, a5);
-    __m256 t6 = _mm256_unpacklo_ps(a6, a7), t7 = _mm256_unpackhi_ps(a6, a7);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
-    _mm256_store_ps(dst + 0 * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
-    _mm256_store_ps(dst + 1 * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
-    _mm256_store_ps(dst + 2 * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
-    _mm256_store_ps(dst + 3 * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
-    _mm256_store_ps(dst + 4 * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
-    _mm256_store_ps(dst + 5 * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
-    _mm256_store_ps(dst + 6 * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
-    _mm256_store_ps(dst + 7 * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
 }
 
 /* Dequantises weight rows o0..o0+16 (zero rows past N) into a K x 16 panel. rows: scratch
@@ -480,6 +575,8 @@ static void pack_panel(const mm_ctx *c, int o0, float *P, float *rows) {
     size_t k = 0, K = (size_t)c->K;
     if (c->impl == RG_IMPL_AVX2)
         for (; k + 8 <= K; k += 8) {
+            if ((k & 15) == 0 && k + 64 < K)      /* 16 row streams: more than the prefetcher follows */
+                for (int j = 0; j < NR; j++) __builtin_prefetch(r[j] + k + 64);
             transpose8(r, k, P + k * NR);
             transpose8(r + 8, k, P + k * NR + 8);
         }
@@ -487,39 +584,163 @@ static void pack_panel(const mm_ctx *c, int o0, float *P, float *rows) {
         for (int j = 0; j < NR; j++) P[k * NR + j] = r[j][k];
 }
 
-static void mm_worker(void *arg, int ti, int nt) {
-    const mm_ctx *c = arg;
-    int panels = (c->N + NR - 1) / NR;
-    int p0 = (int)((int64_t)panels * ti / nt), p1 = (int)((int64_t)panels * (ti + 1) / nt);
-    if (p0 >= p1) return;
-    size_t pbytes = ((size_t)c->group * c->K * NR * sizeof(float) + 63) & ~(size_t)63;
-    size_t need = pbytes + (size_t)NR * c->K * sizeof(float);
-    float *P = rg_pool_scratch(c->pool, ti, need), *own = NULL;
-    if (!P) {                              /* no pool: a buffer for this call */
-        P = own = aligned_alloc(64, (need + 63) & ~(size_t)63);
-        if (!P) { fprintf(stderr, "out of memory\n"); abort(); }
+/* Packs tokens t0..t1, columns k0..k0+kl of X into micro-panels of MR rows, k-major:
+ * A[m * MR * kl + k * MR + r] = X[t0 + m * MR + r][k0 + k]; rows past t1 are zero. */
+static void pack_tokens(const mm_ctx *c, int t0, int t1, int k0, int kl, float *A) {
+    for (int i = t0; i < t1; i += MR, A += (size_t)MR * kl) {
+        const float *x[MR];
+        int mr = t1 - i < MR ? t1 - i : MR;
+        for (int r = 0; r < MR; r++) x[r] = c->X + (size_t)(i + (r < mr ? r : 0)) * c->K + k0;
+        if (mr == MR && c->impl == RG_IMPL_AVX2 && kl % 8 == 0) pack6_avx2(x, kl, A);
+        else if (mr == MR)
+            for (int k = 0; k < kl; k++)
+                for (int r = 0; r < MR; r++) A[k * MR + r] = x[r][k];
+        else
+            for (int k = 0; k < kl; k++)
+                for (int r = 0; r < MR; r++) A[k * MR + r] = r < mr ? x[r][k] : 0.0f;
     }
-    float *row = (float *)(void *)((char *)P + pbytes);
+}
+
+/* One work unit: tokens t0..t1 against chunk panels j0..j1 (B: the packed chunk whose first
+ * panel is panel p0 of the matrix). */
+static void run_unit(const mm_ctx *c, const float *B, int p0, int j0, int j1, int t0, int t1, float *A) {
     float tile[MR * NR] __attribute__((aligned(32)));
-    for (int g0 = p0; g0 < p1; g0 += c->group) {
-        int ng = p1 - g0 < c->group ? p1 - g0 : c->group;
-        for (int g = 0; g < ng; g++) pack_panel(c, (g0 + g) * NR, P + (size_t)g * c->K * NR, row);
-        /* a superblock of token rows stays in L2 while every packed panel (from L3, or L1
-         * for small K) passes over it: activations are read from memory once per call */
-        for (int s0 = 0; s0 < c->T; s0 += c->sblock) {
-            int s1 = c->T - s0 < c->sblock ? c->T : s0 + c->sblock;
-            for (int g = 0; g < ng; g++) {
-                const float *Pg = P + (size_t)g * c->K * NR;
-                int o0 = (g0 + g) * NR;
-                for (int t0 = s0; t0 < s1; t0 += MR) {
-                    int mr = s1 - t0 < MR ? s1 - t0 : MR;
-                    if (c->impl == RG_IMPL_AVX2) kern_avx2(c, Pg, t0, mr, tile);
-                    else kern_scalar(c, Pg, t0, mr, tile);
-                    if (c->impl == RG_IMPL_AVX2 && c->N - o0 >= NR) store_tile_avx2(c, tile, t0, mr, o0);
-                    else store_tile(c, tile, t0, mr, o0, c->N - o0 < NR ? c->N - o0 : NR);
-                }
+    const int K = c->K, avx2 = c->impl == RG_IMPL_AVX2;
+    for (int k0 = 0; k0 < K; k0 += c->kc) {
+        int kl = K - k0 < c->kc ? K - k0 : c->kc, first = k0 == 0, last = k0 + kl == K;
+        pack_tokens(c, t0, t1, k0, kl, A);
+        for (int j = j0; j < j1; j++) {
+            const float *Bj = B + (size_t)j * K * NR + (size_t)k0 * NR;
+            int o0 = (p0 + j) * NR, nv = c->N - o0 < NR ? c->N - o0 : NR;
+            for (int i = t0; i < t1; i += MR) {
+                int mr = t1 - i < MR ? t1 - i : MR;
+                const float *Ai = A + (size_t)(i - t0) * kl;
+                if (avx2 && nv == NR) { kern_store_avx2(c, Ai, Bj, kl, i, mr, o0, first, last); continue; }
+                if (avx2) kern_avx2(Ai, Bj, kl, tile);
+                else kern_scalar(Ai, Bj, kl, tile);
+                store_tile(c, tile, i, mr, o0, nv, first, last);
             }
         }
+    }
+}
+
+/* ---- few tokens (a query): no packing; each weight row is read in place (or dequantised
+ * once) and dotted with every token, 4 rows x 3 tokens at a time. Packing all weights would
+ * cost more than the arithmetic. */
+#define SMALL_T 32
+
+/* out[i][j] = w[j] . x[i] for 3 tokens x 4 rows: 12 named accumulators (an array spills). */
+static AVX2 void dot4x3_avx2(const float *const *w, const float *const *x, int K, float out[3][4]) {
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00;
+    __m256 a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+    const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3], *x0 = x[0], *x1 = x[1], *x2 = x[2];
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 v0 = _mm256_loadu_ps(w0 + k), v1 = _mm256_loadu_ps(w1 + k);
+        __m256 v2 = _mm256_loadu_ps(w2 + k), v3 = _mm256_loadu_ps(w3 + k), xv;
+        xv = _mm256_loadu_ps(x0 + k);
+        a00 = _mm256_fmadd_ps(xv, v0, a00); a01 = _mm256_fmadd_ps(xv, v1, a01);
+        a02 = _mm256_fmadd_ps(xv, v2, a02); a03 = _mm256_fmadd_ps(xv, v3, a03);
+        xv = _mm256_loadu_ps(x1 + k);
+        a10 = _mm256_fmadd_ps(xv, v0, a10); a11 = _mm256_fmadd_ps(xv, v1, a11);
+        a12 = _mm256_fmadd_ps(xv, v2, a12); a13 = _mm256_fmadd_ps(xv, v3, a13);
+        xv = _mm256_loadu_ps(x2 + k);
+        a20 = _mm256_fmadd_ps(xv, v0, a20); a21 = _mm256_fmadd_ps(xv, v1, a21);
+        a22 = _mm256_fmadd_ps(xv, v2, a22); a23 = _mm256_fmadd_ps(xv, v3, a23);
+    }
+    out[0][0] = hsum8(a00); out[0][1] = hsum8(a01); out[0][2] = hsum8(a02); out[0][3] = hsum8(a03);
+    out[1][0] = hsum8(a10); out[1][1] = hsum8(a11); out[1][2] = hsum8(a12); out[1][3] = hsum8(a13);
+    out[2][0] = hsum8(a20); out[2][1] = hsum8(a21); out[2][2] = hsum8(a22); out[2][3] = hsum8(a23);
+    for (; k < K; k++)
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 4; j++) out[i][j] += x[i][k] * w[j][k];
+}
+
+static void small_worker(void *arg, int ti, int nt) {
+    (void)nt;
+    mm_ctx *c = arg;
+    const int K = c->K, units = (c->N + NR - 1) / NR;
+    size_t need = (size_t)NR * K * sizeof(float);
+    float *rows = rg_pool_scratch(c->pool, ti, need), *own = NULL;
+    if (!rows) {
+        rows = own = malloc(need);
+        if (!rows) { fprintf(stderr, "out of memory\n"); abort(); }
+    }
+    float tile[MR * NR] __attribute__((aligned(32)));
+    for (int u; (u = __atomic_fetch_add(&c->next[0], 1, __ATOMIC_RELAXED)) < units;) {
+        int o0 = u * NR, nv = c->N - o0 < NR ? c->N - o0 : NR;
+        const float *r[NR];
+        for (int j = 0; j < NR; j++) {
+            const uint8_t *src = c->W + (size_t)(o0 + (j < nv ? j : 0)) * c->row_bytes;
+            if (c->wtype == RG_TYPE_F32 && ((uintptr_t)src & 3) == 0) r[j] = (const float *)(const void *)src;
+            else if (j < nv) { c->tr->to_float(src, rows + (size_t)j * K, K); r[j] = rows + (size_t)j * K; }
+            else r[j] = r[0];
+        }
+        for (int t0 = 0; t0 < c->T; t0 += MR) {
+            int mr = c->T - t0 < MR ? c->T - t0 : MR;
+            for (int i0 = 0; i0 < mr; i0 += 3) {
+                const float *x[3];
+                for (int i = 0; i < 3; i++) x[i] = c->X + (size_t)(t0 + (i0 + i < mr ? i0 + i : 0)) * K;
+                for (int j0 = 0; j0 < nv; j0 += 4) {
+                    float out[3][4];
+                    if (c->impl == RG_IMPL_AVX2) dot4x3_avx2(r + j0, x, K, out);
+                    else
+                        for (int i = 0; i < 3; i++)
+                            for (int j = 0; j < 4; j++) {
+                                float v = 0;
+                                for (int k = 0; k < K; k++) v += x[i][k] * r[j0 + j][k];
+                                out[i][j] = v;
+                            }
+                    for (int i = 0; i < 3; i++)
+                        for (int j = 0; j < 4; j++) tile[(i0 + i) % MR * NR + j0 + j] = out[i][j];
+                }
+            }
+            store_tile(c, tile, t0, mr, o0, nv, 1, 1);
+        }
+    }
+    free(own);
+}
+
+/* Threads may start late (a loaded machine, a sleeping worker): whoever comes first hosts the
+ * shared panels, panels are packed and units computed by whoever is there, and a thread only
+ * waits for panels being packed, so the first one does all the work if it is alone. Only a
+ * matrix of several chunks makes all threads meet between chunks. */
+static void mm_worker(void *arg, int ti, int nt) {
+    mm_ctx *c = arg;
+    const int K = c->K, panels = (c->N + NR - 1) / NR;
+    int host = __atomic_exchange_n(&c->host, 1, __ATOMIC_ACQ_REL) == 0;
+    size_t bfl = host ? (size_t)c->chunk * K * NR : 0;                 /* shared panels */
+    size_t afl = (size_t)c->mc * c->kc + 16;                           /* packed tokens + slack */
+    size_t need = (bfl + afl + (size_t)NR * K) * sizeof(float);      /* + dequantised rows */
+    float *S = rg_pool_scratch(c->pool, ti, need), *own = NULL;
+    if (!S) {                              /* no pool: a buffer for this call */
+        S = own = aligned_alloc(64, (need + 63) & ~(size_t)63);
+        if (!S) { fprintf(stderr, "out of memory\n"); abort(); }
+    }
+    float *A = S + bfl, *rows = A + afl, *B;
+    if (host) __atomic_store_n(&c->B, S, __ATOMIC_RELEASE);
+    while (!(B = __atomic_load_n(&c->B, __ATOMIC_ACQUIRE))) sched_yield();   /* the host is running */
+    for (int p0 = 0, ci = 0; p0 < panels; p0 += c->chunk, ci++) {
+        int np = panels - p0 < c->chunk ? panels - p0 : c->chunk;
+        for (int j; (j = __atomic_fetch_add(&c->pack_next[ci], 1, __ATOMIC_RELAXED)) < np;) {
+            pack_panel(c, (p0 + j) * NR, B + (size_t)j * K * NR, rows);
+            __atomic_fetch_add(&c->packed[ci], 1, __ATOMIC_RELEASE);
+        }
+        for (int spins = 0; __atomic_load_n(&c->packed[ci], __ATOMIC_ACQUIRE) < np; spins++)
+            if (spins > 200) sched_yield();
+            else _mm_pause();
+        /* with few token blocks, units also split the panels, to give every thread work */
+        int ng = nt == 1 ? 1 : (3 * nt + c->mblocks - 1) / c->mblocks;
+        if (ng > np) ng = np;
+        int units = c->mblocks * ng;
+        for (;;) {
+            int u = __atomic_fetch_add(&c->next[ci], 1, __ATOMIC_RELAXED);
+            if (u >= units) break;
+            int mb = u / ng, g = u % ng;
+            int t0 = mb * c->mc, t1 = c->T - t0 < c->mc ? c->T : t0 + c->mc;
+            run_unit(c, B, p0, (int)((int64_t)np * g / ng), (int)((int64_t)np * (g + 1) / ng), t0, t1, A);
+        }
+        if (p0 + c->chunk < panels) barrier(c, nt);     /* everyone is done with B */
     }
     free(own);
 }
@@ -531,15 +752,30 @@ int rg_matmul(rg_pool *pool, int impl, const float *X, int T, int K,
     if (T <= 0 || N <= 0) return 0;
     size_t rb = rg_type_row_bytes(wtype, K);
     if (K <= 0 || !rb) { rg_err("matmul: row of %d not a multiple of the %s block", K, tr->name); return -1; }
-    mm_ctx c = { X, T, K, N, wtype, resolve(impl), W, rb, tr, ep, Y, 1, MR, NULL };
-    /* all of a thread's panels are packed at once, up to 8 MiB of them */
-    size_t panel_bytes = (size_t)K * NR * sizeof(float);
-    int panels = (N + NR - 1) / NR, per = (panels + rg_pool_size(pool) - 1) / rg_pool_size(pool);
-    size_t g = (8u << 20) / panel_bytes;
-    c.group = g < 1 ? 1 : g > (size_t)per ? per : (int)g;
-    size_t sb = (256u << 10) / ((size_t)K * sizeof(float)) / MR * MR;
-    c.sblock = sb < MR ? MR : sb > (size_t)INT32_MAX ? INT32_MAX : (int)sb;
-    c.pool = pool;
+    mm_ctx c = { .X = X, .T = T, .K = K, .N = N, .wtype = wtype, .impl = resolve(impl), .W = W,
+                 .row_bytes = rb, .tr = tr, .ep = ep, .Y = Y, .pool = pool };
+    if (T <= SMALL_T) {
+        int zero = 0;
+        c.next = &zero;
+        rg_pool_run(pool, small_worker, &c);
+        return 0;
+    }
+    /* K slices of equal length, at most KC_MAX, a multiple of 8 where possible */
+    int nk = (K + KC_MAX - 1) / KC_MAX;
+    c.kc = (K + nk - 1) / nk;
+    if (nk > 1) c.kc = (c.kc + 7) & ~7;
+    int panels = (N + NR - 1) / NR;
+    size_t per = CHUNK_BYTES / ((size_t)K * NR * sizeof(float));
+    c.chunk = per < 1 ? 1 : per > (size_t)panels ? panels : (int)per;
+    size_t mc = A_BYTES / ((size_t)c.kc * sizeof(float)) / MR * MR;
+    c.mc = mc < MR ? MR : mc > MC_MAX ? MC_MAX : (int)mc;
+    c.mblocks = (T + c.mc - 1) / c.mc;
+    int nchunks = (panels + c.chunk - 1) / c.chunk;
+    int local[48] = {0};
+    c.next = nchunks <= 16 ? local : xcalloc((size_t)nchunks * 3, sizeof *c.next);
+    c.pack_next = c.next + nchunks;
+    c.packed = c.pack_next + nchunks;
     rg_pool_run(pool, mm_worker, &c);
+    if (c.next != local) free(c.next);
     return 0;
 }

@@ -1,11 +1,17 @@
 /* nn/kernels: the dense kernels of the model runtime.
  * rg_matmul: Y[T,N] = X[T,K] . W[N,K]^T (+ bias, + residual, then optional GELU), X in f32,
  * W any type of nn/tensor.h in GGUF layout ([out, in] row-major: each output row contiguous).
- * Weights are dequantised 16 output rows at a time into a packed f32 panel, which all tokens
- * then reuse, so each weight is read once per call; a 6-token x 16-output AVX2/FMA register
- * block does the arithmetic. Output panels are split across the thread pool. A portable
- * scalar path gives the same results within rounding (chosen with RG_IMPL_SCALAR, or
- * automatically on CPUs without AVX2/FMA).
+ * Blocked GotoBLAS-style: per call each weight is dequantised once into f32 panels of 16
+ * output rows shared by the pool's threads; tokens are packed in micro-panels of 6, K is cut
+ * into slices of at most 384 so a panel slice stays in L1, and a 6-token x 16-output AVX2/FMA
+ * register block does the arithmetic. Threads take blocks of 120 tokens (and panel ranges
+ * when there are few tokens) from a shared counter. Up to 32 tokens (a query) nothing is
+ * packed: weight rows are dotted with the tokens in place. A portable scalar path gives the same
+ * results within rounding (RG_IMPL_SCALAR, or automatically on CPUs without AVX2/FMA).
+ * Adding an instruction set (e.g. AVX-512): a new RG_IMPL_ value chosen in rg_kernels_impl()
+ * from the CPU flags, and a register block in run_unit() of kernels.c; the packed layouts
+ * fit a 512-bit kernel as they are (a 16-float panel row is one zmm; a 6 x 32 block takes two
+ * adjacent panels). Not written here: this project's machines have no AVX-512 to test it.
  * Attention runs on the same 6 x 16 register block (scores against packed keys, then the
  * weighted sum over value rows). Also: layer norm, GELU (erf form), softmax, in scalar and
  * AVX2 forms. */

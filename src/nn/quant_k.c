@@ -335,7 +335,7 @@ static int use_avx2;
 
 /* ---- int8-activation dots ---- */
 
-void rg_quantize_act(const float *x, int64_t n, int8_t *q, float *d, float *s) {
+static void quantize_act_scalar(const float *x, int64_t n, int8_t *q, float *d, float *s) {
     for (int64_t b = 0; b < n / 32; b++, x += 32, q += 32) {
         float amax = 0;
         for (int i = 0; i < 32; i++) if (fabsf(x[i]) > amax) amax = fabsf(x[i]);
@@ -345,6 +345,40 @@ void rg_quantize_act(const float *x, int64_t n, int8_t *q, float *d, float *s) {
         d[b] = db;
         s[b] = db * (float)sum;
     }
+}
+
+/* The same arithmetic 8 lanes at a time: max |x| by masking the sign bit, the same d and
+ * 1/d, and cvtps rounds to nearest even like lrintf, so the output is bit-identical. */
+AVX2 static void quantize_act_avx2(const float *x, int64_t n, int8_t *q, float *d, float *s) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    for (int64_t b = 0; b < n / 32; b++, x += 32, q += 32) {
+        __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+        __m256 mx = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absmask), _mm256_and_ps(v1, absmask)),
+                                  _mm256_max_ps(_mm256_and_ps(v2, absmask), _mm256_and_ps(v3, absmask)));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4);
+        float db = amax / 127, id = db > 0 ? 1.0f / db : 0;
+        __m256 vi = _mm256_set1_ps(id);
+        __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, vi)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, vi));
+        __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, vi)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, vi));
+        __m256i sum = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+        /* int32 -> int16 -> int8 packs work per 128-bit lane: restore element order after */
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)q, p);
+        d[b] = db;
+        s[b] = db * (float)_mm_cvtsi128_si32(s4);
+    }
+}
+
+void rg_quantize_act(const float *x, int64_t n, int8_t *q, float *d, float *s) {
+    if (use_avx2) quantize_act_avx2(x, n, q, d, s);
+    else quantize_act_scalar(x, n, q, d, s);
 }
 
 static float q8_0_q8_scalar(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) {
@@ -510,161 +544,6 @@ AVX2 static float q6_K_q8_avx2(const void *w, const int8_t *q, const float *d, c
     return hsum8(acc);
 }
 
-
-AVX2 static void hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3, float out[4]) {
-    __m256 h01 = _mm256_hadd_ps(a0, a1), h23 = _mm256_hadd_ps(a2, a3);
-    __m256 h = _mm256_hadd_ps(h01, h23);   /* lanes: r0 r1 r2 r3 (low half), same (high half) */
-    __m128 r = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    _mm_storeu_ps(out, r);
-}
-
-/* The 4-row kernels are written out row by row (no acc[] array and inner loop): GCC keeps an
- * array of accumulators in memory, which chains every FMA through a store and a load. */
-AVX2 static void q8_0_q8_x4(const void *w, size_t rb, const int8_t *q, const float *d, const float *s, int64_t n, float out[4]) {
-    (void)s;
-    const rg_block_q8_0 *b0 = w, *b1 = (const void *)((const char *)w + rb),
-                        *b2 = (const void *)((const char *)w + 2 * rb), *b3 = (const void *)((const char *)w + 3 * rb);
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-#define ROW8(acc, bk) acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(bk[i].d) * dx), \
-        i32_ps(dot32_i8(_mm256_loadu_si256((const __m256i *)bk[i].qs), xv)), acc)
-    for (int64_t i = 0; i < n / 32; i++) {
-        __m256i xv = _mm256_loadu_si256((const __m256i *)(q + 32 * i));
-        float dx = d[i];
-        ROW8(a0, b0); ROW8(a1, b1); ROW8(a2, b2); ROW8(a3, b3);
-    }
-#undef ROW8
-    hsum4(a0, a1, a2, a3, out);
-}
-
-AVX2 static inline __m256i q4_0_unpack(const rg_block_q4_0 *b) {
-    const __m128i m4 = _mm_set1_epi8(0xF);
-    __m128i qs = _mm_loadu_si128((const __m128i *)b->qs);
-    return _mm256_sub_epi8(_mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), m4), _mm_and_si128(qs, m4)),
-                           _mm256_set1_epi8(8));
-}
-
-AVX2 static void q4_0_q8_x4(const void *w, size_t rb, const int8_t *q, const float *d, const float *s, int64_t n, float out[4]) {
-    (void)s;
-    const rg_block_q4_0 *b0 = w, *b1 = (const void *)((const char *)w + rb),
-                        *b2 = (const void *)((const char *)w + 2 * rb), *b3 = (const void *)((const char *)w + 3 * rb);
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-#define ROW4(acc, bk) acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(bk[i].d) * dx), i32_ps(dot32_i8(q4_0_unpack(&bk[i]), xv)), acc)
-    for (int64_t i = 0; i < n / 32; i++) {
-        __m256i xv = _mm256_loadu_si256((const __m256i *)(q + 32 * i));
-        float dx = d[i];
-        ROW4(a0, b0); ROW4(a1, b1); ROW4(a2, b2); ROW4(a3, b3);
-    }
-#undef ROW4
-    hsum4(a0, a1, a2, a3, out);
-}
-
-/* One Q4_K super-block of one row against 256 activations: accumulates into acc, returns
- * the min term to subtract. */
-AVX2 static inline float q4_K_block(const rg_block_q4_K *b, const int8_t *qi, const float *db, const float *sb, __m256 *acc) {
-    const __m256i m4 = _mm256_set1_epi8(0xF);
-    float dw = f16(b->d), dmin = f16(b->dmin), mins = 0;
-    __m256 a = *acc;
-    for (int c = 0; c < 4; c++) {
-        uint8_t s1, m1, s2, m2;
-        scale_min_k4(2 * c, b->scales, &s1, &m1);
-        scale_min_k4(2 * c + 1, b->scales, &s2, &m2);
-        __m256i qs = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * c));
-        __m256i x0 = _mm256_loadu_si256((const __m256i *)(qi + 64 * c));
-        __m256i x1 = _mm256_loadu_si256((const __m256i *)(qi + 64 * c + 32));
-        a = _mm256_fmadd_ps(_mm256_set1_ps(dw * s1 * db[2 * c]), i32_ps(dot32_u8(_mm256_and_si256(qs, m4), x0)), a);
-        a = _mm256_fmadd_ps(_mm256_set1_ps(dw * s2 * db[2 * c + 1]),
-                            i32_ps(dot32_u8(_mm256_and_si256(_mm256_srli_epi16(qs, 4), m4), x1)), a);
-        mins += dmin * (m1 * sb[2 * c] + m2 * sb[2 * c + 1]);
-    }
-    *acc = a;
-    return mins;
-}
-
-AVX2 static void q4_K_q8_x4(const void *w, size_t rb, const int8_t *q, const float *d, const float *s, int64_t n, float out[4]) {
-    const rg_block_q4_K *b0 = w, *b1 = (const void *)((const char *)w + rb),
-                        *b2 = (const void *)((const char *)w + 2 * rb), *b3 = (const void *)((const char *)w + 3 * rb);
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    float m0 = 0, m1 = 0, m2 = 0, m3 = 0;
-    for (int64_t i = 0; i < n / RG_QK_K; i++) {
-        const int8_t *qi = q + RG_QK_K * i;
-        const float *db = d + 8 * i, *sb = s + 8 * i;
-        m0 += q4_K_block(&b0[i], qi, db, sb, &a0);
-        m1 += q4_K_block(&b1[i], qi, db, sb, &a1);
-        m2 += q4_K_block(&b2[i], qi, db, sb, &a2);
-        m3 += q4_K_block(&b3[i], qi, db, sb, &a3);
-    }
-    hsum4(a0, a1, a2, a3, out);
-    out[0] -= m0; out[1] -= m1; out[2] -= m2; out[3] -= m3;
-}
-
-
-/* 4 rows x 2 tokens: per block the four rows' int32 lane sums are folded with hadd into one
- * vector [r0 r1 r2 r3 | r0 r1 r2 r3], so a single convert and FMA per token applies the four
- * rows' scales at once. */
-#define X2_BODY(UNPACK)                                                                          \
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                               \
-    const __m256i ones = _mm256_set1_epi16(1);                                                   \
-    for (int64_t i = 0; i < n / 32; i++) {                                                       \
-        __m256i x0 = _mm256_loadu_si256((const __m256i *)(q + 32 * i));                          \
-        __m256i x1 = _mm256_loadu_si256((const __m256i *)(q + qstride + 32 * i));                \
-        __m256i w0 = UNPACK(b0), w1 = UNPACK(b1), w2 = UNPACK(b2), w3 = UNPACK(b3);              \
-        __m256i a0 = _mm256_sign_epi8(w0, w0), a1 = _mm256_sign_epi8(w1, w1);                    \
-        __m256i a2 = _mm256_sign_epi8(w2, w2), a3 = _mm256_sign_epi8(w3, w3);                    \
-        __m256i p00 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(x0, w0)), ones); \
-        __m256i p10 = _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(x0, w1)), ones); \
-        __m256i p20 = _mm256_madd_epi16(_mm256_maddubs_epi16(a2, _mm256_sign_epi8(x0, w2)), ones); \
-        __m256i p30 = _mm256_madd_epi16(_mm256_maddubs_epi16(a3, _mm256_sign_epi8(x0, w3)), ones); \
-        __m256i p01 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(x1, w0)), ones); \
-        __m256i p11 = _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(x1, w1)), ones); \
-        __m256i p21 = _mm256_madd_epi16(_mm256_maddubs_epi16(a2, _mm256_sign_epi8(x1, w2)), ones); \
-        __m256i p31 = _mm256_madd_epi16(_mm256_maddubs_epi16(a3, _mm256_sign_epi8(x1, w3)), ones); \
-        __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(p00, p10), _mm256_hadd_epi32(p20, p30));  \
-        __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(p01, p11), _mm256_hadd_epi32(p21, p31));  \
-        __m128 ws = _mm_cvtph_ps(_mm_setr_epi16((short)b0[i].d, (short)b1[i].d, (short)b2[i].d,   \
-                                                (short)b3[i].d, 0, 0, 0, 0));                    \
-        __m256 wsv = _mm256_set_m128(ws, ws);                                                    \
-        acc0 = _mm256_fmadd_ps(_mm256_mul_ps(wsv, _mm256_set1_ps(d[i])), _mm256_cvtepi32_ps(h0), acc0); \
-        acc1 = _mm256_fmadd_ps(_mm256_mul_ps(wsv, _mm256_set1_ps(d[dstride + i])), _mm256_cvtepi32_ps(h1), acc1); \
-    }                                                                                            \
-    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(acc0), _mm256_extractf128_ps(acc0, 1))); \
-    _mm_storeu_ps(out + 4, _mm_add_ps(_mm256_castps256_ps128(acc1), _mm256_extractf128_ps(acc1, 1)));
-
-#define Q8_UNPACK(bk) _mm256_loadu_si256((const __m256i *)bk[i].qs)
-#define Q4_UNPACK(bk) q4_0_unpack(&bk[i])
-
-AVX2 static void q8_0_q8_x4x2(const void *w, size_t rb, const int8_t *q, size_t qstride, const float *d, size_t dstride,
-                              int64_t n, float out[8]) {
-    const rg_block_q8_0 *b0 = w, *b1 = (const void *)((const char *)w + rb),
-                        *b2 = (const void *)((const char *)w + 2 * rb), *b3 = (const void *)((const char *)w + 3 * rb);
-    X2_BODY(Q8_UNPACK)
-}
-
-AVX2 static void q4_0_q8_x4x2(const void *w, size_t rb, const int8_t *q, size_t qstride, const float *d, size_t dstride,
-                              int64_t n, float out[8]) {
-    const rg_block_q4_0 *b0 = w, *b1 = (const void *)((const char *)w + rb),
-                        *b2 = (const void *)((const char *)w + 2 * rb), *b3 = (const void *)((const char *)w + 3 * rb);
-    X2_BODY(Q4_UNPACK)
-}
-#undef X2_BODY
-#undef Q8_UNPACK
-#undef Q4_UNPACK
-
-rg_dot4x2_q8_fn rg_dot4x2_q8_for(int type) {
-    rg_type_get(RG_TYPE_F32);
-    if (!use_avx2) return NULL;
-    return type == RG_TYPE_Q8_0 ? q8_0_q8_x4x2 : type == RG_TYPE_Q4_0 ? q4_0_q8_x4x2 : NULL;
-}
-
-rg_dot4_q8_fn rg_dot4_q8_for(int type) {
-    rg_type_get(RG_TYPE_F32);
-    if (!use_avx2) return NULL;
-    switch (type) {
-    case RG_TYPE_Q8_0: return q8_0_q8_x4;
-    case RG_TYPE_Q4_0: return q4_0_q8_x4;
-    case RG_TYPE_Q4_K: return q4_K_q8_x4;
-    default: return NULL;
-    }
-}
 
 rg_dot_q8_fn rg_dot_q8_scalar_for(int type) {
     switch (type) {

@@ -48,15 +48,5 @@ typedef float (*rg_dot_q8_fn)(const void *w, const int8_t *q, const float *d, co
 rg_dot_q8_fn rg_dot_q8_for(int type);
 /* Portable forms, for tests. */
 rg_dot_q8_fn rg_dot_q8_scalar_for(int type);
-/* Four consecutive weight rows (row_bytes apart) against one activation vector at once:
- * independent accumulators hide FMA latency and each activation block is loaded once. */
-typedef void (*rg_dot4_q8_fn)(const void *w, size_t row_bytes, const int8_t *q, const float *d,
-                              const float *s, int64_t n, float out[4]);
-rg_dot4_q8_fn rg_dot4_q8_for(int type);   /* AVX2 kernels for Q8_0, Q4_0, Q4_K; else NULL */
-/* Four rows against two activation vectors (the second qstride bytes / dstride scales after
- * the first): out[0..3] for the first vector, out[4..7] for the second. For prompt batches:
- * each weight block is loaded and unpacked once for both tokens. */
-typedef void (*rg_dot4x2_q8_fn)(const void *w, size_t row_bytes, const int8_t *q, size_t qstride,
-                                const float *d, size_t dstride, int64_t n, float out[8]);
-rg_dot4x2_q8_fn rg_dot4x2_q8_for(int type);   /* AVX2 kernels for Q8_0 and Q4_0; else NULL */
+/* Batches of activation rows against whole weight matrices: nn/qgemm.h. */
 #endif

@@ -1,6 +1,7 @@
 /* retrieve/search: see search.h */
 #include "retrieve/search.h"
 #include "core/util.h"
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,10 @@
 #define MAX_K 1000
 #define QCACHE_SIZE 128
 #define QCACHE_MAX_TEXT 4096
+#define RERANK_TOP_DEFAULT 20
+/* Bytes of a passage (and of the query) given to the reranker: its window is 512 word
+ * pieces at most, so longer text would only be tokenized to be cut. */
+#define RERANK_MAX_BYTES 4000
 
 void rg_search_opts_default(rg_search_opts *o) {
     memset(o, 0, sizeof *o);
@@ -22,6 +27,7 @@ void rg_search_opts_default(rg_search_opts *o) {
     o->fusion = RG_FUSION_WEIGHTED;
     o->bm25_weight = 0.7;
     o->dense_weight = 0.3;
+    o->rerank_top = RERANK_TOP_DEFAULT;
 }
 
 int rg_search_mode_parse(const char *s, rg_search_mode *m) {
@@ -157,22 +163,70 @@ void rg_query_cache_clear(void) {
 
 /* ---- search ---- */
 
+/* At most max bytes of s, cut back to a UTF-8 character boundary. */
+static size_t utf8_cut(const char *s, size_t max) {
+    size_t n = strlen(s);
+    if (n <= max) return n;
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80) max--;
+    return max;
+}
+
+static int cmp_rerank(const void *a, const void *b) {
+    const rg_result *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? 1 : -1;
+    if (x->fused_score != y->fused_score) return x->fused_score < y->fused_score ? 1 : -1;
+    return x->chunk_id < y->chunk_id ? -1 : x->chunk_id > y->chunk_id;
+}
+
+/* Scores every fetched result with the cross-encoder (its section path as a title line
+ * before its text) and orders them by that score, the fused score breaking ties. */
+static int rerank(rg_reranker *rr, const char *query, rg_results *out) {
+    char **pass = xmalloc((size_t)out->n * sizeof *pass);
+    float *sc = xmalloc((size_t)out->n * sizeof *sc);
+    for (int i = 0; i < out->n; i++) {
+        const rg_result *r = &out->v[i];
+        rg_buf b = {0};
+        if (r->section && *r->section) { rg_buf_puts(&b, r->section); rg_buf_putc(&b, '\n'); }
+        rg_buf_puts(&b, r->text ? r->text : "");
+        size_t n = utf8_cut(b.data ? b.data : "", RERANK_MAX_BYTES);
+        pass[i] = xstrndup(b.data ? b.data : "", n);
+        rg_buf_free(&b);
+    }
+    char *q = xstrndup(query, utf8_cut(query, RERANK_MAX_BYTES));
+    int rc = rg_reranker_score(rr, q, (const char *const *)pass, out->n, sc);
+    if (rc == 0) {
+        /* a non-finite logit (a broken model) sorts last instead of upsetting the sort */
+        for (int i = 0; i < out->n; i++) out->v[i].score = isfinite(sc[i]) ? sc[i] : -1e30;
+        qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_rerank);
+        out->reranked = out->n;
+    }
+    for (int i = 0; i < out->n; i++) free(pass[i]);
+    free(pass); free(sc); free(q);
+    return rc == 0 ? 0 : -1;
+}
+
 static int search_core(rg_store *s, const char *query, const float *qvec, const rg_search_opts *o, rg_results *out) {
     int k = o->k > MAX_K ? MAX_K : o->k;
     if (k <= 0) return 0;
-    int cand = o->candidates > k ? o->candidates : k;
+    /* With a reranker, it scores the first rerank_top fused candidates (at least k) */
+    int want = k;
+    if (o->reranker) {
+        want = o->rerank_top > k ? o->rerank_top : k;
+        if (want > MAX_K) want = MAX_K;
+    }
+    int cand = o->candidates > want ? o->candidates : want;
     if (cand > MAX_K) cand = MAX_K;
     rg_hit *bm = NULL, *dn = NULL;
     int nbm = 0, ndn = 0;
     double t;
     if (o->mode != RG_MODE_DENSE) {
         t = rg_now();
-        if (rg_store_search_bm25(s, query, o->mode == RG_MODE_BM25 ? k : cand, &o->filter, &bm, &nbm) != 0) return -1;
+        if (rg_store_search_bm25(s, query, o->mode == RG_MODE_BM25 ? want : cand, &o->filter, &bm, &nbm) != 0) return -1;
         out->t_bm25 = rg_now() - t;
     }
     if (o->mode != RG_MODE_BM25) {
         t = rg_now();
-        int rc = rg_store_search_dense(s, qvec, o->mode == RG_MODE_DENSE ? k : cand, &o->filter, &dn, &ndn);
+        int rc = rg_store_search_dense(s, qvec, o->mode == RG_MODE_DENSE ? want : cand, &o->filter, &dn, &ndn);
         out->t_dense = rg_now() - t;
         if (rc != 0) { free(bm); return -1; }
     }
@@ -186,7 +240,7 @@ static int search_core(rg_store *s, const char *query, const float *qvec, const 
     else { f = dn; nf = ndn; free(bm); }
     out->t_fuse = rg_now() - t;
     t = rg_now();
-    if (nf > k) nf = k;
+    if (nf > want) nf = want;
     out->v = xcalloc((size_t)nf + 1, sizeof *out->v);
     for (int i = 0; i < nf; i++) {
         rg_chunk_row c;
@@ -196,13 +250,27 @@ static int search_core(rg_store *s, const char *query, const float *qvec, const 
         rg_result *r = &out->v[out->n++];
         r->chunk_id = c.id;
         r->table_id = c.table_id;
-        r->score = f[i].score;
+        r->score = r->fused_score = f[i].score;
         r->doc_id = c.doc_id; r->source = c.source; r->text = c.text; r->section = c.section;
         r->kind = c.kind;
         if (c.table_id >= 0) r->table = rg_store_get_table(s, c.table_id);
     }
     out->t_fetch = rg_now() - t;
     free(f);
+    if (o->reranker && out->n > 0) {
+        t = rg_now();
+        int rc = rerank(o->reranker, query, out);
+        out->t_rerank = rg_now() - t;
+        if (rc != 0) { rg_results_free(out); return -1; }
+    }
+    if (out->n > k) {   /* past the cut: fetched only for the reranker */
+        for (int i = k; i < out->n; i++) {
+            rg_result *r = &out->v[i];
+            free(r->doc_id); free(r->source); free(r->text); free(r->section);
+            rg_table_free(r->table);
+        }
+        out->n = k;
+    }
     return 0;
 }
 

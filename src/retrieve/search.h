@@ -2,11 +2,13 @@
  * each search (never by dropping results after the cut), fusion of the two candidate lists
  * (weighted score fusion by default, reciprocal rank fusion as an option), and a small
  * thread-safe LRU cache of query embeddings. Results carry their chunk text, section and
- * (for tables) the whole parsed table. */
+ * (for tables) the whole parsed table. With a reranker (embed/rerank.h), the top fused
+ * candidates are re-scored by the cross-encoder and the results ordered by its score. */
 #ifndef RAGD_RETRIEVE_SEARCH_H
 #define RAGD_RETRIEVE_SEARCH_H
 #include "index/store.h"
 #include "embed/encoder.h"
+#include "embed/rerank.h"
 
 typedef enum { RG_MODE_HYBRID = 0, RG_MODE_BM25, RG_MODE_DENSE } rg_search_mode;
 typedef enum { RG_FUSION_RRF = 0, RG_FUSION_WEIGHTED } rg_fusion;
@@ -21,11 +23,14 @@ typedef struct {
      * to [0, 1] by the list's min and max, summed. Defaults: weighted, BM25 0.7, dense 0.3
      * (measured on TAT-QA dev: see rg_search_opts_default). */
     double bm25_weight, dense_weight;
+    rg_reranker *reranker;   /* NULL: no reranking */
+    int rerank_top;          /* fused candidates the reranker scores (default 20; at least k) */
 } rg_search_opts;
 
 typedef struct {
     int64_t chunk_id, table_id;
-    double score;
+    double score;            /* the ranking score: the reranker's when reranked, else fused */
+    double fused_score;      /* the score before reranking */
     char *doc_id, *source, *text, *section;
     int kind;
     rg_table *table;         /* the whole table for a table hit, else NULL */
@@ -33,7 +38,8 @@ typedef struct {
 
 typedef struct {
     rg_result *v; int n;
-    double t_embed, t_bm25, t_dense, t_fuse, t_fetch;   /* seconds per stage */
+    double t_embed, t_bm25, t_dense, t_fuse, t_fetch, t_rerank;   /* seconds per stage */
+    int reranked;                                       /* candidates the reranker scored */
     int embed_cached;                                   /* the query vector came from the cache */
 } rg_results;
 

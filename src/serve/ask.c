@@ -1,14 +1,19 @@
 /* serve/ask: see ask.h. Evidence: with a document scope and a document small enough, the whole
  * document (all its tables and paragraphs); otherwise the top retrieved chunks, each table hit
- * expanded to its whole table. The reasoner (generate/reasoner.h) answers from that evidence. */
+ * expanded to its whole table, and for open questions each text hit widened small-to-big
+ * (TAT-QA dev --open: 37.6 EM / 42.5 F1 with the bare hits, 38.5 / 43.5 widened). The
+ * reasoner (generate/reasoner.h) answers from that evidence. */
 #include "serve/ask.h"
 #include "core/util.h"
 #include "generate/reasoner.h"
+#include "retrieve/context.h"
 #include <stdlib.h>
 #include <string.h>
 
 /* A whole document is evidence when it is at most this many chunks. */
 #define WHOLE_DOC_MAX_CHUNKS 64
+/* Evidence budget of an open question, in approximate word pieces. */
+#define ASK_CONTEXT_TOKENS 3000
 
 void rg_ask_opts_default(rg_ask_opts *o) {
     memset(o, 0, sizeof *o);
@@ -97,6 +102,27 @@ static int whole_document(rg_store *s, const char *doc_id, evidence *e) {
     return rc;
 }
 
+/* Open questions: the hits widened small-to-big (retrieve/context.h): a text hit with its
+ * neighbours or parent section, overlapping windows merged; a table hit as its whole table;
+ * best first within a token budget. Frees r. */
+static int from_context(rg_store *s, rg_results *r, evidence *e) {
+    rg_context cx;
+    rg_context_opts co;
+    rg_context_opts_default(&co);
+    co.max_tokens = ASK_CONTEXT_TOKENS;
+    int rc = rg_context_build(s, r, &co, &cx);
+    rg_results_free(r);
+    if (rc != 0) return -1;
+    for (int i = 0; i < cx.n; i++) {
+        rg_passage *p = &cx.v[i];
+        int64_t first = p->nhits ? p->hits[0] : -1;
+        if (p->table) { add_table(e, p->table, p->table_id, p->doc_id, first); p->table = NULL; }
+        else add_paragraphs(e, p->text, p->doc_id, first);
+    }
+    rg_context_free(&cx);
+    return 0;
+}
+
 static int retrieved(rg_store *s, rg_encoder *enc, const char *question, const rg_ask_opts *o, evidence *e) {
     rg_search_opts so;
     rg_search_opts_default(&so);
@@ -106,6 +132,7 @@ static int retrieved(rg_store *s, rg_encoder *enc, const char *question, const r
     if (!enc) so.mode = RG_MODE_BM25;
     rg_results r;
     if (rg_search(s, enc, question, &so, &r) != 0) return -1;
+    if (!o->doc_id) return from_context(s, &r, e);
     for (int i = 0; i < r.n; i++) {
         rg_result *h = &r.v[i];
         if (h->table) { add_table(e, h->table, h->table_id, h->doc_id, h->chunk_id); h->table = NULL; }
@@ -130,7 +157,7 @@ json_t *rg_ask(rg_store *s, rg_encoder *enc, const char *question, const rg_ask_
     rg_answer *a = rg_reason(question, &e.ev);
     json_t *out = NULL;
     if (a && o->generator) {
-        out = rg_ask_llm(o->generator, question, &e.ev, a, o->on_token, o->on_token_ud);
+        out = rg_ask_llm_until(o->generator, question, &e.ev, a, o->on_token, o->on_token_ud, o->deadline);
         if (out) json_object_set_new(out, "evidence", json_pack("{s:i, s:i}", "tables", e.ev.ntables, "paragraphs", e.ev.nparas));
         rg_answer_free(a);
     } else if (a) {

@@ -16,6 +16,7 @@ typedef struct {
     rg_generator *generator;     /* NULL: the reasoner alone; else see serve/ask_llm.h */
     rg_ask_token_cb on_token;    /* streaming of the generator's output (may be NULL) */
     void *on_token_ud;
+    double deadline;             /* rg_now() seconds by which the generator must be done; 0: none */
 } rg_ask_opts;
 
 void rg_ask_opts_default(rg_ask_opts *o);

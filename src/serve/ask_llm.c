@@ -10,6 +10,7 @@
 #include "core/util.h"
 #include <ctype.h>
 #include <pthread.h>
+#include <time.h>
 #include <strings.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,9 +102,10 @@ static char *build_prompt(const char *question, const rg_evidence *ev, size_t bu
     return rg_buf_take(&b);
 }
 
-typedef struct { rg_ask_token_cb cb; void *ud; } stream_ctx;
+typedef struct { rg_ask_token_cb cb; void *ud; double deadline; int late; } stream_ctx;
 static int relay(const char *piece, size_t len, void *ud) {
     stream_ctx *s = ud;
+    if (s->deadline > 0 && rg_now() > s->deadline) { s->late = 1; return 1; }
     return s->cb ? s->cb(piece, len, s->ud) : 0;
 }
 
@@ -136,9 +138,10 @@ static char *local_prompt(rg_generator *g, const char *question, const rg_eviden
 }
 
 /* The model's raw output, or NULL with rg_err. */
-static char *run_model(rg_generator *g, const char *question, const rg_evidence *ev, rg_afmt *f, rg_ask_token_cb cb, void *ud) {
+static char *run_model(rg_generator *g, const char *question, const rg_evidence *ev, rg_afmt *f, rg_ask_token_cb cb, void *ud,
+                       double deadline) {
     int max_tokens = g->cfg.max_tokens > 0 ? g->cfg.max_tokens : 64;
-    stream_ctx sc = {cb, ud};
+    stream_ctx sc = {cb, ud, deadline, 0};
     if (!g->m) {
         char *user = build_prompt(question, ev, REMOTE_PROMPT_BYTES, f);
         rg_remote_msg msgs[] = {{"system", SYSTEM}, {"user", user}};
@@ -146,6 +149,7 @@ static char *run_model(rg_generator *g, const char *question, const rg_evidence 
         rg_remote_params p = {.max_tokens = max_tokens, .temperature = 0, .stop = stop, .nstop = 1, .stream = cb != NULL};
         char *out = rg_remote_chat(&g->rc, msgs, 2, &p, cb ? relay : NULL, &sc, NULL);
         free(user);
+        if (out && sc.late) { rg_err("deadline: the model was stopped"); free(out); out = NULL; }
         return out;
     }
     const rg_llama_info *info = rg_llama_get_info(g->m);
@@ -160,8 +164,12 @@ static char *run_model(rg_generator *g, const char *question, const rg_evidence 
     gp.sample = rg_sample_defaults();
     gp.sample.temperature = 0;
     rg_gen_stats st;
-    char *out = rg_llama_complete(g->m, prompt, &gp, cb ? relay : NULL, &sc, &st);
-    if (out && c && strcmp(st.stop_reason, "eos") != 0 && strcmp(st.stop_reason, "stop") != 0 &&
+    char *out = rg_llama_complete(g->m, prompt, &gp, cb || deadline > 0 ? relay : NULL, &sc, &st);
+    if (out && sc.late) {
+        rg_err("deadline: the model was stopped after \"%.200s\"", out);
+        free(out);
+        out = NULL;
+    } else if (out && c && strcmp(st.stop_reason, "eos") != 0 && strcmp(st.stop_reason, "stop") != 0 &&
         !rg_afmt_complete((void *)f, out, strlen(out))) {
         /* cut off (length, context): the constraint only guarantees a prefix */
         rg_err("model output ended early (%s) after \"%.200s\"", st.stop_reason, out);
@@ -279,6 +287,24 @@ static json_t *answer_object(const char *question, const rg_answer *a) {
 
 json_t *rg_ask_llm(rg_generator *g, const char *question, const rg_evidence *ev, const rg_answer *r,
                    rg_ask_token_cb cb, void *ud) {
+    return rg_ask_llm_until(g, question, ev, r, cb, ud, 0);
+}
+
+/* Takes the model's lock, waiting at most until deadline (0: for ever); 0 when taken. */
+static int lock_until(pthread_mutex_t *mu, double deadline) {
+    if (deadline <= 0) return pthread_mutex_lock(mu);
+    double left = deadline - rg_now();
+    if (left <= 0) return pthread_mutex_trylock(mu);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long ns = (long long)ts.tv_nsec + (long long)((left - (double)(long long)left) * 1e9);
+    ts.tv_sec += (time_t)left + (time_t)(ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    return pthread_mutex_timedlock(mu, &ts);
+}
+
+json_t *rg_ask_llm_until(rg_generator *g, const char *question, const rg_evidence *ev, const rg_answer *r,
+                         rg_ask_token_cb cb, void *ud, double deadline) {
     if (!question || !ev || !r) { rg_err("generator answer: no question, evidence or reasoner answer"); return NULL; }
     double keep = g && g->cfg.keep_confidence > 0 ? g->cfg.keep_confidence : DEFAULT_KEEP;
     json_t *gen = json_object();
@@ -296,9 +322,12 @@ json_t *rg_ask_llm(rg_generator *g, const char *question, const rg_evidence *ev,
     json_object_set_new(gen, "used", json_true());
     json_object_set_new(gen, "backend", json_string(g->m ? "local" : "remote"));
     rg_afmt f = {ev, 0, 0};
-    pthread_mutex_lock(&g->mu);
-    char *out = run_model(g, question, ev, &f, cb, ud);
-    pthread_mutex_unlock(&g->mu);
+    char *out = NULL;
+    if (lock_until(&g->mu, deadline) != 0) rg_err("deadline: the model was busy with other questions");
+    else {
+        out = run_model(g, question, ev, &f, cb, ud, deadline);
+        pthread_mutex_unlock(&g->mu);
+    }
     rg_answer *va = NULL;
     rg_afmt_out po = {0};
     if (out) {

@@ -37,4 +37,9 @@ typedef int (*rg_ask_token_cb)(const char *piece, size_t len, void *ud);
  * NULL only when writing the object failed (rg_err set). */
 json_t *rg_ask_llm(rg_generator *g, const char *question, const rg_evidence *ev, const rg_answer *r,
                    rg_ask_token_cb cb, void *ud);
+/* As rg_ask_llm with a deadline (rg_now() seconds; 0: none): a request still waiting for the
+ * model (another one is using it) or still generating at the deadline stops there, and the
+ * reasoner's answer stands (the reason under "generator"). */
+json_t *rg_ask_llm_until(rg_generator *g, const char *question, const rg_evidence *ev, const rg_answer *r,
+                         rg_ask_token_cb cb, void *ud, double deadline);
 #endif

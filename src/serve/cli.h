@@ -20,6 +20,9 @@ typedef struct {
 
 /* Opens the index (and, when want_encoder, the configured encoder). Prints the error. */
 int cli_open(const rg_cli *cli, int writable, int want_encoder, rg_store **s, rg_encoder **e);
+/* The configured reranker model path: $RAGD_RERANKER (set but empty: none), else the config
+ * key "reranker"; NULL when none (reranking off). Caller frees. */
+char *cli_reranker_spec(const rg_cli *cli);
 /* Prints a JSON value to stdout (compact, one line) and frees it. */
 void cli_print_json(json_t *v);
 json_t *cli_table_json(const rg_table *t, int with_cells);
@@ -27,7 +30,8 @@ json_t *cli_table_json(const rg_table *t, int with_cells);
  * rg_err when the file cannot be read. */
 int cli_config_each(const char *path, void (*fn)(const char *key, const char *value, int lineno, void *ctx), void *ctx);
 /* The `ragd status --json` object (also GET /v1/status); NULL with rg_err on failure. */
-json_t *cli_status_json(rg_store *s, const char *index, const char *daemon_state);
+/* generator: the configured generator's spec, or NULL for the reasoner alone. */
+json_t *cli_status_json(rg_store *s, const char *index, const char *daemon_state, const char *generator);
 /* Common option handling: returns 1 when argv[i] was --json or --help (sets the flags). */
 int cli_common_flag(const char *arg, int *json, int *help);
 /* Adds one --filter KEY=VALUE to flt (serve/cmd_search.c): doc, source, kind, from, to,

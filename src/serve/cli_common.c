@@ -1,6 +1,7 @@
 /* serve/cli_common: helpers shared by the commands (see cli.h). */
 #include "serve/cli.h"
 #include "core/util.h"
+#include "serve/client.h"
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ int cli_open(const rg_cli *cli, int writable, int want_encoder, rg_store **s, rg
         enc = rg_encoder_open(spec, cli->index_dir);
         if (!enc) { fprintf(stderr, "ragd: encoder: %s\n", rg_errmsg()); return -1; }
     }
-    rg_store_opts o = {enc ? enc->name : NULL, enc ? enc->dim : 0, writable, writable, NULL};
+    rg_store_opts o = {.encoder = enc ? enc->name : NULL, .dim = enc ? enc->dim : 0, .writable = writable, .create = writable};
     char abs_spec[4096];
     if (enc) {
         /* A model path is kept absolute so the index reopens it from anywhere. */
@@ -40,6 +41,14 @@ int cli_open(const rg_cli *cli, int writable, int want_encoder, rg_store **s, rg
     if (rep[0]) fprintf(stderr, "ragd: %s: %s\n", cli->index_dir, rep);
     if (e) *e = enc; else rg_encoder_free(enc);
     return 0;
+}
+
+char *cli_reranker_spec(const rg_cli *cli) {
+    const char *env = getenv("RAGD_RERANKER");
+    if (env) return *env ? xstrdup(env) : NULL;
+    char *v = rg_config_value(cli->config_path, "reranker");
+    if (v && !*v) { free(v); v = NULL; }
+    return v;
 }
 
 void cli_print_json(json_t *v) {
@@ -119,7 +128,7 @@ int cli_config_each(const char *path, void (*fn)(const char *key, const char *va
     return 0;
 }
 
-json_t *cli_status_json(rg_store *s, const char *index, const char *daemon_state) {
+json_t *cli_status_json(rg_store *s, const char *index, const char *daemon_state, const char *generator) {
     rg_store_stats st;
     if (rg_store_stats_get(s, &st) != 0) return NULL;
     return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:i, s:s, s:s, s:s}",
@@ -128,5 +137,5 @@ json_t *cli_status_json(rg_store *s, const char *index, const char *daemon_state
                      "vectors", (json_int_t)st.vectors, "faiss_vectors", (json_int_t)st.faiss_vectors,
                      "db_bytes", (json_int_t)st.db_bytes, "faiss_bytes", (json_int_t)st.faiss_bytes,
                      "schema_version", st.schema_version, "encoder", rg_store_encoder(s), "dim", rg_store_dim(s),
-                     "generator", "reasoner", "daemon", daemon_state, "repaired", rg_store_repairs(s));
+                     "generator", generator && *generator ? generator : "reasoner", "daemon", daemon_state, "repaired", rg_store_repairs(s));
 }

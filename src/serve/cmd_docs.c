@@ -143,7 +143,7 @@ int cmd_status(rg_cli *cli, int argc, char **argv) {
                          !json_object_get(health, "error") ? "running" : "not running";
     json_decref(health);
     if (json) {
-        json_t *o = cli_status_json(s, cli->index_dir, daemon);
+        json_t *o = cli_status_json(s, cli->index_dir, daemon, cli->generator_spec);
         if (!o) { fprintf(stderr, "ragd status: %s\n", rg_errmsg()); free(report); rg_store_close(s); return 1; }
         if (check) {
             json_object_set_new(o, "check", json_string(problems ? "problems" : "ok"));

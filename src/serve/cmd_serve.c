@@ -17,7 +17,9 @@ static const char *help_text =
     "INDEX/ragd.sock; config key \"socket\"; $RAGD_SOCKET). The socket is mode 0600 (0660 with\n"
     "--socket-group). Peers are checked by uid: the daemon's own and root, plus --allow-uid.\n"
     "POST /v1/index reads only below --allow-root directories (none by default).\n"
-    "SIGTERM/SIGINT stop cleanly, SIGHUP reloads the encoder. systemd socket activation and\n"
+    "With a generator configured (config \"generator\", $RAGD_GENERATOR) /v1/ask answers as `ragd ask`\n"
+    "does, and \"stream\": true sends the model's tokens as they come. SIGTERM/SIGINT stop cleanly,\n"
+    "SIGHUP reloads the encoder and the generator. systemd socket activation and\n"
     "sd_notify readiness are supported (see contrib/systemd/).\n";
 
 static int num_opt(const char *name, const char *v, double lo, double hi, double *out) {
@@ -34,6 +36,10 @@ int cmd_serve(rg_cli *cli, int argc, char **argv) {
     c.index_dir = cli->index_dir;
     c.encoder_spec = cli->encoder_spec;
     c.config_path = cli->config_path;
+    c.generator_spec = cli->generator_spec;   /* config "generator" / $RAGD_GENERATOR, as for `ragd ask` */
+    c.remote_url = cli->remote_url;
+    c.remote_model = cli->remote_model;
+    c.remote_api_key_env = cli->remote_api_key_env;
     int json = 0, help = 0;
     char *cfg_socket = NULL;
     for (int i = 1; i < argc; i++) {

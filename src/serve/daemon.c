@@ -1,10 +1,15 @@
-/* serve/daemon: startup, per-worker stores, signals (SIGTERM/SIGINT stop, SIGHUP reloads the
- * encoder and reopens every worker's store), systemd readiness, and the orderly shutdown:
- * stop accepting, finish in-flight requests within the grace period, cancel the index job
- * (committed documents stay), remove the socket. */
+/* serve/daemon: startup, the workers' stores, signals (SIGTERM/SIGINT stop, SIGHUP reloads the
+ * encoder and the generator), systemd readiness, and the orderly shutdown: stop accepting,
+ * finish in-flight requests within the grace period, cancel the index job (committed
+ * documents stay), remove the socket. Each worker keeps one SQLite connection open (WAL: it
+ * sees every commit without reopening; the database is memory-mapped); the FAISS index is
+ * one copy for all of them, loaded by one thread when the writer saved new vectors and
+ * swapped in by reference count, so searches never wait for a load and never see half an
+ * index. */
 #include "serve/daemon_internal.h"
 #include "serve/client.h"
 #include "core/util.h"
+#include "index/vectors.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -39,7 +44,23 @@ char *rg_daemon_default_socket(const char *index_dir) {
     return xasprintf("%s/ragd.sock", index_dir);
 }
 
-static char *gen_path_of(const rg_daemon *d) { return xasprintf("%s/vectors.gen", d->cfg.index_dir); }
+/* How often the loader looks at vectors.gen, and the least time between two loads (an index
+ * job saves its vectors every couple of hundred documents: dense results may lag that much). */
+#define VEC_POLL 0.5
+#define VEC_MIN_INTERVAL 3.0
+/* Reader connections memory-map the database (no copy or system call per page read). */
+#define READER_MMAP ((int64_t)1 << 30)
+#define READER_CACHE_KIB 8192
+
+static int file_id(const char *dir, const char *name, uint64_t *ino, uint64_t *mt) {
+    char *p = xasprintf("%s/%s", dir, name);
+    struct stat st;
+    int have = stat(p, &st) == 0;
+    free(p);
+    *ino = have ? (uint64_t)st.st_ino : 0;
+    *mt = have ? (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec : 0;
+    return have;
+}
 
 rg_enc_ref *rg_daemon_encoder(rg_daemon *d) {
     pthread_mutex_lock(&d->enc_mu);
@@ -63,35 +84,213 @@ static rg_enc_ref *enc_ref_new(rg_encoder *e) {
     return r;
 }
 
-rg_store *rg_daemon_store(rg_daemon *d, rg_worker_store *ws, rg_encoder *e, double min_interval) {
-    char *gp = gen_path_of(d);
-    struct stat st;
-    int have = stat(gp, &st) == 0;
-    free(gp);
-    uint64_t ino = have ? (uint64_t)st.st_ino : 0;
-    uint64_t mt = have ? (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec : 0;
+/* ---- the generator ---- */
+
+rg_gen_ref *rg_daemon_generator(rg_daemon *d) {
+    pthread_mutex_lock(&d->gen_mu);
+    rg_gen_ref *r = d->gen;
+    if (r) atomic_fetch_add(&r->refs, 1);
+    pthread_mutex_unlock(&d->gen_mu);
+    return r;
+}
+
+void rg_gen_release(rg_gen_ref *r) {
+    if (r && atomic_fetch_sub(&r->refs, 1) == 1) {
+        rg_generator_free(r->g);
+        free(r->key);
+        free(r);
+    }
+}
+
+/* What identifies a generator's configuration (a reload with the same one keeps the model). */
+static char *gen_key(const char *spec, const char *url, const char *model, const char *keyenv) {
+    return xasprintf("%s\n%s\n%s\n%s", spec, url ? url : "", model ? model : "", keyenv ? keyenv : "");
+}
+
+/* Opens the generator for spec (NULL or "": none, *out = NULL). -1 with rg_err. */
+static int gen_open(const char *spec, const char *url, const char *model, const char *keyenv, rg_gen_ref **out) {
+    *out = NULL;
+    if (!spec || !*spec) return 0;
+    rg_generator_config gc = {.spec = spec, .remote_url = url, .remote_model = model, .remote_api_key_env = keyenv};
+    rg_generator *g = rg_generator_open(&gc);
+    if (!g) return -1;
+    rg_gen_ref *r = xcalloc(1, sizeof *r);
+    r->g = g;
+    r->key = gen_key(spec, url, model, keyenv);
+    atomic_init(&r->refs, 1);
+    *out = r;
+    return 0;
+}
+
+/* SIGHUP: the generator the configuration names now ($RAGD_GENERATOR first, as for the CLI;
+ * then the config file; a daemon started without a config file keeps its own setting). The
+ * model is loaded again only when that changed; requests using the old one finish with it. */
+static void logf_(const rg_daemon *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reload_generator(rg_daemon *d) {
+    const char *env = getenv("RAGD_GENERATOR");
+    const char *cp = d->cfg.config_path;
+    char *spec = env ? xstrdup(env) : cp ? rg_config_value(cp, "generator") : (d->cfg.generator_spec ? xstrdup(d->cfg.generator_spec) : NULL);
+    char *url = cp ? rg_config_value(cp, "remote_url") : NULL, *model = cp ? rg_config_value(cp, "remote_model") : NULL,
+         *keyenv = cp ? rg_config_value(cp, "remote_api_key_env") : NULL;
+    const char *u = cp ? url : d->cfg.remote_url, *m = cp ? model : d->cfg.remote_model, *k = cp ? keyenv : d->cfg.remote_api_key_env;
+    char *key = spec && *spec ? gen_key(spec, u, m, k) : NULL;
+    pthread_mutex_lock(&d->gen_mu);
+    int same = (!key && !d->gen) || (key && d->gen && strcmp(key, d->gen->key) == 0);
+    pthread_mutex_unlock(&d->gen_mu);
+    if (!same) {
+        rg_gen_ref *nr = NULL;
+        if (gen_open(spec, u, m, k, &nr) != 0) {
+            logf_(d, "reload: generator %s: %s (keeping the current one)", spec, rg_errmsg());
+        } else {
+            pthread_mutex_lock(&d->gen_mu);
+            rg_gen_ref *old = d->gen;
+            d->gen = nr;
+            pthread_mutex_unlock(&d->gen_mu);
+            rg_gen_release(old);   /* freed when the last answer using it is done */
+            logf_(d, "reloaded: generator %s", nr ? spec : "none (the reasoner alone)");
+        }
+    }
+    free(key); free(spec); free(url); free(model); free(keyenv);
+}
+
+static void vec_release(rg_vec_ref *r) {
+    if (r && atomic_fetch_sub(&r->refs, 1) == 1) {
+        rg_vectors_free(r->v);
+        free(r);
+    }
+}
+
+/* The current shared copy with a reference taken (NULL when none). */
+static rg_vec_ref *vec_acquire(rg_daemon *d) {
+    pthread_mutex_lock(&d->vec_mu);
+    rg_vec_ref *r = atomic_load(&d->vec);
+    if (r) atomic_fetch_add(&r->refs, 1);
+    pthread_mutex_unlock(&d->vec_mu);
+    return r;
+}
+
+void rg_daemon_vectors_refresh(rg_daemon *d, int force, int full) {
+    pthread_mutex_lock(&d->vec_load_mu);
+    uint64_t ino, mt;
+    int have = file_id(d->cfg.index_dir, "vectors.gen", &ino, &mt);
+    unsigned ep = atomic_load(&d->epoch);
+    pthread_mutex_lock(&d->vec_mu);
+    int changed = force || have != d->vec_have || ino != d->vec_ino || mt != d->vec_mt || ep != d->vec_epoch ||
+                  !atomic_load(&d->vec);
+    pthread_mutex_unlock(&d->vec_mu);
+    if (!changed) { pthread_mutex_unlock(&d->vec_load_mu); return; }
+    rg_enc_ref *er = rg_daemon_encoder(d);
+    rg_vectors *v = NULL;
+    if (full) {
+        /* A whole read-only open: the FAISS file reconciled with SQLite. Its index is kept. */
+        rg_store_opts o = {.encoder = er->e->name, .dim = er->e->dim};
+        rg_store *s = rg_store_open(d->cfg.index_dir, &o);
+        if (s) { v = rg_store_swap_vectors(s, NULL); rg_store_close(s); }
+    } else {
+        char *p = xasprintf("%s/vectors.faiss", d->cfg.index_dir);
+        v = rg_vectors_load(p, er->e->dim);
+        free(p);
+    }
+    if (v && rg_vectors_dim(v) != er->e->dim) { rg_vectors_free(v); v = NULL; }
+    rg_enc_release(er);
+    rg_vec_ref *nr = NULL;
+    if (v) {
+        nr = xcalloc(1, sizeof *nr);
+        nr->v = v;
+        atomic_init(&nr->refs, 1);
+    }
+    pthread_mutex_lock(&d->vec_mu);
+    rg_vec_ref *old = NULL;
+    if (nr || ep != d->vec_epoch) {   /* a failed load keeps the copy that matches the encoder */
+        old = atomic_load(&d->vec);
+        atomic_store(&d->vec, nr);
+    }
+    d->vec_have = have;
+    d->vec_ino = ino;
+    d->vec_mt = mt;
+    d->vec_epoch = ep;
+    d->vec_loaded_at = rg_now();
+    pthread_mutex_unlock(&d->vec_mu);
+    vec_release(old);   /* freed when the last search using it is done */
+    pthread_mutex_unlock(&d->vec_load_mu);
+}
+
+/* The loader: notices new vectors (the writer saved them) and loads one copy for everyone,
+ * at most every VEC_MIN_INTERVAL. While this daemon's own job writes, the saved file is
+ * taken as it is; otherwise it is reconciled with SQLite (another writer, or a crash, may
+ * have left it behind). */
+static void *vec_thread_main(void *arg) {
+    rg_daemon *d = arg;
+    pthread_setname_np(pthread_self(), "rg-vectors");
+    pthread_mutex_lock(&d->vec_mu);
+    while (!d->vec_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)(VEC_POLL * 1e9);
+        if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+        pthread_cond_timedwait(&d->vec_cv, &d->vec_mu, &ts);
+        if (d->vec_stop) break;
+        double since = rg_now() - d->vec_loaded_at;
+        pthread_mutex_unlock(&d->vec_mu);
+        if (since >= VEC_MIN_INTERVAL) rg_daemon_vectors_refresh(d, 0, !rg_jobs_active(d->jobs));
+        pthread_mutex_lock(&d->vec_mu);
+    }
+    pthread_mutex_unlock(&d->vec_mu);
+    return NULL;
+}
+
+static void ws_close_store(rg_worker_store *ws) {
+    if (ws->s && ws->own) rg_store_swap_vectors(ws->s, ws->own);   /* the store frees its own */
+    ws->own = NULL;
+    rg_store_close(ws->s);
+    ws->s = NULL;
+}
+
+rg_store *rg_daemon_store(rg_daemon *d, rg_worker_store *ws, rg_encoder *e) {
     unsigned ep = atomic_load(&d->epoch);
     double now = rg_now();
-    if (ws->s && (ep != ws->epoch || ((have != ws->have_gen || ino != ws->ino || mt != ws->mtime_ns) &&
-                                      now - ws->opened_at >= min_interval))) {
-        rg_store_close(ws->s);
-        ws->s = NULL;
+    if (ws->s && ep != ws->epoch) ws_close_store(ws);
+    if (ws->s && now - ws->checked_at >= 1.0) {   /* the database replaced (a new index in its place)? */
+        uint64_t ino, mt;
+        if (file_id(d->cfg.index_dir, "ragd.db", &ino, &mt) && ino != ws->db_ino) ws_close_store(ws);
+        ws->checked_at = now;
     }
     if (!ws->s) {
-        rg_store_opts o = {.encoder = e ? e->name : NULL, .dim = e ? e->dim : 0, .writable = 0, .create = 0};
+        rg_store_opts o = {.encoder = e ? e->name : NULL, .dim = e ? e->dim : 0, .no_vectors = 1};
+        uint64_t ino, mt;
+        file_id(d->cfg.index_dir, "ragd.db", &ino, &mt);
         ws->s = rg_store_open(d->cfg.index_dir, &o);
-        ws->have_gen = have;
-        ws->ino = ino;
-        ws->mtime_ns = mt;
+        if (!ws->s) return NULL;
+        rg_store_tune_reads(ws->s, READER_MMAP, READER_CACHE_KIB);
+        ws->db_ino = ino;
         ws->epoch = ep;
-        ws->opened_at = now;
+        ws->checked_at = now;
+        vec_release(ws->vref);   /* lend afresh below */
+        ws->vref = NULL;
+        if (!atomic_load(&d->vec)) rg_daemon_vectors_refresh(d, 0, 1);   /* the index appeared */
+    }
+    /* The shared FAISS copy: a pointer comparison unless it was swapped. */
+    if (atomic_load(&d->vec) != ws->vref || !ws->vref) {
+        rg_vec_ref *cur = vec_acquire(d);
+        if (cur != ws->vref) {
+            if (cur && rg_vectors_dim(cur->v) == rg_store_dim(ws->s)) {
+                rg_vectors *prev = rg_store_swap_vectors(ws->s, cur->v);
+                if (!ws->own) ws->own = prev;
+            } else if (ws->own) {
+                rg_store_swap_vectors(ws->s, ws->own);
+                ws->own = NULL;
+            }
+            vec_release(ws->vref);
+            ws->vref = cur;
+        } else vec_release(cur);
     }
     return ws->s;
 }
 
 void rg_worker_store_close(rg_worker_store *ws) {
-    rg_store_close(ws->s);
-    ws->s = NULL;
+    ws_close_store(ws);
+    vec_release(ws->vref);
+    ws->vref = NULL;
 }
 
 static void logf_(const rg_daemon *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -121,10 +320,12 @@ void rg_daemon_reload(rg_daemon *d, int from_signal) {
             atomic_fetch_add(&d->epoch, 1);
             pthread_mutex_unlock(&d->enc_mu);
             rg_enc_release(old);   /* freed when the last request using it is done */
+            rg_daemon_vectors_refresh(d, 1, 1);   /* the new encoder's dimension; picked up with the epoch */
             if (from_signal) logf_(d, "reloaded: encoder %s; stores reopen on their next request", e->name);
         }
     }
     free(spec);
+    if (from_signal) reload_generator(d);
     if (from_signal) rg_dsock_notify("READY=1");
 }
 
@@ -164,6 +365,14 @@ int rg_daemon_run(const rg_daemon_config *c) {
     if (!e0) goto out;
     d->enc = enc_ref_new(e0);
     pthread_mutex_init(&d->enc_mu, NULL);
+    pthread_mutex_init(&d->gen_mu, NULL);
+    if (gen_open(c->generator_spec, c->remote_url, c->remote_model, c->remote_api_key_env, &d->gen) != 0) {
+        rg_err("generator %s: %s", c->generator_spec, rg_errmsg());
+        goto out;
+    }
+    pthread_mutex_init(&d->vec_mu, NULL);
+    pthread_mutex_init(&d->vec_load_mu, NULL);
+    pthread_cond_init(&d->vec_cv, NULL);
     d->started = rg_now();
 
     /* Stop and reload signals are turned into bytes on a pipe that this thread reads: a
@@ -185,11 +394,13 @@ int rg_daemon_run(const rg_daemon_config *c) {
     if (fd < 0) goto out_sig;
     d->jobs = rg_jobs_start(d);
     if (!d->jobs) goto out_sig;
+    rg_daemon_vectors_refresh(d, 1, 1);   /* one FAISS copy for all workers, before the first request */
+    if (pthread_create(&d->vec_thread, NULL, vec_thread_main, d) == 0) d->have_vec_thread = 1;
     h = rg_http_start(d, fd);
     if (!h) goto out_sig;
     fd = -1;   /* MHD owns it now */
-    logf_(d, "listening on %s (index %s, encoder %s, %d workers)", d->socket_path, d->index_real, d->enc->e->name,
-          d->cfg.workers);
+    logf_(d, "listening on %s (index %s, encoder %s, generator %s, %d workers)", d->socket_path, d->index_real,
+          d->enc->e->name, d->gen ? c->generator_spec : "none", d->cfg.workers);
     rg_dsock_notify("READY=1");
 
     for (;;) {
@@ -209,6 +420,13 @@ int rg_daemon_run(const rg_daemon_config *c) {
     rc = 0;
 out_sig:
     if (h) rg_http_stop(h, 0);
+    if (d->have_vec_thread) {
+        pthread_mutex_lock(&d->vec_mu);
+        d->vec_stop = 1;
+        pthread_cond_broadcast(&d->vec_cv);
+        pthread_mutex_unlock(&d->vec_mu);
+        pthread_join(d->vec_thread, NULL);
+    }
     rg_jobs_stop(d->jobs);
     if (fd >= 0) close(fd);
     if (owned) unlink(d->socket_path);
@@ -218,7 +436,13 @@ out_sig:
     close(sig_pipe[0]);
     close(sig_pipe[1]);
     pthread_mutex_destroy(&d->enc_mu);
+    pthread_mutex_destroy(&d->gen_mu);
+    vec_release(atomic_load(&d->vec));
+    pthread_mutex_destroy(&d->vec_mu);
+    pthread_mutex_destroy(&d->vec_load_mu);
+    pthread_cond_destroy(&d->vec_cv);
 out:
+    rg_gen_release(d->gen);
     rg_enc_release(d->enc);
     for (int i = 0; i < 32; i++) free(roots[i]);
     free(d->socket_path);

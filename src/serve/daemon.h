@@ -10,7 +10,12 @@
 typedef struct {
     const char *index_dir;
     const char *encoder_spec;
-    const char *config_path;     /* re-read on SIGHUP (encoder), may be NULL */
+    const char *config_path;     /* re-read on SIGHUP (encoder, generator), may be NULL */
+    /* The language model for /v1/ask (as `ragd ask`): a .gguf file or "remote" with the
+     * remote_* settings; NULL: the reasoner alone. Loaded once; reloaded on SIGHUP when the
+     * configuration names another. */
+    const char *generator_spec;
+    const char *remote_url, *remote_model, *remote_api_key_env;
     const char *socket_path;     /* NULL: rg_daemon_default_socket() */
     const char *socket_group;    /* group name: socket mode 0660 and chgrp; NULL: 0600 */
     uid_t allow_uids[32]; int nallow;

@@ -6,6 +6,7 @@
 #include "core/util.h"
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -143,7 +144,7 @@ static int need_object(const rg_request *q, rg_reply *r) {
 }
 
 static rg_store *need_store(rg_daemon *d, rg_worker_store *ws, rg_encoder *enc, rg_reply *r) {
-    rg_store *s = rg_daemon_store(d, ws, enc, RG_REOPEN_MIN_INTERVAL);
+    rg_store *s = rg_daemon_store(d, ws, enc);
     if (!s) rg_reply_error(r, 404, "no_index", "%s", rg_errmsg());
     return s;
 }
@@ -162,6 +163,44 @@ static char *sse_event(rg_buf *b, const char *event, json_t *data) {
     return NULL;
 }
 
+/* ---- JSON as text (the search reply) ---- */
+
+/* A JSON string: UTF-8 kept as it is (invalid sequences become U+FFFD), quotes, backslashes
+ * and control characters escaped. */
+static void jw_str(rg_buf *b, const char *s) {
+    size_t n = strlen(s);
+    char *fixed = NULL;
+    if (!rg_utf8_valid(s, n)) s = fixed = rg_utf8_repair(s, n, &n, NULL);
+    rg_buf_putc(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        rg_buf_put(b, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"': rg_buf_puts(b, "\\\""); break;
+        case '\\': rg_buf_puts(b, "\\\\"); break;
+        case '\n': rg_buf_puts(b, "\\n"); break;
+        case '\r': rg_buf_puts(b, "\\r"); break;
+        case '\t': rg_buf_puts(b, "\\t"); break;
+        default: rg_buf_printf(b, "\\u%04x", c); break;
+        }
+    }
+    rg_buf_put(b, s + run, n - run);
+    rg_buf_putc(b, '"');
+    free(fixed);
+}
+
+/* A JSON number that reads back as a real (always a '.' or an exponent); 0.0 when not finite. */
+static void jw_real(rg_buf *b, double v) {
+    char num[40];
+    if (!isfinite(v)) v = 0;
+    int n = snprintf(num, sizeof num, "%.17g", v);
+    if (n > 0 && !strpbrk(num, ".eE")) snprintf(num + n, sizeof num - (size_t)n, ".0");
+    rg_buf_puts(b, num);
+}
+
 /* ---- endpoints ---- */
 
 static void h_health(rg_daemon *d, rg_reply *r) {
@@ -172,7 +211,12 @@ static void h_health(rg_daemon *d, rg_reply *r) {
 static void h_status(rg_daemon *d, rg_worker_store *ws, const rg_request *q, rg_reply *r) {
     rg_store *s = need_store(d, ws, q->enc, r);
     if (!s) return;
-    json_t *o = cli_status_json(s, d->index_real, "running");
+    /* the generator's spec is the first line of its configuration key */
+    rg_gen_ref *gr = rg_daemon_generator(d);
+    char *spec = gr ? xstrndup(gr->key, strcspn(gr->key, "\n")) : NULL;
+    rg_gen_release(gr);
+    json_t *o = cli_status_json(s, d->index_real, "running", spec);
+    free(spec);
     if (!o) { rg_reply_error(r, 500, "store", "%s", rg_errmsg()); return; }
     json_object_set_new(o, "daemon_info", json_pack("{s:s, s:i, s:f, s:I, s:I, s:o}", "socket", d->socket_path,
                                                     "pid", (int)getpid(), "uptime_s", rg_now() - d->started,
@@ -200,26 +244,93 @@ static void h_search(rg_daemon *d, rg_worker_store *ws, const rg_request *q, rg_
         return;
     }
     double total = rg_now() - t0;
-    json_t *arr = json_array();
+    /* The reply is written as text: building it as jansson objects cost more CPU than the
+     * per-hit fetch (the busiest endpoint; each field escaped here, see jw_str). */
+    rg_buf b = {0};
+    rg_buf_puts(&b, "{\"query\":");
+    jw_str(&b, query);
+    rg_buf_puts(&b, ",\"mode\":");
+    jw_str(&b, rg_search_mode_name(o.mode));
+    rg_buf_puts(&b, ",\"results\":[");
     for (int i = 0; i < res.n; i++) {
         rg_result *h = &res.v[i];
-        json_t *o2 = json_pack("{s:I, s:s, s:s, s:s, s:f, s:s, s:s}", "chunk_id", (json_int_t)h->chunk_id,
-                               "doc_id", h->doc_id, "source", h->source ? h->source : "", "kind", h->kind ? "table" : "text",
-                               "score", h->score, "text", h->text ? h->text : "", "section", h->section ? h->section : "");
-        if (h->table) json_object_set_new(o2, "table", cli_table_json(h->table, 0));
-        json_array_append_new(arr, o2);
+        rg_buf_printf(&b, "%s{\"chunk_id\":%lld,\"doc_id\":", i ? "," : "", (long long)h->chunk_id);
+        jw_str(&b, h->doc_id ? h->doc_id : "");
+        rg_buf_puts(&b, ",\"source\":");
+        jw_str(&b, h->source ? h->source : "");
+        rg_buf_printf(&b, ",\"kind\":\"%s\",\"score\":", h->kind ? "table" : "text");
+        jw_real(&b, h->score);
+        rg_buf_puts(&b, ",\"text\":");
+        jw_str(&b, h->text ? h->text : "");
+        rg_buf_puts(&b, ",\"section\":");
+        jw_str(&b, h->section ? h->section : "");
+        if (h->table) {
+            json_t *t = cli_table_json(h->table, 0);
+            char *tj = t ? json_dumps(t, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+            if (tj) { rg_buf_puts(&b, ",\"table\":"); rg_buf_puts(&b, tj); }
+            free(tj);
+            json_decref(t);
+        }
+        rg_buf_putc(&b, '}');
     }
-    json_t *tm = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f}", "embed_ms", res.t_embed * 1e3, "bm25_ms", res.t_bm25 * 1e3,
-                           "dense_ms", res.t_dense * 1e3, "fuse_ms", res.t_fuse * 1e3, "fetch_ms", res.t_fetch * 1e3,
-                           "total_ms", total * 1e3);
+    const double tms[6] = {res.t_embed, res.t_bm25, res.t_dense, res.t_fuse, res.t_fetch, total};
+    static const char *const tnames[6] = {"embed_ms", "bm25_ms", "dense_ms", "fuse_ms", "fetch_ms", "total_ms"};
+    rg_buf_puts(&b, "],\"timings\":{");
+    for (int i = 0; i < 6; i++) {
+        rg_buf_printf(&b, "%s\"%s\":", i ? "," : "", tnames[i]);
+        jw_real(&b, tms[i] * 1e3);
+    }
+    rg_buf_puts(&b, "}}");
     rg_results_free(&res);
-    ok(r, json_pack("{s:s, s:s, s:o, s:o}", "query", query, "mode", rg_search_mode_name(o.mode), "results", arr, "timings", tm));
+    r->status = 200;
+    json_decref(r->body);
+    r->body = NULL;
+    free(r->json);
+    r->json = rg_buf_take(&b);
 }
 
 static json_t *ask(rg_encoder *enc, rg_store *s, const char *question, const rg_ask_opts *o, rg_reply *r) {
     json_t *a = rg_ask(s, enc, question, o);
     if (!a) rg_reply_error(r, 500, "ask", "%s", rg_errmsg());
     return a;
+}
+
+/* Streaming: each piece of the model's output as a "token" event. A piece may end inside a
+ * UTF-8 character (tokens are bytes): that tail waits for the next piece. */
+typedef struct { rg_stream *st; char held[8]; size_t nheld; } token_ctx;
+
+/* Bytes at the end of p[0..n) that begin an unfinished UTF-8 character. */
+static size_t utf8_tail(const char *p, size_t n) {
+    for (size_t k = 1; k <= 3 && k <= n; k++) {
+        unsigned char c = (unsigned char)p[n - k];
+        if ((c & 0xC0) == 0x80) continue;            /* a continuation byte: look further back */
+        size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        return need > k ? k : 0;
+    }
+    return 0;
+}
+
+static int token_send(token_ctx *tc, const char *text, size_t n) {
+    if (!n) return 0;
+    json_t *t = json_stringn(text, n);
+    if (!t) return 0;   /* not UTF-8 even when whole: the answer's output says so */
+    json_t *ev = json_pack("{s:o}", "text", t);
+    int rc = rg_stream_event(tc->st, "token", ev);
+    json_decref(ev);
+    return rc;
+}
+
+static int on_token(const char *piece, size_t len, void *ud) {
+    token_ctx *tc = ud;
+    rg_buf b = {0};
+    rg_buf_put(&b, tc->held, tc->nheld);
+    rg_buf_put(&b, piece, len);
+    size_t tail = utf8_tail(b.data, b.len);
+    tc->nheld = tail;
+    memcpy(tc->held, b.data + b.len - tail, tail);
+    int rc = token_send(tc, b.data, b.len - tail);
+    rg_buf_free(&b);
+    return rc != 0 || rg_stream_gone(tc->st);   /* the client left: stop the model */
 }
 
 static void h_ask(rg_daemon *d, rg_worker_store *ws, const rg_request *q, rg_reply *r) {
@@ -232,12 +343,36 @@ static void h_ask(rg_daemon *d, rg_worker_store *ws, const rg_request *q, rg_rep
         get_filter(q->body, &o.filter, r) || get_bool(q->body, "stream", &stream, r))
         return;
     o.doc_id = o.filter.doc_id;
+    o.generator = q->gen;
+    o.deadline = q->deadline;
     rg_store *s = need_store(d, ws, q->enc, r);
     if (!s) return;
+    rg_stream *st = stream && q->stream_start ? q->stream_start(q->stream_ctx) : NULL;
+    if (st) {
+        /* A real stream: the headers now, the model's tokens as it writes them, then the
+         * answer and "done". Errors from here on can only be events. */
+        token_ctx tc = {st, {0}, 0};
+        o.on_token = on_token;
+        o.on_token_ud = &tc;
+        json_t *a = rg_ask(s, q->enc, question, &o);
+        token_send(&tc, tc.held, tc.nheld);
+        if (a) rg_stream_event(st, "answer", a);
+        else {
+            json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code", "ask", "message", rg_errmsg());
+            rg_stream_event(st, "error", e);
+            json_decref(e);
+        }
+        json_t *done = json_pack("{s:s}", "status", a ? "done" : "failed");
+        rg_stream_event(st, "done", done);
+        json_decref(done);
+        json_decref(a);
+        rg_stream_end(st);
+        return;
+    }
     json_t *a = ask(q->enc, s, question, &o, r);
     if (!a) return;
     if (!stream) { ok(r, a); return; }
-    /* Server-sent events: the answer (tokens will come as "token" events with a decoder). */
+    /* No stream to write to (not on a worker): the events at once, at the end. */
     rg_buf b = {0};
     sse_event(&b, "answer", a);
     json_t *done = json_pack("{s:s}", "status", "done");
@@ -282,6 +417,8 @@ static void h_chat(rg_daemon *d, rg_worker_store *ws, const rg_request *q, rg_re
     if (!s) return;
     rg_ask_opts o;
     rg_ask_opts_default(&o);
+    o.generator = q->gen;
+    o.deadline = q->deadline;
     json_t *a = ask(q->enc, s, question, &o, r);
     if (!a) return;
     rg_buf text = {0};
@@ -522,8 +659,10 @@ void rg_handle(rg_daemon *d, rg_worker_store *ws, const rg_request *q, rg_reply 
     if (heavy && !ws) { rg_reply_error(r, 500, "internal", "route needs a worker"); return; }
     /* A reference to the current encoder for the whole request (a reload swaps it). */
     rg_enc_ref *er = heavy ? rg_daemon_encoder(d) : NULL;
+    rg_gen_ref *gr = rt == R_ASK || rt == R_CHAT ? rg_daemon_generator(d) : NULL;
     rg_request req = *q;
     req.enc = er ? er->e : NULL;
+    req.gen = gr ? gr->g : NULL;
     q = &req;
     switch (rt) {
     case R_HEALTH: h_health(d, r); break;
@@ -539,4 +678,5 @@ void rg_handle(rg_daemon *d, rg_worker_store *ws, const rg_request *q, rg_reply 
     case R_NONE: rg_route_kind(q->method, q->path, r); break;
     }
     rg_enc_release(er);
+    rg_gen_release(gr);
 }

@@ -2,7 +2,9 @@
  * by the connection memory limit, bodies by max_body, JSON nesting by MAX_DEPTH), checks the
  * peer's uid, and answers cheap routes itself. Searches, answers and other store reads are
  * suspended and handed to a bounded queue served by the worker threads (each with its own
- * read-only store); a full queue answers 503 with Retry-After at once. */
+ * read-only store); a full queue answers 503 with Retry-After at once. A worker may answer
+ * with a stream instead (daemon_stream.c): the request then goes back to MHD at once and
+ * its events follow as the worker writes them. */
 #include "serve/daemon_internal.h"
 #include "serve/client.h"
 #include "core/util.h"
@@ -40,6 +42,7 @@ typedef struct req {
     uid_t uid;
     rg_reply reply;
     int have_reply;
+    rg_stream *stream;     /* a streamed reply: the request's reference until it is queued */
     double t_enq;
     struct req *next;
 } req;
@@ -70,6 +73,8 @@ void rg_reply_error(rg_reply *r, int status, const char *code, const char *fmt, 
     json_decref(r->body);
     free(r->sse);
     r->sse = NULL;
+    free(r->json);
+    r->json = NULL;
     r->status = status;
     r->body = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
 }
@@ -125,9 +130,9 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, rg_reply *rp, int cl
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     } else {
-        char *text = rp->body ? json_dumps(rp->body, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        char *text = rp->json ? NULL : rp->body ? json_dumps(rp->body, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         rg_buf b = {0};
-        rg_buf_puts(&b, text ? text : "{}");
+        rg_buf_puts(&b, rp->json ? rp->json : text ? text : "{}");
         rg_buf_putc(&b, '\n');
         free(text);
         size_t len = b.len;
@@ -163,14 +168,31 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, const ch
  * rarely pay for loading the index. */
 static void refresh_store(rg_daemon *d, rg_worker_store *ws) {
     rg_enc_ref *er = rg_daemon_encoder(d);
-    rg_daemon_store(d, ws, er->e, 0);
+    rg_daemon_store(d, ws, er->e);
     rg_enc_release(er);
+}
+
+/* A handler's stream_start: the request gets a stream and goes back to MHD, which answers
+ * it with a response reading that stream (on_request). */
+typedef struct { req *r; int started; } stream_hook;
+
+static rg_stream *stream_start(void *ctx) {
+    stream_hook *sh = ctx;
+    if (sh->started) return NULL;
+    req *r = sh->r;
+    rg_stream *st = rg_stream_new(r->conn);
+    r->stream = st;
+    r->have_reply = 1;
+    sh->started = 1;
+    MHD_resume_connection(r->conn);   /* r belongs to MHD from here */
+    return st;
 }
 
 static void *worker_main(void *arg) {
     rg_http *h = arg;
     rg_daemon *d = h->d;
     rg_worker_store ws = {0};
+    pthread_setname_np(pthread_self(), "rg-worker");
     refresh_store(d, &ws);
     pthread_mutex_lock(&h->mu);
     for (;;) {
@@ -195,18 +217,35 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&h->mu);
 
         double waited = rg_now() - r->t_enq;
+        /* What the handler reads is the worker's own: once a streamed reply has begun, the
+         * request (and MHD's copies of its method and URL) may go at any time. */
+        json_t *body = r->json;
+        r->json = NULL;
+        char *method = xstrdup(r->method), *url = xstrdup(r->url);
+        rg_reply rep = {0};
+        stream_hook sh = {r, 0};
         if (stopping) {
-            rg_reply_error(&r->reply, 503, "shutting_down", "the daemon is stopping");
+            rg_reply_error(&rep, 503, "shutting_down", "the daemon is stopping");
         } else if (waited > d->cfg.deadline) {
-            rg_reply_error(&r->reply, 503, "deadline", "request waited %.1fs in the queue (deadline %.1fs)", waited, d->cfg.deadline);
-            r->reply.retry_after = 1;
+            rg_reply_error(&rep, 503, "deadline", "request waited %.1fs in the queue (deadline %.1fs)", waited, d->cfg.deadline);
+            rep.retry_after = 1;
         } else {
-            rg_request q = {r->method, r->url, r->json, r->uid, NULL};
-            rg_handle(d, &ws, &q, &r->reply);
+            rg_request q = {.method = method, .path = url, .body = body, .uid = r->uid,
+                            .deadline = r->t_enq + d->cfg.deadline, .stream_start = stream_start, .stream_ctx = &sh};
+            rg_handle(d, &ws, &q, &rep);
         }
-        r->have_reply = 1;
-        struct MHD_Connection *c = r->conn;
-        MHD_resume_connection(c);   /* r belongs to MHD again from here */
+        if (!sh.started) {
+            r->reply = rep;
+            r->have_reply = 1;
+            MHD_resume_connection(r->conn);   /* r belongs to MHD again from here */
+        } else {
+            json_decref(rep.body);
+            free(rep.sse);
+            free(rep.json);
+        }
+        json_decref(body);
+        free(method);
+        free(url);
         atomic_fetch_add(&d->served, 1);
 
         pthread_mutex_lock(&h->mu);
@@ -259,6 +298,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **sctx, enum
 static void *watchdog_main(void *arg) {
     rg_http *h = arg;
     double limit = h->d->cfg.request_timeout;
+    pthread_setname_np(pthread_self(), "rg-watchdog");
     pthread_mutex_lock(&h->cmu);
     while (!h->wd_stop) {
         struct timespec ts;
@@ -345,6 +385,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (r->answered) return MHD_YES;
     if (r->have_reply) {   /* resumed by a worker */
         r->answered = 1;
+        if (r->stream) {
+            rg_stream *st = r->stream;
+            r->stream = NULL;
+            struct MHD_Response *resp = rg_stream_response(st);
+            if (!resp) { rg_stream_abandon(st); return MHD_NO; }
+            enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+            MHD_destroy_response(resp);   /* freed (and the stream released) once sent or dropped */
+            return ret;
+        }
         return send_reply(c, &r->reply, 0);
     }
     r->answered = 1;
@@ -380,11 +429,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return ret;
     }
     if (kind == 0) {   /* cheap: answered on this thread, no store needed */
-        rg_request q = {method, url, r->json, r->uid, NULL};
+        rg_request q = {.method = method, .path = url, .body = r->json, .uid = r->uid, .deadline = rg_now() + d->cfg.deadline};
         rg_handle(d, NULL, &q, &rp);
         enum MHD_Result ret = send_reply(c, &rp, 0);
         json_decref(rp.body);
         free(rp.sse);
+        free(rp.json);
         return ret;
     }
     pthread_mutex_lock(&h->mu);
@@ -410,10 +460,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx, enum M
     set_busy(cls, c, 0);
     req *r = *ctx;
     if (!r) return;
+    if (r->stream) rg_stream_abandon(r->stream);   /* the client went before the stream began */
     rg_buf_free(&r->body);
     json_decref(r->json);
     json_decref(r->reply.body);
     free(r->reply.sse);
+    free(r->reply.json);
     free(r);
     *ctx = NULL;
 }

@@ -160,6 +160,8 @@ static void run_job(rg_jobs *j, job *jb) {
     }
     rg_store_close(s);
     rg_enc_release(er);
+    /* The job's vectors are saved: searches see them as soon as the job reports done. */
+    rg_daemon_vectors_refresh(d, 0, 1);
     pthread_mutex_lock(&j->mu);
     jb->finished = rg_unix_time();
     jb->error = err;
@@ -172,6 +174,7 @@ static void run_job(rg_jobs *j, job *jb) {
 
 static void *job_thread(void *arg) {
     rg_jobs *j = arg;
+    pthread_setname_np(pthread_self(), "rg-job");
     pthread_mutex_lock(&j->mu);
     for (;;) {
         job *jb;
@@ -195,6 +198,15 @@ static void *job_thread(void *arg) {
     pthread_cond_broadcast(&j->done_cv);
     pthread_mutex_unlock(&j->mu);
     return NULL;
+}
+
+int rg_jobs_active(rg_jobs *j) {
+    if (!j) return 0;
+    pthread_mutex_lock(&j->mu);
+    int n = 0;
+    for (job *jb = j->head; jb && !n; jb = jb->next) n = jb->state == JOB_RUNNING;
+    pthread_mutex_unlock(&j->mu);
+    return n;
 }
 
 rg_jobs *rg_jobs_start(rg_daemon *d) {

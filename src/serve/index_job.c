@@ -218,16 +218,22 @@ int rg_index_run(rg_store *s, rg_encoder *e, char *const *paths, int npaths, con
     /* The LSA model may have been refitted by another writer since e was opened. */
     int rc = rg_lsa_sync(s, e);
     double last_draw = 0;
+    /* Sources are stored in batches, several per transaction (store.h): a crash loses at most
+     * the open batch, whose sources are not recorded as indexed and so are redone by a re-run. */
     for (int i = 0; i < nsrcs && rc == 0; i++) {
         if (o->cancel && *o->cancel) break;
-        rc = rg_is_url(srcs[i].path) ? index_url(s, e, &srcs[i], o, r) : index_file(s, e, &srcs[i], o, r);
+        int64_t before = r->bytes;
+        if (!rg_store_batch_open(s)) rc = rg_store_batch_begin(s);
+        if (rc == 0) rc = rg_is_url(srcs[i].path) ? index_url(s, e, &srcs[i], o, r) : index_file(s, e, &srcs[i], o, r);
+        if (rc == 0) rc = rg_store_batch_tick(s, r->bytes - before);
         r->done = i + 1;
         if ((i + 1) % FLUSH_EVERY == 0 && rc == 0) rc = rg_store_flush(s);
         if (o->progress && rg_now() - last_draw > 0.2) { progress(r, t0, 0); last_draw = rg_now(); }
     }
+    if (rg_store_batch_commit(s) != 0 && rc == 0) rc = -1;
     if (o->progress && nsrcs) progress(r, t0, 1);
-    /* --prune: documents under a given folder whose file is gone. */
-    if (rc == 0 && o->prune) {
+    /* --prune: documents under a given folder whose file is gone (one batch). */
+    if (rc == 0 && o->prune && (rc = rg_store_batch_begin(s)) == 0) {
         rg_doc_info *all = NULL;
         int nall = 0;
         if (rg_store_list_docs(s, &all, &nall) == 0) {
@@ -244,6 +250,7 @@ int rg_index_run(rg_store *s, rg_encoder *e, char *const *paths, int npaths, con
         }
         for (int i = 0; i < nall; i++) rg_doc_info_free(&all[i]);
         free(all);
+        if (rg_store_batch_commit(s) != 0) rc = -1;
     }
     /* A corpus-fitted encoder refits (and re-embeds everything) when the corpus outgrew it. A
      * failed refit leaves the old model and vectors in force: reported, not fatal. */
