@@ -38,3 +38,26 @@ RAGD_RERANKER="$M" "$RAGD" --index "$IDX" search --json -k 3 "operating profit" 
 check rerank_env_orders python3 -c "$shape" "$T/r3" 20
 R --config "$T/good.conf" search --json --no-rerank -k 3 "operating profit" > "$T/r4"
 check no_rerank_flag python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["reranker"] is None' "$T/r4"
+
+# A daemon started with a reranker reranks /v1/search (unless "rerank": false), and `ragd
+# search` without a reranker going through that daemon gets the plain fused order.
+SOCK="$T/rr.sock"
+RAGD_RERANKER="$M" "$RAGD" --index "$IDX" serve --socket "$SOCK" --quiet 2>"$T/serve.log" &
+DPID=$!
+for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.05; done
+post='
+import http.client, json, socket, sys
+class U(http.client.HTTPConnection):
+    def __init__(s, p): super().__init__("localhost", timeout=30); s.p = p
+    def connect(s): s.sock = socket.socket(socket.AF_UNIX); s.sock.connect(s.p)
+c = U(sys.argv[1]); c.request("POST", "/v1/search", sys.argv[2]); print(c.getresponse().read().decode())'
+python3 -c "$post" "$SOCK" '{"query": "operating profit", "k": 3}' > "$T/d1"
+check daemon_reranks python3 -c "$shape" "$T/d1" 20
+python3 -c "$post" "$SOCK" '{"query": "operating profit", "k": 3, "rerank": false}' > "$T/d2"
+check daemon_rerank_off python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+assert d["reranker"] is None and len(d["results"]) == 3 and "fused_score" not in d["results"][0], d' "$T/d2"
+RAGD_SOCKET="$SOCK" R search --json -k 3 "operating profit" > "$T/d3"
+check cli_through_daemon_not_reranked python3 -c 'import json,sys
+a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2]))
+assert a["reranker"] is None and [x["chunk_id"] for x in a["results"]] == [x["chunk_id"] for x in b["results"]]' "$T/d3" "$T/s"
+kill -TERM "$DPID"; wait "$DPID"

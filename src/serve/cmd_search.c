@@ -143,13 +143,16 @@ int cmd_search(rg_cli *cli, int argc, char **argv) {
         }
         free(rspec);
     }
-    /* A daemon serving this index answers for us (k up to its limit of 100; it does not rerank). */
+    /* A daemon serving this index answers for us (k up to its limit of 100) when no reranker is
+     * wanted here: the daemon's own reranker (whatever it is) is then turned off for this
+     * request, so the answer is what the direct search would give. */
     rg_search_opts def;
     rg_search_opts_default(&def);
     if (o.k <= 100 && o.fusion == def.fusion && o.candidates == def.candidates && !o.reranker) {
         json_t *body = json_pack("{s:s, s:i, s:s, s:O}", "query", q.data, "k", o.k, "mode", rg_search_mode_name(o.mode),
                                  "filter", jfilter);
         if (o.filter.doc_id) json_object_set_new(body, "doc", json_string(o.filter.doc_id));
+        json_object_set_new(body, "rerank", json_false());
         int d = rg_client_try(cli, "POST", "/v1/search", body, &out);
         json_decref(body);
         if (d < 0) { fprintf(stderr, "ragd search: daemon: %s\n", rg_errmsg()); rc = 1; }
@@ -157,9 +160,6 @@ int cmd_search(rg_cli *cli, int argc, char **argv) {
             fprintf(stderr, "ragd search: daemon: %s\n", json_string_value(json_object_get(json_object_get(out, "error"), "message")));
             rc = 1;
         }
-        /* the daemon does not rerank (a configured reranker keeps the search here) */
-        if (d == 1 && rc == 0 && json_is_object(out) && !json_object_get(out, "reranker"))
-            json_object_set_new(out, "reranker", json_null());
     }
     if (!out && rc == 0) {
         rg_store *s;

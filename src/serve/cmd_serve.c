@@ -20,7 +20,9 @@ static const char *help_text =
     "With a generator configured (config \"generator\", $RAGD_GENERATOR) /v1/ask answers as `ragd ask`\n"
     "does, and \"stream\": true sends the model's tokens as they come. SIGTERM/SIGINT stop cleanly,\n"
     "SIGHUP reloads the encoder and the generator. systemd socket activation and\n"
-    "sd_notify readiness are supported (see contrib/systemd/).\n";
+    "sd_notify readiness are supported (see contrib/systemd/).\n"
+    "With a reranker configured (config \"reranker\", $RAGD_RERANKER) /v1/search reorders its top\n"
+    "candidates with it (loaded once; not reloaded by SIGHUP).\n";
 
 static int num_opt(const char *name, const char *v, double lo, double hi, double *out) {
     char *end;
@@ -75,8 +77,11 @@ int cmd_serve(rg_cli *cli, int argc, char **argv) {
         cfg_socket = rg_config_value(cli->config_path, "socket");
         if (cfg_socket && *cfg_socket) c.socket_path = cfg_socket;
     }
+    char *reranker = cli_reranker_spec(cli);   /* config "reranker" / $RAGD_RERANKER, as for `ragd search` */
+    c.reranker_spec = reranker;
     int rc = rg_daemon_run(&c);
     if (rc != 0) fprintf(stderr, "ragd serve: %s\n", rg_errmsg());
+    free(reranker);
     free(cfg_socket);
     return rc == 0 ? 0 : 1;
 }

@@ -370,6 +370,7 @@ int rg_daemon_run(const rg_daemon_config *c) {
         rg_err("generator %s: %s", c->generator_spec, rg_errmsg());
         goto out;
     }
+    if (c->reranker_spec && *c->reranker_spec && !(d->reranker = rg_reranker_open(c->reranker_spec, 0))) goto out;
     pthread_mutex_init(&d->vec_mu, NULL);
     pthread_mutex_init(&d->vec_load_mu, NULL);
     pthread_cond_init(&d->vec_cv, NULL);
@@ -442,6 +443,7 @@ out_sig:
     pthread_mutex_destroy(&d->vec_load_mu);
     pthread_cond_destroy(&d->vec_cv);
 out:
+    rg_reranker_close(d->reranker);
     rg_gen_release(d->gen);
     rg_enc_release(d->enc);
     for (int i = 0; i < 32; i++) free(roots[i]);

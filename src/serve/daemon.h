@@ -16,6 +16,9 @@ typedef struct {
      * configuration names another. */
     const char *generator_spec;
     const char *remote_url, *remote_model, *remote_api_key_env;
+    /* A cross-encoder for /v1/search (config "reranker", $RAGD_RERANKER): loaded once at
+     * start (SIGHUP does not reload it); NULL: no reranking. */
+    const char *reranker_spec;
     const char *socket_path;     /* NULL: rg_daemon_default_socket() */
     const char *socket_group;    /* group name: socket mode 0660 and chgrp; NULL: 0600 */
     uid_t allow_uids[32]; int nallow;

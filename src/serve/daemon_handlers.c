@@ -231,9 +231,12 @@ static void h_search(rg_daemon *d, rg_worker_store *ws, const rg_request *q, rg_
     rg_search_opts o;
     rg_search_opts_default(&o);
     const char *query, *mode;
+    int rerank = 1;   /* "rerank": false skips the daemon's reranker for this request */
     if (get_string(q->body, "query", MAX_QUESTION, 1, &query, r) || get_k(q->body, o.k, &o.k, r) ||
-        get_string(q->body, "mode", 16, 0, &mode, r) || get_filter(q->body, &o.filter, r))
+        get_string(q->body, "mode", 16, 0, &mode, r) || get_filter(q->body, &o.filter, r) ||
+        (json_object_get(q->body, "rerank") && get_bool(q->body, "rerank", &rerank, r)))
         return;
+    if (rerank) o.reranker = d->reranker;
     if (mode && rg_search_mode_parse(mode, &o.mode) != 0) { rg_reply_error(r, 400, "bad_request", "%s", rg_errmsg()); return; }
     rg_store *s = need_store(d, ws, q->enc, r);
     if (!s) return;
@@ -260,6 +263,7 @@ static void h_search(rg_daemon *d, rg_worker_store *ws, const rg_request *q, rg_
         jw_str(&b, h->source ? h->source : "");
         rg_buf_printf(&b, ",\"kind\":\"%s\",\"score\":", h->kind ? "table" : "text");
         jw_real(&b, h->score);
+        if (res.reranked > 0) { rg_buf_puts(&b, ",\"fused_score\":"); jw_real(&b, h->fused_score); }
         rg_buf_puts(&b, ",\"text\":");
         jw_str(&b, h->text ? h->text : "");
         rg_buf_puts(&b, ",\"section\":");
@@ -273,10 +277,18 @@ static void h_search(rg_daemon *d, rg_worker_store *ws, const rg_request *q, rg_
         }
         rg_buf_putc(&b, '}');
     }
-    const double tms[6] = {res.t_embed, res.t_bm25, res.t_dense, res.t_fuse, res.t_fetch, total};
-    static const char *const tnames[6] = {"embed_ms", "bm25_ms", "dense_ms", "fuse_ms", "fetch_ms", "total_ms"};
-    rg_buf_puts(&b, "],\"timings\":{");
-    for (int i = 0; i < 6; i++) {
+    rg_buf_puts(&b, "],\"reranker\":");
+    if (o.reranker) {
+        rg_buf_puts(&b, "{\"model\":");
+        jw_str(&b, rg_reranker_name(o.reranker));
+        rg_buf_printf(&b, ",\"top\":%d,\"scored\":%d}", o.rerank_top, res.reranked);
+    } else {
+        rg_buf_puts(&b, "null");
+    }
+    const double tms[7] = {res.t_embed, res.t_bm25, res.t_dense, res.t_fuse, res.t_fetch, res.t_rerank, total};
+    static const char *const tnames[7] = {"embed_ms", "bm25_ms", "dense_ms", "fuse_ms", "fetch_ms", "rerank_ms", "total_ms"};
+    rg_buf_puts(&b, ",\"timings\":{");
+    for (int i = 0; i < 7; i++) {
         rg_buf_printf(&b, "%s\"%s\":", i ? "," : "", tnames[i]);
         jw_real(&b, tms[i] * 1e3);
     }

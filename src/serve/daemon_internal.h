@@ -10,6 +10,7 @@
 #include "serve/daemon.h"
 #include "index/store.h"
 #include "embed/encoder.h"
+#include "embed/rerank.h"
 #include "serve/ask_llm.h"
 #include <jansson.h>
 #include <pthread.h>
@@ -83,6 +84,7 @@ struct rg_daemon {
     rg_enc_ref *enc;              /* the current encoder; requests and jobs hold a reference */
     pthread_mutex_t gen_mu;       /* guards the swap of gen (reload) */
     rg_gen_ref *gen;              /* the configured generator, or NULL: the reasoner alone */
+    rg_reranker *reranker;        /* /v1/search's cross-encoder, or NULL (thread-safe, fixed) */
     atomic_uint epoch;            /* bumped by reload: workers reopen their stores */
     pthread_mutex_t vec_mu;       /* guards vec and the loader's bookkeeping below */
     rg_vec_ref *_Atomic vec;      /* the current shared FAISS copy, NULL before the first load */
