@@ -170,17 +170,18 @@ int rg_store_search_bm25(rg_store *s, const char *query, int k, const rg_search_
     fp.n = 0;
     /* Column weights: the chunk text (table rows carry their headers inline) counts fully,
      * the section path half. Without a filter the FTS table is ranked alone (its rowids are
-     * chunk ids, kept in step by triggers): joining every matching row first costs twice as
-     * much on a big index. */
+     * chunk ids, kept in step by the store): joining every matching row first costs twice as
+     * much on a big index. The selected score is the ORDER BY expression itself, so SQLite
+     * computes it once per row (a negated copy would be a second bm25() call). */
     char *sql;
     if (filter_active(f)) {
         char *cond = filter_sql(f, &fp);
-        sql = xasprintf("SELECT c.id, -bm25(chunks_fts, 1.0, 0.5) FROM chunks_fts "
+        sql = xasprintf("SELECT c.id, bm25(chunks_fts, 1.0, 0.5) FROM chunks_fts "
                         "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc "
                         "WHERE chunks_fts MATCH ? AND %s ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?", cond);
         free(cond);
     } else {
-        sql = xstrdup("SELECT rowid, -bm25(chunks_fts, 1.0, 0.5) FROM chunks_fts WHERE chunks_fts MATCH ? "
+        sql = xstrdup("SELECT rowid, bm25(chunks_fts, 1.0, 0.5) FROM chunks_fts WHERE chunks_fts MATCH ? "
                       "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?");
     }
     sqlite3_stmt *st = st_prep(s, sql);
@@ -194,7 +195,7 @@ int rg_store_search_bm25(rg_store *s, const char *query, int k, const rg_search_
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < k) {
         (*out)[*n].chunk_id = sqlite3_column_int64(st, 0);
-        (*out)[*n].score = sqlite3_column_double(st, 1);
+        (*out)[*n].score = -sqlite3_column_double(st, 1);   /* FTS5: lower is better */
         (*n)++;
     }
     st_done(s, st);
