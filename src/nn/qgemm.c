@@ -23,10 +23,11 @@ static inline void store_out(float *y, size_t ldy, int64_t r, int t, float v, co
     y[o] = v;
 }
 
-int rg_qgemm_ref(int type, const void *w, size_t rb, int64_t r0, int64_t r1, const rg_qact *x,
-                 const float *bias, const float *resid, float *y, size_t ldy) {
+/* One dot product per (row, token) with the given kernel: the reference, and the fallback
+ * for types without tiles. */
+static int qgemm_rowwise(rg_dot_q8_fn dot, int type, const void *w, size_t rb, int64_t r0, int64_t r1,
+                         const rg_qact *x, const float *bias, const float *resid, float *y, size_t ldy) {
     const rg_type_traits *tr = rg_type_get(type);
-    rg_dot_q8_fn dot = rg_dot_q8_scalar_for(type);
     if (!tr || !dot || x->K % tr->blck || x->K % 32) { rg_err("qgemm: no int8 kernel for type %d, K %lld", type, (long long)x->K); return -1; }
     int64_t nb = x->K / 32;
     for (int t = 0; t < x->T; t++)
@@ -34,6 +35,11 @@ int rg_qgemm_ref(int type, const void *w, size_t rb, int64_t r0, int64_t r1, con
             store_out(y, ldy, r, t, dot((const char *)w + (size_t)r * rb, x->q + (size_t)t * x->K, x->d + t * nb, x->s + t * nb, x->K),
                       bias, resid);
     return 0;
+}
+
+int rg_qgemm_ref(int type, const void *w, size_t rb, int64_t r0, int64_t r1, const rg_qact *x,
+                 const float *bias, const float *resid, float *y, size_t ldy) {
+    return qgemm_rowwise(rg_dot_q8_scalar_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
 }
 
 /* ---------------- AVX2 tiles ---------------- */
@@ -202,16 +208,8 @@ int rg_qgemm(int type, const void *w, size_t rb, int64_t r0, int64_t r1, const r
     rg_type_get(RG_TYPE_F32);
     const rg_type_traits *tr = rg_type_get(type);
     const tile_fn(*tiles)[QG_RN] = tiles_for(type);
-    if (!tiles || !tr || x->K % tr->blck || x->K % 32) {
-        rg_dot_q8_fn dot = rg_dot_q8_for(type);
-        if (!tr || !dot || x->K % tr->blck || x->K % 32) { rg_err("qgemm: no int8 kernel for type %d, K %lld", type, (long long)x->K); return -1; }
-        int64_t nb = x->K / 32;
-        for (int t = 0; t < x->T; t++)
-            for (int64_t r = r0; r < r1; r++)
-                store_out(y, ldy, r, t, dot((const char *)w + (size_t)r * rb, x->q + (size_t)t * x->K, x->d + t * nb, x->s + t * nb, x->K),
-                          bias, resid);
-        return 0;
-    }
+    if (!tiles || !tr || x->K % tr->blck || x->K % 32)
+        return qgemm_rowwise(rg_dot_q8_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
     const int64_t K = x->K, nb = K / 32;
     int chunk = (int)(CHUNK_BYTES / K) / QG_RN * QG_RN;
     if (chunk < QG_RN) chunk = QG_RN;
