@@ -2,25 +2,13 @@
  * colspan/rowspan, header rows, captions and scale; malformed and hostile input. */
 #include "check.h"
 #include "ingest/parse.h"
+#include "parse_one.h"
 #include "core/util.h"
 #include "ingest/sentence.h"
 #include "ingest/chunk.h"
 #include <pthread.h>
 
-static rg_doc *html(const char *name, const char *text) {
-    rg_doc **docs = NULL;
-    int n = 0;
-    if (rg_parse_buffer(name, name, text, strlen(text), NULL, &docs, &n) < 0) return NULL;
-    rg_doc *d = n == 1 ? docs[0] : NULL;
-    free(docs);
-    return d;
-}
-
-static rg_cell *cell(rg_table *t, int r, int c) {
-    static rg_cell none = {"(missing)", RG_CELL_EMPTY, -1e300, ""};
-    rg_cell *x = t ? rg_table_cell(t, r, c) : NULL;
-    return x ? x : &none;
-}
+static rg_doc *html(const char *name, const char *text) { return parse_one(name, text, strlen(text)); }
 
 static rg_table *nth_table(rg_doc *d, int k, rg_block **blk) {
     for (int i = 0; d && i < d->nblocks; i++)

@@ -3,22 +3,8 @@
  * garbage, truncated): bad ones fail with a message naming the input, none crash. */
 #include "check.h"
 #include "ingest/parse.h"
+#include "parse_one.h"
 #include "core/util.h"
-
-static rg_doc *parse(const char *name, const char *data, size_t len) {
-    rg_doc **docs = NULL;
-    int n = 0;
-    if (rg_parse_buffer(name, name, data, len, NULL, &docs, &n) < 0) return NULL;
-    rg_doc *d = n == 1 ? docs[0] : NULL;
-    free(docs);
-    return d;
-}
-
-static rg_cell *cell(rg_table *t, int r, int c) {
-    static rg_cell none = {"(missing)", RG_CELL_EMPTY, -1e300, ""};
-    rg_cell *x = t ? rg_table_cell(t, r, c) : NULL;
-    return x ? x : &none;
-}
 
 /* A PDF from object bodies, with a correct xref table; trailer_extra goes in the trailer. */
 static char *build_pdf(const char **objs, int n, const char *trailer_extra, size_t *len) {
@@ -52,7 +38,7 @@ static void test_corpus_pdf(void) {
     CHECKF(data != NULL, "%s", rg_errmsg());
     if (!data) return;
     CHECK_STR(rg_detect_format(path, data, len, NULL), "pdf");
-    rg_doc *d = parse(path, data, len);
+    rg_doc *d = parse_one(path, data, len);
     free(data);
     CHECKF(d != NULL, "%s", rg_errmsg());
     if (!d) return;
@@ -109,7 +95,7 @@ static void test_two_columns(void) {
     char *data = rg_read_file(path, 1 << 24, &len);
     CHECKF(data != NULL, "%s", rg_errmsg());
     if (!data) return;
-    rg_doc *d = parse(path, data, len);
+    rg_doc *d = parse_one(path, data, len);
     free(data);
     CHECKF(d != NULL, "%s", rg_errmsg());
     if (!d) return;
@@ -132,7 +118,7 @@ static void test_two_columns(void) {
 static void test_built_pdfs(void) {
     size_t len;
     char *pdf = build_pdf(text_page_objs, 5, "", &len);
-    rg_doc *d = parse("mini.pdf", pdf, len);
+    rg_doc *d = parse_one("mini.pdf", pdf, len);
     CHECKF(d != NULL, "%s", rg_errmsg());
     CHECK(d && d->nblocks == 1 && d->blocks[0].page == 1 && strcmp(d->blocks[0].text, "Halvorsen fleet grew to 14 vessels.") == 0);
     rg_doc_free(d);
@@ -141,7 +127,7 @@ static void test_built_pdfs(void) {
     const char *empty[] = {text_page_objs[0], text_page_objs[1],
                            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>"};
     pdf = build_pdf(empty, 3, "", &len);
-    CHECK(parse("scan.pdf", pdf, len) == NULL);
+    CHECK(parse_one("scan.pdf", pdf, len) == NULL);
     CHECKF(strstr(rg_errmsg(), "scan.pdf") && strstr(rg_errmsg(), "no extractable text"), "%s", rg_errmsg());
     free(pdf);
     /* encrypted with a user password we do not have */
@@ -150,14 +136,14 @@ static void test_built_pdfs(void) {
                          " /O <0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef>"
                          " /U <fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210> >>"};
     pdf = build_pdf(enc, 6, "/Encrypt 6 0 R /ID [<00112233445566778899aabbccddeeff> <00112233445566778899aabbccddeeff>] ", &len);
-    CHECK(parse("locked.pdf", pdf, len) == NULL);
+    CHECK(parse_one("locked.pdf", pdf, len) == NULL);
     CHECKF(strstr(rg_errmsg(), "locked.pdf") && strstr(rg_errmsg(), "encrypted"), "%s", rg_errmsg());
     free(pdf);
 }
 
 static void test_broken_pdfs(void) {
     const char *garbage = "%PDF-1.7\nthis is not a pdf body at all\n\x01\x02 trailer";
-    CHECK(parse("garbage.pdf", garbage, strlen(garbage)) == NULL);
+    CHECK(parse_one("garbage.pdf", garbage, strlen(garbage)) == NULL);
     CHECKF(strstr(rg_errmsg(), "garbage.pdf") != NULL, "%s", rg_errmsg());
     /* truncations of the corpus PDF: a document or an error naming it, never a crash */
     size_t len;
@@ -166,18 +152,18 @@ static void test_broken_pdfs(void) {
     if (!data) return;
     size_t cuts[] = {9, 200, len / 3, len / 2, len - 40};
     for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
-        rg_doc *d = parse("cut.pdf", data, cuts[i]);
+        rg_doc *d = parse_one("cut.pdf", data, cuts[i]);
         CHECKF(d != NULL || strstr(rg_errmsg(), "cut.pdf"), "cut %zu: %s", cuts[i], rg_errmsg());
         rg_doc_free(d);
     }
     /* flipped bytes in the middle */
     for (size_t i = len / 4; i < len / 2; i += 97) data[i] ^= 0x5a;
-    rg_doc *d = parse("flipped.pdf", data, len);
+    rg_doc *d = parse_one("flipped.pdf", data, len);
     CHECKF(d != NULL || strstr(rg_errmsg(), "flipped.pdf"), "%s", rg_errmsg());
     rg_doc_free(d);
     free(data);
     /* named .pdf but not one */
-    CHECK(parse("fake.pdf", "just text", 9) == NULL);
+    CHECK(parse_one("fake.pdf", "just text", 9) == NULL);
     CHECKF(strstr(rg_errmsg(), "fake.pdf") != NULL, "%s", rg_errmsg());
 }
 
