@@ -15,7 +15,7 @@ ifneq ($(SAN),)
 ALL_CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer
 SANLD := -fsanitize=$(SAN)
 endif
-LDLIBS  = build/faiss/libfaiss_c.a -lfaiss -lopenblas -llapack -lgomp \
+LDLIBS  = build/faiss/libfaiss_c.a -lfaiss -lopenblas -llapack -lgomp -lstemmer \
           $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstdc++ -lm -pthread $(SANLD)
 
 # MODULES restricts the library to some modules (e.g. MODULES="core nn embed"), so one module's

@@ -251,6 +251,8 @@ void rg_store_close(rg_store *s) {
     rg_store_batch_commit(s);   /* what put_doc accepted is kept */
     if (s->writable && s->faiss_dirty) rg_store_flush(s);
     rg_vectors_free(s->vec);
+    rg_lex_writer_free(s->lex);
+    rg_lex_tok_free(s->lextok);
     st_cache_clear(s);
     if (s->db) sqlite3_close(s->db);
     if (s->lock_fd >= 0) close(s->lock_fd);
@@ -271,6 +273,29 @@ static int take_lock(rg_store *s) {
     }
     free(path);
     return 0;
+}
+
+/* A reader of an index an older ragd wrote migrates it when no writer holds the index (as
+ * that writer's first open would): a daemon upgraded in place serves at once. */
+static int reader_migrate(rg_store *s) {
+    char *path = xasprintf("%s/lock", s->dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    free(path);
+    if (fd < 0) return -1;
+    int rc = -1;
+    /* Several readers may start at once (a daemon's workers): one migrates, the others see
+     * the new version appear. A writer holding the lock has migrated already. */
+    for (int tries = 0; tries < 200 && rc != 0; tries++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            rc = rg_schema_migrate(s->db, s->db_path);
+            flock(fd, LOCK_UN);
+            break;
+        }
+        usleep(50 * 1000);
+        if (st_count(s, "PRAGMA user_version") == RG_SCHEMA_VERSION) rc = 0;
+    }
+    close(fd);
+    return rc;
 }
 
 rg_store *rg_store_open(const char *dir, const rg_store_opts *o) {
@@ -321,8 +346,10 @@ rg_store *rg_store_open(const char *dir, const rg_store_opts *o) {
     if (s->writable) {
         if (rg_schema_migrate(s->db, s->db_path) != 0) goto fail;
         if (!have && manifest_write(s, o->encoder_spec) != 0) goto fail;
+        if (!(s->lex = rg_lex_writer_new(s->db))) goto fail;
     } else {
         int64_t v = st_count(s, "PRAGMA user_version");
+        if (v >= 0 && v < RG_SCHEMA_VERSION && reader_migrate(s) == 0) v = st_count(s, "PRAGMA user_version");
         if (v != RG_SCHEMA_VERSION) {
             rg_err("%s: schema version %lld, this ragd needs %d (run `ragd index` once to migrate)",
                    s->db_path, (long long)v, RG_SCHEMA_VERSION);
@@ -388,20 +415,12 @@ int rg_store_check(rg_store *s, char **report) {
         if (r && strcmp(r, "ok") != 0) { rg_buf_printf(&b, "sqlite: %s\n", r); problems++; }
     }
     st_done(s, st);
-    if (s->writable) {
-        char *err = NULL;
-        if (sqlite3_exec(s->db, "INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 1)", NULL, NULL, &err) != SQLITE_OK) {
-            rg_buf_printf(&b, "fts5: %s\n", err ? err : "integrity check failed");
-            problems++;
-        }
-        sqlite3_free(err);
-    }
+    problems += rg_lex_check(s->db, &b);
     static const char *orphans[][2] = {
         {"SELECT count(*) FROM chunks WHERE doc NOT IN (SELECT id FROM documents)", "chunks without a document"},
         {"SELECT count(*) FROM vectors WHERE chunk_id NOT IN (SELECT id FROM chunks)", "vectors without a chunk"},
         {"SELECT count(*) FROM tables WHERE doc NOT IN (SELECT id FROM documents)", "tables without a document"},
         {"SELECT count(*) FROM tables WHERE cells IS NULL OR length(cells) < 1 + 3 * nrows * ncols", "tables without their cells"},
-        {"SELECT count(*) FROM chunks WHERE context_only = 0 AND id NOT IN (SELECT rowid FROM chunks_fts)", "chunks missing from FTS"},
     };
     for (size_t i = 0; i < sizeof orphans / sizeof *orphans; i++) {
         int64_t n = st_count(s, orphans[i][0]);

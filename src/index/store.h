@@ -1,5 +1,6 @@
-/* index/store: an index directory = SQLite database (WAL, FTS5) + FAISS vectors + manifest.
- *   DIR/ragd.db        documents, chunks, tables and cells, vectors (source of truth), FTS5
+/* index/store: an index directory = SQLite database (WAL) + FAISS vectors + manifest.
+ *   DIR/ragd.db        documents, chunks, tables and cells, vectors (source of truth), the
+ *                      BM25 inverted index (index/lex.h)
  *   DIR/vectors.faiss  FAISS IndexIDMap2 (chunk id -> vector), derived, reconciled on open
  *   DIR/manifest.json  format version, encoder name, dimension, metric
  *   DIR/lock           flock()ed by the one writer; readers never take it
@@ -64,9 +65,9 @@ int rg_store_remove_doc(rg_store *s, const char *doc_id);  /* 1 removed, 0 absen
 /* ---- batches: several documents per transaction (bulk indexing) ----
  * Between begin and commit, puts and removes share one SQLite transaction; FAISS takes the
  * batch's changes at the commit. A document that fails to store rolls back the whole open
- * batch (no savepoint per document: SQLite's FTS5 flushes a segment at every savepoint). A crash loses at most the open batch: none of its documents is recorded as
- * indexed, so re-running the same command redoes them. SQL reads on this handle see the
- * batch's documents at once, dense search only after the commit. rg_store_close commits an
+ * batch (no savepoint per document). A crash loses at most the open batch: none of its
+ * documents is recorded as indexed, so re-running the same command redoes them. SQL reads on
+ * this handle see the batch's documents at once, BM25 and dense search only after the commit. rg_store_close commits an
  * open batch; rg_store_reembed commits it first. */
 int rg_store_batch_begin(rg_store *s);     /* -1 when one is already open */
 int rg_store_batch_commit(rg_store *s);    /* 0 also when none is open */
@@ -124,8 +125,8 @@ typedef struct {
     int nmeta;
     const char *meta_key[RG_FILTER_MAX_META], *meta_value[RG_FILTER_MAX_META];
 } rg_search_filter;
-/* BM25 over FTS5 with the query's words (escaped: no FTS5 syntax or SQL reaches the engine),
- * text weighted 1, section path 0.5. On a big index the words are taken rarest first within a
+/* BM25 (k1 1.2, b 0.75, as FTS5's bm25()) over the query's words (index/lex_token.h), text
+ * weighted 1, section path 0.5. On a big index the words are taken rarest first within a
  * posting budget (a word in most chunks adds nothing to the ranking but costs the most).
  * Scores: higher is better. */
 int rg_store_search_bm25(rg_store *s, const char *query, int k, const rg_search_filter *f,
@@ -142,7 +143,7 @@ typedef struct {
     int schema_version;
 } rg_store_stats;
 int rg_store_stats_get(rg_store *s, rg_store_stats *st);
-/* Integrity check: SQLite's own check, FTS5 consistency, FAISS ids == vector rows. 0 ok,
+/* Integrity check: SQLite's own check, the BM25 index's segments, FAISS ids == vector rows. 0 ok,
  * 1 problems found (described in *report, caller frees), -1 error. */
 int rg_store_check(rg_store *s, char **report);
 #endif

@@ -4,6 +4,7 @@
 #define RAGD_INDEX_STORE_INTERNAL_H
 #include "index/store.h"
 #include "index/vectors.h"
+#include "index/lex.h"
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -33,6 +34,8 @@ struct rg_store {
     double batch_t0;
     struct st_faiss_op *ops;
     int nops, capops;
+    rg_lex_writer *lex;    /* writable: chunks added since the last commit, for BM25 */
+    rg_lex_tok *lextok;    /* for queries, made on first use */
 };
 
 /* rg_err with the database's message; returns -1. */

@@ -1,115 +1,135 @@
-/* index/store_search: BM25 over FTS5 and dense search over FAISS, both with filters. */
+/* index/store_search: BM25 over the store's inverted index (index/lex.h) and dense search
+ * over FAISS, both with filters. */
 #include "index/store_internal.h"
 #include "core/util.h"
 #include "index/vectors.h"
-#include <ctype.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* ---- search ---- */
 
-static int is_stopword(const char *w) {
-    static const char *stop[] = {"a", "an", "and", "are", "as", "at", "be", "by", "did", "do", "does", "for",
-        "from", "had", "has", "have", "how", "in", "is", "it", "its", "of", "on", "or", "the", "that", "this",
-        "to", "was", "were", "what", "when", "which", "who", "with", NULL};
-    for (int i = 0; stop[i]; i++) if (strcasecmp(w, stop[i]) == 0) return 1;
-    return 0;
+#define LEX_MAX_TERMS 64
+/* Postings BM25 may score per query. A term found in a large share of a big corpus makes a
+ * query slow while adding almost nothing to the ranking (its idf is near zero): terms are
+ * taken rarest first until this budget is spent; the rarest always counts. */
+#define LEX_POSTING_BUDGET 200000
+#define BM25_K1 1.2
+#define BM25_B 0.75
+
+/* A term's list in one segment, copied out of the row into the query's arena. */
+typedef struct { int seg; size_t off, n; int64_t df; } part;
+
+typedef struct {
+    char t[RG_LEX_MAX_WORD + 1];
+    int64_t df;
+    int p0, np;             /* its parts: parts[p0 .. p0 + np), in segment order */
+} q_term;
+
+typedef struct { q_term *t; int n; rg_lex_tok *tok; } q_terms;
+
+/* The query's terms: its words as the index folds and stems them, stopwords and repeats
+ * dropped. Nothing of the text reaches SQL but as a bound parameter. */
+static void on_query_word(const char *w, size_t n, void *ctx) {
+    q_terms *q = ctx;
+    if (!n || q->n >= LEX_MAX_TERMS || rg_lex_stopword(w, n)) return;
+    char stem[RG_LEX_MAX_WORD + 1];
+    rg_lex_stem(q->tok, w, n, stem);
+    for (int i = 0; i < q->n; i++) if (strcmp(q->t[i].t, stem) == 0) return;
+    memcpy(q->t[q->n].t, stem, sizeof stem);
+    q->t[q->n].df = 0;
+    q->t[q->n].p0 = q->t[q->n].np = 0;
+    q->n++;
 }
 
-#define FTS_MAX_WORDS 64
-#define FTS_MAX_WORD_BYTES 64
-/* Postings BM25 may read per query. FTS5 scores every row that matches any query term, so a
- * term found in a large share of a big corpus makes a query slow while adding almost nothing
- * to the ranking (its idf is near zero). Terms are taken rarest first until this budget is
- * spent; the rarest always counts. Small corpora never reach it. */
-#define FTS_POSTING_BUDGET 8000
+static int cmp_term_df(const void *a, const void *b) {
+    int64_t x = ((const q_term *)a)->df, y = ((const q_term *)b)->df;
+    return (x > y) - (x < y);
+}
 
-typedef struct { char w[FTS_MAX_WORD_BYTES + 1]; int64_t df; } fts_word;
+/* ---- scoring ---- */
 
-/* The query's words: runs of letters and digits (any non-ASCII byte counts as a letter), so
- * no FTS5 operator, column filter, quote or parenthesis survives; stopwords and duplicates
- * dropped. */
-static int fts_words(const char *q, fts_word *out) {
-    char w[FTS_MAX_WORD_BYTES + 2];
-    size_t wl = 0;
-    int n = 0;
-    for (const unsigned char *p = (const unsigned char *)q;; p++) {
-        int c = *p;
-        if (c && (isalnum(c) || c >= 0x80)) { if (wl <= FTS_MAX_WORD_BYTES) w[wl++] = (char)c; continue; }
-        if (wl && wl <= FTS_MAX_WORD_BYTES && n < FTS_MAX_WORDS) {
-            w[wl] = 0;
-            int dup = is_stopword(w);
-            for (int i = 0; i < n && !dup; i++) dup = strcasecmp(out[i].w, w) == 0;
-            if (!dup) { memcpy(out[n].w, w, wl + 1); out[n].df = -1; n++; }
+typedef struct { int64_t id; double score; } scored;
+typedef struct { int64_t id, first, last; } seg_range;
+
+/* One term's postings over all segments as (chunk id, BM25 contribution), in id order. */
+static scored *term_scores(const q_term *t, const part *parts, const unsigned char *arena, const seg_range *g,
+                           double idf, double avgdl, int64_t *nout) {
+    int64_t total = 0;
+    for (int i = 0; i < t->np; i++) total += parts[t->p0 + i].df;
+    scored *sc = xmalloc(((size_t)total + 1) * sizeof *sc);
+    rg_lex_posting *ps = xmalloc(((size_t)total + 1) * sizeof *ps);
+    int64_t m = 0;
+    double k1 = BM25_K1, norm = BM25_K1 * BM25_B / avgdl, base = BM25_K1 * (1 - BM25_B);
+    /* segments hold disjoint id ranges: in range order, the lists concatenate in id order */
+    for (int i = 0; i < t->np; i++) {
+        const part *p = &parts[t->p0 + i];
+        int64_t got = rg_lex_decode(arena + p->off, p->n, p->df, g[p->seg].last, ps);
+        for (int64_t j = 0; j < got; j++) {
+            if (m && ps[j].id <= sc[m - 1].id) continue;     /* a damaged list: keep order */
+            double w = 0.5 * ps[j].wtf;
+            sc[m].id = ps[j].id;
+            sc[m].score = idf * w * (k1 + 1) / (w + base + norm * ps[j].len);
+            m++;
         }
-        wl = 0;
-        if (!c) break;
     }
-    return n;
+    free(ps);
+    *nout = m;
+    return sc;
 }
 
-/* ---- document frequencies, counted only as far as they matter ---- */
-
-/* Fills each word's document frequency (the number of chunks holding it; a word the index's
- * tokenizer splits is a phrase, counted as such), counted no further than cap + 1: past the
- * budget only "too common" matters. Counting through the FTS index itself, with a LIMIT, costs
- * at most cap + 1 postings per word; the fts5vocab table would read a common word's whole
- * posting list (tens of milliseconds for a word in most of a million chunks). */
-static int fts_doc_freqs(rg_store *s, fts_word *w, int n, int64_t cap) {
-    sqlite3_stmt *st = st_prep(s, "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ?1 LIMIT ?2)");
-    if (!st) return -1;
-    char phrase[FTS_MAX_WORD_BYTES + 3];
-    for (int i = 0; i < n; i++) {
-        size_t wl = strnlen(w[i].w, FTS_MAX_WORD_BYTES);
-        phrase[0] = '"';
-        memcpy(phrase + 1, w[i].w, wl);
-        phrase[wl + 1] = '"';
-        phrase[wl + 2] = 0;
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, phrase, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, cap + 1);
-        if (sqlite3_step(st) != SQLITE_ROW) { st_done(s, st); return -1; }
-        w[i].df = sqlite3_column_int64(st, 0);
+/* a + b, both in id order, scores of the same chunk summed */
+static scored *merge_sum(const scored *a, int64_t na, const scored *b, int64_t nb, int64_t *n) {
+    scored *o = xmalloc(((size_t)(na + nb) + 1) * sizeof *o);
+    int64_t i = 0, j = 0, m = 0;
+    while (i < na && j < nb) {
+        if (a[i].id < b[j].id) o[m++] = a[i++];
+        else if (b[j].id < a[i].id) o[m++] = b[j++];
+        else { o[m] = a[i++]; o[m++].score += b[j++].score; }
     }
-    st_done(s, st);
-    return 0;
+    while (i < na) o[m++] = a[i++];
+    while (j < nb) o[m++] = b[j++];
+    *n = m;
+    return o;
 }
 
-static int cmp_df(const void *a, const void *b) {
-    int64_t x = ((const fts_word *)a)->df, y = ((const fts_word *)b)->df;
-    return x < y ? -1 : x > y;
+/* better first: higher score, then lower id */
+static int better(const scored *x, const scored *y) {
+    return x->score > y->score || (x->score == y->score && x->id < y->id);
 }
 
-/* The FTS5 query: the chosen words, each quoted, OR-ed. It is bound as a parameter, never
- * spliced into SQL. NULL when nothing in the text can match. */
-static char *fts_query(rg_store *s, const char *q) {
-    fts_word w[FTS_MAX_WORDS];
-    int n = fts_words(q, w);
-    if (!n) return NULL;
-    if (fts_doc_freqs(s, w, n, FTS_POSTING_BUDGET) == 0) {
-        qsort(w, (size_t)n, sizeof *w, cmp_df);
-        int m = 0;
-        while (m < n && w[m].df == 0) m++;         /* in no chunk: cannot contribute */
-        memmove(w, w + m, (size_t)(n - m) * sizeof *w);
-        n -= m;
-        int64_t spent = 0;
-        for (m = 0; m < n; m++) {
-            if (m > 0 && spent + w[m].df > FTS_POSTING_BUDGET) break;
-            spent += w[m].df;
+static int cmp_scored(const void *a, const void *b) {
+    const scored *x = a, *y = b;
+    return better(x, y) ? -1 : better(y, x) ? 1 : 0;
+}
+
+/* The k best of c[0..n) into the front of c, best first (a heap of the k best so far). */
+static int64_t top_k(scored *c, int64_t n, int k) {
+    if (n <= k) { if (n > 1) qsort(c, (size_t)n, sizeof *c, cmp_scored); return n; }
+    scored *h = xmalloc((size_t)k * sizeof *h);   /* min-heap: the worst of the best at h[0] */
+    int hn = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (hn < k) {
+            int j = hn++;
+            h[j] = c[i];
+            while (j > 0 && better(&h[(j - 1) / 2], &h[j])) { scored t = h[j]; h[j] = h[(j - 1) / 2]; h[(j - 1) / 2] = t; j = (j - 1) / 2; }
+        } else if (better(&c[i], &h[0])) {
+            h[0] = c[i];
+            for (int j = 0;;) {
+                int l = 2 * j + 1, r = l + 1, w = j;
+                if (l < hn && better(&h[w], &h[l])) w = l;
+                if (r < hn && better(&h[w], &h[r])) w = r;
+                if (w == j) break;
+                scored t = h[j]; h[j] = h[w]; h[w] = t;
+                j = w;
+            }
         }
-        n = m;
-        if (!n) return NULL;
     }
-    rg_buf b = {0};
-    for (int i = 0; i < n; i++) {
-        if (b.len) rg_buf_puts(&b, " OR ");
-        rg_buf_putc(&b, '"');
-        rg_buf_puts(&b, w[i].w);
-        rg_buf_putc(&b, '"');
-    }
-    return rg_buf_take(&b);
+    memcpy(c, h, (size_t)hn * sizeof *h);
+    free(h);
+    qsort(c, (size_t)hn, sizeof *c, cmp_scored);
+    return hn;
 }
 
 /* A filter as SQL conditions over chunks c JOIN documents d, with "?" parameters bound in
@@ -160,47 +180,161 @@ static void filter_bind(sqlite3_stmt *st, int first, const filter_params *p) {
     }
 }
 
+/* Ids of removed chunks whose postings are still in segments, sorted; their count and
+ * length go out of the totals. */
+typedef struct { int64_t *ids, n, tok; } dead_set;
+
+static int load_dead(rg_store *s, dead_set *d) {
+    memset(d, 0, sizeof *d);
+    sqlite3_stmt *st = st_prep(s, "SELECT chunk_id, ntok FROM lex_dead ORDER BY chunk_id");
+    if (!st) return -1;
+    int64_t cap = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (d->n == cap) { cap = cap ? cap * 2 : 64; d->ids = xrealloc(d->ids, (size_t)cap * sizeof *d->ids); }
+        d->ids[d->n++] = sqlite3_column_int64(st, 0);
+        d->tok += sqlite3_column_int64(st, 1);
+    }
+    st_done(s, st);
+    return r == SQLITE_DONE ? 0 : st_fail(s, "bm25 removed chunks");
+}
+
+static int bm25_ranked(rg_store *s, q_terms *q, int k, const rg_search_filter *f, rg_hit **out, int *n) {
+    int rc = -1;
+    seg_range *g = NULL;
+    int ng = 0, capg = 0, r;
+    int64_t ndocs = 0, ntok = 0;
+    dead_set dead = {0};
+    scored *acc = NULL, *ts = NULL;
+    int64_t nacc = 0, nts = 0;
+    part *parts = NULL;
+    int nparts = 0, capparts = 0;
+    rg_buf arena = {0};
+    sqlite3_stmt *st = st_prep(s, "SELECT id, first, last, ndocs, ntok FROM lex_seg ORDER BY first");
+    if (!st) return -1;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (ng == capg) { capg = capg ? capg * 2 : 32; g = xrealloc(g, (size_t)capg * sizeof *g); }
+        g[ng++] = (seg_range){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2)};
+        ndocs += sqlite3_column_int64(st, 3);
+        ntok += sqlite3_column_int64(st, 4);
+    }
+    st_done(s, st);
+    if (r != SQLITE_DONE) { st_fail(s, "bm25 segments"); goto out; }
+    if (load_dead(s, &dead) != 0) goto out;
+    ndocs -= dead.n;
+    ntok -= dead.tok;
+    if (ndocs <= 0) { rc = 0; goto out; }
+    double avgdl = ntok > 0 ? (double)ntok / (double)ndocs : 1.0;
+
+    /* each term's list in each segment (a segment is a key range of its own), in range order */
+    st = st_prep(s, "SELECT df, post FROM lex_term WHERE seg = ?1 AND term = ?2");
+    if (!st) goto out;
+    for (int i = 0; i < q->n; i++) {
+        q_term *t = &q->t[i];
+        t->p0 = nparts;
+        for (int j = 0; j < ng; j++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, g[j].id);
+            sqlite3_bind_text(st, 2, t->t, -1, SQLITE_STATIC);
+            r = sqlite3_step(st);
+            if (r == SQLITE_DONE) continue;
+            if (r != SQLITE_ROW) { st_done(s, st); st_fail(s, "bm25 postings"); goto out; }
+            const void *p = sqlite3_column_blob(st, 1);
+            size_t bytes = (size_t)sqlite3_column_bytes(st, 1);
+            int64_t df = sqlite3_column_int64(st, 0), cap = (int64_t)(bytes / 3);
+            if (!p || df <= 0) continue;
+            if (df > cap) df = cap;                 /* what the blob can hold, whatever the row says */
+            if (nparts == capparts) { capparts = capparts ? capparts * 2 : 64; parts = xrealloc(parts, (size_t)capparts * sizeof *parts); }
+            parts[nparts++] = (part){j, arena.len, bytes, df};
+            rg_buf_put(&arena, p, bytes);
+            t->df += df;
+        }
+        t->np = nparts - t->p0;
+    }
+    st_done(s, st);
+    qsort(q->t, (size_t)q->n, sizeof *q->t, cmp_term_df);
+    int64_t spent = 0;
+    for (int i = 0; i < q->n; i++) {
+        if (q->t[i].df <= 0) continue;                       /* in no chunk */
+        if (spent && spent + q->t[i].df > LEX_POSTING_BUDGET) break;
+        spent += q->t[i].df;
+        /* FTS5's idf, kept positive for terms in most chunks */
+        double df = (double)q->t[i].df;
+        double idf = log(((double)ndocs - df + 0.5) / (df + 0.5));
+        if (idf <= 0) idf = 1e-6;
+        ts = term_scores(&q->t[i], parts, (const unsigned char *)arena.data, g, idf, avgdl, &nts);
+        if (!acc) { acc = ts; nacc = nts; }
+        else {
+            scored *m = merge_sum(acc, nacc, ts, nts, &nacc);
+            free(acc);
+            free(ts);
+            acc = m;
+        }
+        ts = NULL;
+    }
+    /* drop removed chunks (both lists are in id order) */
+    int64_t m = 0;
+    for (int64_t i = 0, j = 0; i < nacc; i++) {
+        while (j < dead.n && dead.ids[j] < acc[i].id) j++;
+        if (j < dead.n && dead.ids[j] == acc[i].id) continue;
+        acc[m++] = acc[i];
+    }
+    nacc = m;
+    if (!filter_active(f)) {
+        nacc = top_k(acc, nacc, k);
+    } else {
+        /* best first, each checked against the filter until k pass */
+        filter_params fp;
+        char *cond = filter_sql(f, &fp);
+        char *sql = xasprintf("SELECT 1 FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id = ? AND %s", cond);
+        free(cond);
+        st = st_prep(s, sql);
+        free(sql);
+        if (!st) goto out;
+        if (nacc > 1) qsort(acc, (size_t)nacc, sizeof *acc, cmp_scored);
+        m = 0;
+        for (int64_t i = 0; i < nacc && m < k; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, acc[i].id);
+            filter_bind(st, 2, &fp);
+            r = sqlite3_step(st);
+            if (r == SQLITE_ROW) acc[m++] = acc[i];
+            else if (r != SQLITE_DONE) { st_done(s, st); st_fail(s, "bm25 filter"); goto out; }
+        }
+        st_done(s, st);
+        nacc = m;
+    }
+    if (nacc > k) nacc = k;
+    *out = xmalloc(((size_t)nacc + 1) * sizeof **out);
+    for (int64_t i = 0; i < nacc; i++) (*out)[i] = (rg_hit){acc[i].id, acc[i].score};
+    *n = (int)nacc;
+    rc = 0;
+out:
+    free(g);
+    free(dead.ids);
+    free(acc);
+    free(ts);
+    free(parts);
+    rg_buf_free(&arena);
+    return rc;
+}
+
 int rg_store_search_bm25(rg_store *s, const char *query, int k, const rg_search_filter *f,
                          rg_hit **out, int *n) {
     *out = NULL; *n = 0;
-    if (k <= 0) return 0;
-    char *q = fts_query(s, query ? query : "");
-    if (!q) return 0;
-    filter_params fp;
-    fp.n = 0;
-    /* Column weights: the chunk text (table rows carry their headers inline) counts fully,
-     * the section path half. Without a filter the FTS table is ranked alone (its rowids are
-     * chunk ids, kept in step by the store): joining every matching row first costs twice as
-     * much on a big index. The selected score is the ORDER BY expression itself, so SQLite
-     * computes it once per row (a negated copy would be a second bm25() call). */
-    char *sql;
-    if (filter_active(f)) {
-        char *cond = filter_sql(f, &fp);
-        sql = xasprintf("SELECT c.id, bm25(chunks_fts, 1.0, 0.5) FROM chunks_fts "
-                        "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc "
-                        "WHERE chunks_fts MATCH ? AND %s ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?", cond);
-        free(cond);
-    } else {
-        sql = xstrdup("SELECT rowid, bm25(chunks_fts, 1.0, 0.5) FROM chunks_fts WHERE chunks_fts MATCH ? "
-                      "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?");
-    }
-    sqlite3_stmt *st = st_prep(s, sql);
-    free(sql);
-    if (!st) { free(q); return -1; }
-    sqlite3_bind_text(st, 1, q, -1, SQLITE_TRANSIENT);
-    filter_bind(st, 2, &fp);
-    sqlite3_bind_int(st, 2 + fp.n, k);
-    free(q);
-    *out = xmalloc((size_t)k * sizeof **out);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < k) {
-        (*out)[*n].chunk_id = sqlite3_column_int64(st, 0);
-        (*out)[*n].score = -sqlite3_column_double(st, 1);   /* FTS5: lower is better */
-        (*n)++;
-    }
-    st_done(s, st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) { free(*out); *out = NULL; *n = 0; return st_fail(s, "bm25 search"); }
-    return 0;
+    if (k <= 0 || !query) return 0;
+    if (!s->lextok && !(s->lextok = rg_lex_tok_new())) return -1;
+    q_term terms[LEX_MAX_TERMS];
+    q_terms q = {terms, 0, s->lextok};
+    rg_lex_split(query, strlen(query), on_query_word, &q);
+    if (!q.n) return 0;
+    /* one read snapshot for all the queries: a merge committed between them would move
+     * postings between segments */
+    int own = sqlite3_get_autocommit(s->db);
+    if (own && st_exec(s, "BEGIN") != 0) return -1;
+    int rc = bm25_ranked(s, &q, k, f, out, n);
+    if (own) sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    return rc;
 }
 
 static int cmp_hit(const void *a, const void *b) {

@@ -26,30 +26,23 @@ static int64_t *doc_vector_ids(rg_store *s, int64_t rowid, int64_t *n) {
     return ids;
 }
 
-/* Takes the document's searchable chunks out of FTS5 (an external-content table: the
- * deleted text must be given back exactly). Row by row: an INSERT ... SELECT would run in a
- * statement journal, which makes FTS5 flush (see schema.c, migration 3). */
-static int fts_delete_doc(rg_store *s, int64_t rowid) {
+/* Marks the document's searchable chunks removed from the BM25 index (their postings go at
+ * the next merge of their segment). */
+static int lex_remove_doc(rg_store *s, int64_t rowid) {
     sqlite3_stmt *sel = st_prep(s, "SELECT id, text, section FROM chunks WHERE doc = ?1 AND context_only = 0");
-    sqlite3_stmt *del = st_prep(s, "INSERT INTO chunks_fts(chunks_fts, rowid, text, section) VALUES('delete', ?, ?, ?)");
-    int rc = (sel && del) ? 0 : -1;
-    if (rc == 0) sqlite3_bind_int64(sel, 1, rowid);
-    int step = SQLITE_DONE;
-    while (rc == 0 && (step = sqlite3_step(sel)) == SQLITE_ROW) {
-        sqlite3_bind_int64(del, 1, sqlite3_column_int64(sel, 0));
-        sqlite3_bind_value(del, 2, sqlite3_column_value(sel, 1));
-        sqlite3_bind_value(del, 3, sqlite3_column_value(sel, 2));
-        if (sqlite3_step(del) != SQLITE_DONE) rc = st_fail(s, "delete from FTS");
-        sqlite3_reset(del);
-    }
-    if (rc == 0 && step != SQLITE_DONE) rc = st_fail(s, "read chunks for FTS");
+    if (!sel) return -1;
+    sqlite3_bind_int64(sel, 1, rowid);
+    int rc = 0, step;
+    while (rc == 0 && (step = sqlite3_step(sel)) == SQLITE_ROW)
+        rc = rg_lex_remove(s->lex, sqlite3_column_int64(sel, 0), (const char *)sqlite3_column_text(sel, 1),
+                           (const char *)sqlite3_column_text(sel, 2));
+    if (rc == 0 && step != SQLITE_DONE) rc = st_fail(s, "read chunks for BM25");
     st_done(s, sel);
-    st_done(s, del);
     return rc;
 }
 
 static int delete_doc_rows(rg_store *s, int64_t rowid) {
-    if (fts_delete_doc(s, rowid) != 0) return -1;
+    if (lex_remove_doc(s, rowid) != 0) return -1;
     static const char *sqls[] = {
         "DELETE FROM vectors WHERE chunk_id IN (SELECT id FROM chunks WHERE doc = ?1)",
         "DELETE FROM chunks WHERE doc = ?1",
@@ -141,10 +134,10 @@ static int ops_apply(rg_store *s) {
 }
 
 /* A document's unit of work: its own transaction, or a part of the open batch. No savepoint
- * per document inside a batch: SQLite 3.40's FTS5 flushes its pending terms to a new segment
- * at every savepoint, which costs more than the rest of a small document's writes. So a
- * document that fails inside a batch takes the whole batch down with it (rolled back: none
- * of its documents is recorded, a re-run redoes them), like a crash would. */
+ * per document inside a batch (the BM25 postings of the batch are held in memory until the
+ * commit, and a savepoint cannot take back part of them). So a document that fails inside a
+ * batch takes the whole batch down with it (rolled back: none of its documents is recorded,
+ * a re-run redoes them), like a crash would. */
 static int doc_begin(rg_store *s) {
     return s->batch ? 0 : st_exec(s, "BEGIN IMMEDIATE");
 }
@@ -161,13 +154,14 @@ static void doc_rollback(rg_store *s, int mark) {
     }
     for (int i = mark; i < s->nops; i++) { free(s->ops[i].ids); free(s->ops[i].vecs); }
     s->nops = mark;
+    rg_lex_discard(s->lex);
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* Ends it. Outside a batch this commits and then applies the FAISS changes. */
 static int doc_commit(rg_store *s, int mark) {
     if (s->batch) { s->batch_docs++; return 0; }
-    if (bump_generation(s) != 0 || st_exec(s, "COMMIT") != 0) { doc_rollback(s, mark); return -1; }
+    if (rg_lex_flush(s->lex) != 0 || bump_generation(s) != 0 || st_exec(s, "COMMIT") != 0) { doc_rollback(s, mark); return -1; }
     return ops_apply(s);
 }
 
@@ -187,7 +181,7 @@ int rg_store_put_doc(rg_store *s, const rg_doc *d, const rg_source_stamp *stamp,
     int ntables = 0;
     for (int i = 0; i < d->nblocks; i++) if (d->blocks[i].kind == RG_BLOCK_TABLE) ntables++;
     int64_t *table_ids = xcalloc((size_t)ntables + 1, sizeof *table_ids);
-    sqlite3_stmt *st = NULL, *fts = NULL;
+    sqlite3_stmt *st = NULL;
 
     rg_doc_info old;
     int had = rg_store_get_doc(s, d->id, &old);
@@ -227,8 +221,7 @@ int rg_store_put_doc(rg_store *s, const rg_doc *d, const rg_source_stamp *stamp,
     if (base < 0) goto fail;
     st = st_prep(s, "INSERT INTO chunks(id, doc, ord, kind, text, section, parent, table_id, row_start, row_end, ntokens, page, offset, context_only) "
                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    fts = st_prep(s, "INSERT INTO chunks_fts(rowid, text, section) VALUES (?,?,?)");
-    if (!st || !fts) goto fail;
+    if (!st) goto fail;
     for (int i = 0; i < nchunks; i++) {
         const rg_chunk *c = &chunks[i];
         sqlite3_bind_int64(st, 1, base + i);
@@ -250,17 +243,9 @@ int rg_store_put_doc(rg_store *s, const rg_doc *d, const rg_source_stamp *stamp,
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE) { st_fail(s, "insert chunk"); goto fail; }
-        if (!c->context_only) {
-            sqlite3_bind_int64(fts, 1, base + i);
-            sqlite3_bind_text(fts, 2, c->text ? c->text : "", -1, SQLITE_STATIC);
-            sqlite3_bind_text(fts, 3, c->section ? c->section : "", -1, SQLITE_STATIC);
-            rc = sqlite3_step(fts);
-            sqlite3_reset(fts);
-            if (rc != SQLITE_DONE) { st_fail(s, "insert into FTS"); goto fail; }
-        }
+        if (!c->context_only) rg_lex_add(s->lex, base + i, c->text, c->section);
     }
     st_done(s, st); st = NULL;
-    st_done(s, fts); fts = NULL;
 
     if (vecs) {
         int64_t nv = 0, *ids = xmalloc(((size_t)nchunks + 1) * sizeof *ids);
@@ -286,7 +271,6 @@ int rg_store_put_doc(rg_store *s, const rg_doc *d, const rg_source_stamp *stamp,
     return doc_commit(s, mark);
 fail:
     st_done(s, st);
-    st_done(s, fts);
     doc_rollback(s, mark);
     free(table_ids);
     return -1;
@@ -326,7 +310,7 @@ int rg_store_batch_begin(rg_store *s) {
 
 int rg_store_batch_commit(rg_store *s) {
     if (!s->batch) return 0;
-    if ((s->batch_docs && bump_generation(s) != 0) || st_exec(s, "COMMIT") != 0) {
+    if (rg_lex_flush(s->lex) != 0 || (s->batch_docs && bump_generation(s) != 0) || st_exec(s, "COMMIT") != 0) {
         rg_store_batch_rollback(s);
         return -1;
     }
@@ -338,6 +322,7 @@ int rg_store_batch_rollback(rg_store *s) {
     if (!s->batch) return 0;
     s->batch = 0;
     ops_free(s);
+    rg_lex_discard(s->lex);
     return st_exec(s, "ROLLBACK");
 }
 

@@ -1,0 +1,613 @@
+/* index/lex: see lex.h. The writer's in-memory index, segment writing, merging and checks. */
+#include "index/lex.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- varints (LEB128) ---- */
+
+static size_t varint_at(unsigned char *o, uint64_t v) {
+    size_t n = 0;
+    while (v > 0x7f) { o[n++] = (unsigned char)(v | 0x80); v >>= 7; }
+    o[n++] = (unsigned char)v;
+    return n;
+}
+
+/* One posting appended to b, written in place (rg_buf_put per varint costs more than the
+ * encoding). */
+static void post_put(rg_buf *b, uint64_t delta, uint64_t wtf, uint64_t len) {
+    if (b->len + 31 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        b->data = xrealloc(b->data, cap);
+        b->cap = cap;
+    }
+    unsigned char *o = (unsigned char *)b->data + b->len;
+    size_t n = varint_at(o, delta);
+    n += varint_at(o + n, wtf);
+    n += varint_at(o + n, len);
+    b->len += n;
+}
+
+static int get_varint(const unsigned char *p, size_t n, size_t *pos, uint64_t *v) {
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64 && *pos < n; shift += 7) {
+        unsigned char c = p[(*pos)++];
+        x |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) { *v = x; return 0; }
+    }
+    return -1;
+}
+
+int64_t rg_lex_decode(const unsigned char *p, size_t n, int64_t df, int64_t last, rg_lex_posting *out) {
+    size_t pos = 0;
+    int64_t prev = 0, i;
+    for (i = 0; i < df; i++) {
+        uint64_t d, wtf, len;
+        if (get_varint(p, n, &pos, &d) || get_varint(p, n, &pos, &wtf) || get_varint(p, n, &pos, &len)) break;
+        if (last < prev) break;
+        if (d == 0 || d > (uint64_t)(last - prev) || wtf == 0 || wtf > UINT32_MAX || len > UINT32_MAX) break;
+        prev += (int64_t)d;
+        out[i] = (rg_lex_posting){prev, (uint32_t)wtf, (uint32_t)len};
+    }
+    return i;
+}
+
+/* Postings a blob of n bytes can hold at most (three varints of a byte or more each): the
+ * bound on what a df read from the database may make us allocate. */
+static int64_t df_bound(int64_t df, size_t n) {
+    int64_t cap = (int64_t)(n / 3);
+    return df < 0 ? 0 : df < cap ? df : cap;
+}
+
+/* ---- the writer's in-memory index ---- */
+
+/* A term's postings so far. Most terms of a batch (numbers above all) occur in one chunk or
+ * two: their postings fit in the term itself, and only longer lists take a buffer. */
+#define POST_INLINE 20
+typedef struct {
+    uint32_t off, len;      /* the stem in the arena */
+    uint32_t wtf;           /* in the chunk being added */
+    uint32_t ninl;          /* bytes in inl, while post is unused */
+    int64_t last_id;
+    int64_t df;
+    rg_buf post;
+    unsigned char inl[POST_INLINE];
+} lx_term;
+
+/* Open addressing, 32-byte slots. A key of up to 24 bytes (nearly every word) sits in the
+ * slot zero-padded, so a lookup compares three integers of the line it already loaded (words
+ * hold no NUL byte, so equal padded keys are equal words). A longer key lives in the arena:
+ * k = {offset, length, LONG_KEY}, a value no padded key can have (0xff is never in UTF-8).
+ * Value: a term index, or -1 for a stopword. */
+#define LONG_KEY UINT64_MAX
+typedef struct { uint64_t k[3]; uint32_t hash; int32_t val; } lx_slot;
+typedef struct { lx_slot *slot; uint32_t cap, used; } lx_map;
+typedef struct { uint64_t k[3]; const char *s; uint32_t len, hash; } lx_key;
+_Static_assert(sizeof(lx_slot) == 32, "two slots a cache line");
+
+/* The writer's statements, prepared once (a document's own commit runs each of them). */
+enum { W_DEAD, W_SEG, W_TERM, W_LEVEL, W_NSTMT };
+static const char *const w_sql[W_NSTMT] = {
+    "INSERT OR IGNORE INTO lex_dead(chunk_id, ntok) VALUES (?, ?)",
+    "INSERT INTO lex_seg(level, first, last, ndocs, ntok) VALUES (?, ?, ?, ?, ?)",
+    "INSERT INTO lex_term(seg, term, df, post) VALUES (?2, ?1, ?3, ?4)",
+    "SELECT id, first, last, ndocs, ntok FROM lex_seg WHERE level = ? ORDER BY first",
+};
+
+struct rg_lex_writer {
+    sqlite3 *db;
+    sqlite3_stmt *st[W_NSTMT];
+    rg_lex_tok *tok;
+    rg_buf arena;
+    lx_map words, stems;    /* folded word -> term; stem -> term */
+    lx_term *terms;
+    int32_t nterms, capterms;
+    int32_t *touched;
+    int32_t ntouched, captouched;
+    uint32_t weight;        /* of the words being split: 2 text, 1 section */
+    int64_t first, last, ndocs, ntok;
+};
+
+/* s holds n bytes and, when n <= RG_LEX_PAD, zeros up to s[RG_LEX_PAD] (lex_token.h): the
+ * key is three plain loads. */
+static lx_key make_key(const char *s, size_t n) {
+    lx_key k = {{0, 0, 0}, s, (uint32_t)n, 0};
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    if (n <= RG_LEX_PAD) {
+        memcpy(k.k, s, sizeof k.k);
+        h ^= k.k[0] * 0xff51afd7ed558ccdull;
+        h ^= (h >> 29) ^ k.k[1] * 0xc4ceb9fe1a85ec53ull;
+        h ^= (h >> 31) ^ k.k[2] * 0x9E3779B97F4A7C15ull;
+        h *= 0xff51afd7ed558ccdull;
+    } else {
+        for (size_t i = 0; i < n; i++) { h ^= (unsigned char)s[i]; h *= 0x100000001b3ull; }
+    }
+    k.hash = (uint32_t)(h ^ (h >> 32));
+    return k;
+}
+
+static void map_free(lx_map *m) { free(m->slot); memset(m, 0, sizeof *m); }
+
+static lx_slot *map_find(lx_map *m, const rg_buf *arena, const lx_key *k) {
+    for (uint32_t i = k->hash & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        lx_slot *e = &m->slot[i];
+        if (e->val == INT32_MIN) return e;   /* empty: where it would go */
+        if (e->hash != k->hash) continue;
+        if (k->len <= RG_LEX_PAD) {
+            if (e->k[0] == k->k[0] && e->k[1] == k->k[1] && e->k[2] == k->k[2]) return e;
+        } else if (e->k[2] == LONG_KEY && e->k[1] == k->len && memcmp(arena->data + e->k[0], k->s, k->len) == 0) {
+            return e;
+        }
+    }
+}
+
+static void map_grow(lx_map *m) {
+    uint32_t cap = m->cap ? m->cap * 2 : 256;   /* a document's commit starts small */
+    lx_slot *old = m->slot;
+    uint32_t ocap = m->cap;
+    m->slot = xmalloc((size_t)cap * sizeof *m->slot);
+    for (uint32_t i = 0; i < cap; i++) m->slot[i].val = INT32_MIN;
+    m->cap = cap;
+    for (uint32_t i = 0; i < ocap; i++) {
+        if (old[i].val == INT32_MIN) continue;
+        uint32_t j = old[i].hash & (cap - 1);
+        while (m->slot[j].val != INT32_MIN) j = (j + 1) & (cap - 1);
+        m->slot[j] = old[i];
+    }
+    free(old);
+}
+
+/* The slot for k (found, or empty and ready to fill); the map never fills past half. */
+static lx_slot *map_slot(lx_map *m, const rg_buf *arena, const lx_key *k) {
+    if ((m->used + 1) * 2 > m->cap) map_grow(m);
+    return map_find(m, arena, k);
+}
+
+static uint32_t arena_put(rg_buf *a, const char *s, size_t n) {
+    uint32_t off = (uint32_t)a->len;
+    rg_buf_put(a, s, n);
+    return off;
+}
+
+/* Fills an empty slot with k; a long key is copied to the arena. */
+static void map_fill(lx_slot *e, rg_buf *arena, const lx_key *k, int32_t val) {
+    if (k->len <= RG_LEX_PAD) memcpy(e->k, k->k, sizeof e->k);
+    else { e->k[0] = arena_put(arena, k->s, k->len); e->k[1] = k->len; e->k[2] = LONG_KEY; }
+    e->hash = k->hash;
+    e->val = val;
+}
+
+/* The term of a stem (padded as make_key wants), made on first sight. */
+static int32_t stem_term(rg_lex_writer *w, const char *stem, size_t sn) {
+    lx_key sk = make_key(stem, sn);
+    lx_slot *se = map_slot(&w->stems, &w->arena, &sk);
+    if (se->val != INT32_MIN) return se->val;
+    if (w->nterms == w->capterms) {
+        w->capterms = w->capterms ? w->capterms * 2 : 1024;
+        w->terms = xrealloc(w->terms, (size_t)w->capterms * sizeof *w->terms);
+    }
+    lx_term *nt = &w->terms[w->nterms];
+    memset(nt, 0, sizeof *nt);
+    nt->off = arena_put(&w->arena, stem, sn);
+    nt->len = (uint32_t)sn;
+    map_fill(se, &w->arena, &sk, w->nterms);
+    w->stems.used++;
+    return w->nterms++;
+}
+
+/* The term a folded word belongs to (-1: a stopword), stemming it the first time it is seen.
+ * A number is its own stem: it skips the word map (reports are full of distinct numbers). */
+static int32_t word_term(rg_lex_writer *w, const char *word, size_t n) {
+    size_t d = 0;
+    while (d < n && word[d] >= '0' && word[d] <= '9') d++;
+    if (d == n) return stem_term(w, word, n);
+    lx_key key = make_key(word, n);
+    lx_slot *e = map_slot(&w->words, &w->arena, &key);
+    if (e->val != INT32_MIN) return e->val;
+    int32_t t = -1;
+    if (!rg_lex_stopword(word, n)) {
+        union { uint64_t q[(RG_LEX_MAX_WORD + 8) / 8]; char c[RG_LEX_MAX_WORD + 8]; } stem = {{0}};
+        size_t sn = rg_lex_stem(w->tok, word, n, stem.c);
+        t = stem_term(w, stem.c, sn);
+    }
+    map_fill(e, &w->arena, &key, t);
+    w->words.used++;
+    return t;
+}
+
+static void term_post(lx_term *t, uint64_t delta, uint64_t wtf, uint64_t len) {
+    if (!t->post.cap) {
+        unsigned char tmp[30];
+        size_t n = varint_at(tmp, delta);
+        n += varint_at(tmp + n, wtf);
+        n += varint_at(tmp + n, len);
+        if (t->ninl + n <= POST_INLINE) { memcpy(t->inl + t->ninl, tmp, n); t->ninl += (uint32_t)n; return; }
+        t->post.cap = 128;
+        t->post.data = xmalloc(t->post.cap);
+        memcpy(t->post.data, t->inl, t->ninl);
+        t->post.len = t->ninl;
+    }
+    post_put(&t->post, delta, wtf, len);
+}
+
+static const unsigned char *term_bytes(const lx_term *t, size_t *n) {
+    if (t->post.cap) { *n = t->post.len; return (const unsigned char *)t->post.data; }
+    *n = t->ninl;
+    return t->inl;
+}
+
+static void on_word(const char *word, size_t n, void *ctx) {
+    rg_lex_writer *w = ctx;
+    if (n == 0) return;
+    int32_t t = word_term(w, word, n);
+    if (t < 0) return;
+    lx_term *term = &w->terms[t];
+    if (term->wtf == 0) {
+        if (w->ntouched == w->captouched) {
+            w->captouched = w->captouched ? w->captouched * 2 : 256;
+            w->touched = xrealloc(w->touched, (size_t)w->captouched * sizeof *w->touched);
+        }
+        w->touched[w->ntouched++] = t;
+    }
+    if (term->wtf < UINT32_MAX - 2) term->wtf += w->weight;
+}
+
+static void count_word(const char *word, size_t n, void *ctx) { (void)word; (void)n; (void)ctx; }
+
+rg_lex_writer *rg_lex_writer_new(sqlite3 *db) {
+    rg_lex_tok *tok = rg_lex_tok_new();
+    if (!tok) return NULL;
+    rg_lex_writer *w = xcalloc(1, sizeof *w);
+    w->db = db;
+    w->tok = tok;
+    return w;
+}
+
+void rg_lex_discard(rg_lex_writer *w) {
+    if (!w) return;
+    for (int32_t i = 0; i < w->nterms; i++) rg_buf_free(&w->terms[i].post);
+    free(w->terms);
+    w->terms = NULL;
+    w->nterms = w->capterms = 0;
+    map_free(&w->words);
+    map_free(&w->stems);
+    rg_buf_free(&w->arena);
+    w->ntouched = 0;
+    w->first = w->last = w->ndocs = w->ntok = 0;
+}
+
+void rg_lex_writer_free(rg_lex_writer *w) {
+    if (!w) return;
+    rg_lex_discard(w);
+    for (int i = 0; i < W_NSTMT; i++) sqlite3_finalize(w->st[i]);
+    free(w->touched);
+    rg_lex_tok_free(w->tok);
+    free(w);
+}
+
+void rg_lex_add(rg_lex_writer *w, int64_t id, const char *text, const char *section) {
+    w->ntouched = 0;
+    w->weight = 2;
+    int64_t len = rg_lex_split(text ? text : "", text ? strlen(text) : 0, on_word, w);
+    w->weight = 1;
+    len += rg_lex_split(section ? section : "", section ? strlen(section) : 0, on_word, w);
+    if (len > UINT32_MAX) len = UINT32_MAX;
+    for (int32_t i = 0; i < w->ntouched; i++) {
+        lx_term *t = &w->terms[w->touched[i]];
+        term_post(t, (uint64_t)(id - t->last_id), t->wtf, (uint64_t)len);
+        t->last_id = id;
+        t->df++;
+        t->wtf = 0;
+    }
+    w->ntouched = 0;
+    if (!w->ndocs) w->first = id;
+    w->last = id;
+    w->ndocs++;
+    w->ntok += len;
+}
+
+/* The length a chunk was counted with: the same split as rg_lex_add's. */
+static int64_t chunk_len(const char *text, const char *section) {
+    return rg_lex_split(text ? text : "", text ? strlen(text) : 0, count_word, NULL) +
+           rg_lex_split(section ? section : "", section ? strlen(section) : 0, count_word, NULL);
+}
+
+static int lx_fail(sqlite3 *db, const char *what) {
+    rg_err("BM25 index: %s: %s", what, sqlite3_errmsg(db));
+    return -1;
+}
+
+static sqlite3_stmt *lx_prep(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) { lx_fail(db, "prepare"); return NULL; }
+    return st;
+}
+
+/* One of the writer's statements, reset and ready to bind. */
+static sqlite3_stmt *w_stmt(rg_lex_writer *w, int i) {
+    if (w->st[i]) { sqlite3_reset(w->st[i]); sqlite3_clear_bindings(w->st[i]); }
+    else w->st[i] = lx_prep(w->db, w_sql[i]);
+    return w->st[i];
+}
+
+int rg_lex_remove(rg_lex_writer *w, int64_t chunk_id, const char *text, const char *section) {
+    sqlite3_stmt *st = w_stmt(w, W_DEAD);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, chunk_id);
+    sqlite3_bind_int64(st, 2, chunk_len(text, section));
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : lx_fail(w->db, "mark a chunk removed");
+}
+
+static const rg_buf *sort_arena;
+static int cmp_term(const void *a, const void *b) {
+    const lx_term *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(sort_arena->data + x->off, sort_arena->data + y->off, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static int merge_level(rg_lex_writer *w, int level, int *merged);
+
+int rg_lex_flush(rg_lex_writer *w) {
+    if (!w->ndocs) { rg_lex_discard(w); return 0; }
+    sqlite3_stmt *seg = w_stmt(w, W_SEG), *ins = w_stmt(w, W_TERM);
+    int rc = -1;
+    if (!seg || !ins) goto out;
+    sqlite3_bind_int(seg, 1, 0);
+    sqlite3_bind_int64(seg, 2, w->first);
+    sqlite3_bind_int64(seg, 3, w->last);
+    sqlite3_bind_int64(seg, 4, w->ndocs);
+    sqlite3_bind_int64(seg, 5, w->ntok);
+    int r = sqlite3_step(seg);
+    sqlite3_reset(seg);
+    if (r != SQLITE_DONE) { lx_fail(w->db, "write a segment"); goto out; }
+    int64_t id = sqlite3_last_insert_rowid(w->db);
+    /* terms in key order: the b-tree takes them as appends */
+    sort_arena = &w->arena;
+    if (w->nterms > 1) qsort(w->terms, (size_t)w->nterms, sizeof *w->terms, cmp_term);
+    sort_arena = NULL;
+    for (int32_t i = 0; i < w->nterms; i++) {
+        lx_term *t = &w->terms[i];
+        if (!t->df) continue;
+        sqlite3_bind_text(ins, 1, w->arena.data + t->off, (int)t->len, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 2, id);
+        sqlite3_bind_int64(ins, 3, t->df);
+        size_t pn;
+        const unsigned char *pd = term_bytes(t, &pn);
+        sqlite3_bind_blob(ins, 4, pd, (int)pn, SQLITE_STATIC);
+        r = sqlite3_step(ins);
+        sqlite3_reset(ins);
+        if (r != SQLITE_DONE) { lx_fail(w->db, "write a posting list"); goto out; }
+    }
+    rc = 0;
+    for (int level = 0, merged = 1; rc == 0 && merged; level++) rc = merge_level(w, level, &merged);
+out:
+    rg_lex_discard(w);
+    return rc;
+}
+
+/* ---- merging ---- */
+
+typedef struct { int64_t id, first, last, ndocs, ntok; sqlite3_stmt *cur; int done; } lx_seg;
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int in_dead(const int64_t *dead, int64_t n, int64_t id) {
+    return n && bsearch(&id, dead, (size_t)n, sizeof *dead, cmp_i64) != NULL;
+}
+
+static int cursor_next(sqlite3 *db, lx_seg *g) {
+    int r = sqlite3_step(g->cur);
+    if (r == SQLITE_ROW) return 0;
+    g->done = 1;
+    return r == SQLITE_DONE ? 0 : lx_fail(db, "read a segment");
+}
+
+static int cmp_cursor_term(sqlite3_stmt *a, sqlite3_stmt *b) {
+    int na = sqlite3_column_bytes(a, 0), nb = sqlite3_column_bytes(b, 0);
+    const void *pa = sqlite3_column_blob(a, 0), *pb = sqlite3_column_blob(b, 0);
+    int c = memcmp(pa ? pa : "", pb ? pb : "", (size_t)(na < nb ? na : nb));
+    return c ? c : (na > nb) - (na < nb);
+}
+
+/* Merges the level's segments into one of the next level when it has RG_LEX_MERGE of them. */
+static int merge_level(rg_lex_writer *w, int level, int *merged) {
+    *merged = 0;
+    sqlite3 *db = w->db;
+    sqlite3_stmt *sel = w_stmt(w, W_LEVEL);
+    if (!sel) return -1;
+    sqlite3_bind_int(sel, 1, level);
+    lx_seg *g = NULL;
+    int ng = 0, capg = 0, r;
+    while ((r = sqlite3_step(sel)) == SQLITE_ROW) {
+        if (ng == capg) { capg = capg ? capg * 2 : 16; g = xrealloc(g, (size_t)capg * sizeof *g); }
+        g[ng++] = (lx_seg){sqlite3_column_int64(sel, 0), sqlite3_column_int64(sel, 1), sqlite3_column_int64(sel, 2),
+                           sqlite3_column_int64(sel, 3), sqlite3_column_int64(sel, 4), NULL, 0};
+    }
+    sqlite3_reset(sel);
+    if (r != SQLITE_DONE) { free(g); return lx_fail(db, "list segments"); }
+    if (ng < RG_LEX_MERGE) { free(g); return 0; }
+
+    int rc = -1;
+    int64_t *dead = NULL, ndead = 0, capdead = 0, deadtok = 0, ndocs = 0, ntok = 0;
+    rg_lex_posting *ps = NULL;
+    int64_t capps = 0;
+    rg_buf post = {0};
+    sqlite3_stmt *ds = lx_prep(db, "SELECT chunk_id, ntok FROM lex_dead WHERE chunk_id BETWEEN ? AND ? ORDER BY chunk_id");
+    sqlite3_stmt *seg = w_stmt(w, W_SEG), *ins = w_stmt(w, W_TERM);
+    sqlite3_stmt *del = lx_prep(db, "DELETE FROM lex_term WHERE seg = ?");
+    sqlite3_stmt *delseg = lx_prep(db, "DELETE FROM lex_seg WHERE id = ?");
+    sqlite3_stmt *deldead = lx_prep(db, "DELETE FROM lex_dead WHERE chunk_id BETWEEN ? AND ?");
+    if (!ds || !seg || !ins || !del || !delseg || !deldead) goto out;
+    for (int i = 0; i < ng; i++) {
+        sqlite3_bind_int64(ds, 1, g[i].first);
+        sqlite3_bind_int64(ds, 2, g[i].last);
+        while ((r = sqlite3_step(ds)) == SQLITE_ROW) {
+            if (ndead == capdead) { capdead = capdead ? capdead * 2 : 256; dead = xrealloc(dead, (size_t)capdead * sizeof *dead); }
+            dead[ndead++] = sqlite3_column_int64(ds, 0);
+            deadtok += sqlite3_column_int64(ds, 1);
+        }
+        sqlite3_reset(ds);
+        if (r != SQLITE_DONE) { lx_fail(db, "read removed chunks"); goto out; }
+        ndocs += g[i].ndocs;
+        ntok += g[i].ntok;
+    }
+    if (ndead > 1) qsort(dead, (size_t)ndead, sizeof *dead, cmp_i64);
+    ndocs -= ndead;
+    ntok -= deadtok;
+    sqlite3_bind_int(seg, 1, level + 1);
+    sqlite3_bind_int64(seg, 2, g[0].first);
+    sqlite3_bind_int64(seg, 3, g[ng - 1].last);
+    sqlite3_bind_int64(seg, 4, ndocs < 0 ? 0 : ndocs);
+    sqlite3_bind_int64(seg, 5, ntok < 0 ? 0 : ntok);
+    r = sqlite3_step(seg);
+    sqlite3_reset(seg);
+    if (r != SQLITE_DONE) { lx_fail(db, "write a merged segment"); goto out; }
+    int64_t nid = sqlite3_last_insert_rowid(db);
+
+    /* One cursor per segment, each in term order; a term's lists are concatenated in segment
+     * order (segments hold disjoint, ordered id ranges), re-encoded without removed chunks. */
+    for (int i = 0; i < ng; i++) {
+        g[i].cur = lx_prep(db, "SELECT term, df, post FROM lex_term WHERE seg = ? ORDER BY term");
+        if (!g[i].cur) goto out;
+        sqlite3_bind_int64(g[i].cur, 1, g[i].id);
+        if (cursor_next(db, &g[i]) != 0) goto out;
+    }
+    for (;;) {
+        int lo = -1;
+        for (int i = 0; i < ng; i++)
+            if (!g[i].done && (lo < 0 || cmp_cursor_term(g[i].cur, g[lo].cur) < 0)) lo = i;
+        if (lo < 0) break;
+        char *term = xstrndup((const char *)sqlite3_column_text(g[lo].cur, 0), (size_t)sqlite3_column_bytes(g[lo].cur, 0));
+        post.len = 0;
+        int64_t df = 0, prev = 0;
+        for (int i = lo; i < ng; i++) {
+            if (g[i].done || (i != lo && cmp_cursor_term(g[i].cur, g[lo].cur) != 0)) continue;
+            const unsigned char *p = sqlite3_column_blob(g[i].cur, 2);
+            size_t n = (size_t)sqlite3_column_bytes(g[i].cur, 2);
+            int64_t want = df_bound(sqlite3_column_int64(g[i].cur, 1), n);
+            if (want > capps) { capps = want; ps = xrealloc(ps, (size_t)capps * sizeof *ps); }
+            int64_t got = p ? rg_lex_decode(p, n, want, g[i].last, ps) : 0;
+            for (int64_t j = 0; j < got; j++) {
+                if (ps[j].id < g[i].first || ps[j].id <= prev || in_dead(dead, ndead, ps[j].id)) continue;
+                post_put(&post, (uint64_t)(ps[j].id - prev), ps[j].wtf, ps[j].len);
+                prev = ps[j].id;
+                df++;
+            }
+            if (i != lo) { if (cursor_next(db, &g[i]) != 0) { free(term); goto out; } }
+        }
+        if (cursor_next(db, &g[lo]) != 0) { free(term); goto out; }
+        if (df) {
+            sqlite3_bind_text(ins, 1, term, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(ins, 2, nid);
+            sqlite3_bind_int64(ins, 3, df);
+            sqlite3_bind_blob(ins, 4, post.data, (int)post.len, SQLITE_STATIC);
+            r = sqlite3_step(ins);
+            sqlite3_reset(ins);
+            if (r != SQLITE_DONE) { free(term); lx_fail(db, "write a merged posting list"); goto out; }
+        }
+        free(term);
+    }
+    for (int i = 0; i < ng; i++) {
+        sqlite3_finalize(g[i].cur);
+        g[i].cur = NULL;
+        sqlite3_bind_int64(del, 1, g[i].id);
+        sqlite3_bind_int64(delseg, 1, g[i].id);
+        sqlite3_bind_int64(deldead, 1, g[i].first);
+        sqlite3_bind_int64(deldead, 2, g[i].last);
+        if (sqlite3_step(del) != SQLITE_DONE || sqlite3_step(delseg) != SQLITE_DONE || sqlite3_step(deldead) != SQLITE_DONE) {
+            lx_fail(db, "drop merged segments");
+            goto out;
+        }
+        sqlite3_reset(del);
+        sqlite3_reset(delseg);
+        sqlite3_reset(deldead);
+    }
+    *merged = 1;
+    rc = 0;
+out:
+    for (int i = 0; i < ng; i++) sqlite3_finalize(g[i].cur);
+    free(g);
+    free(dead);
+    free(ps);
+    rg_buf_free(&post);
+    sqlite3_finalize(ds);
+    sqlite3_reset(ins);
+    sqlite3_finalize(del);
+    sqlite3_finalize(delseg);
+    sqlite3_finalize(deldead);
+    return rc;
+}
+
+/* ---- building and checking ---- */
+
+#define BUILD_SEGMENT_CHUNKS 65536
+
+int rg_lex_build(sqlite3 *db) {
+    rg_lex_writer *w = rg_lex_writer_new(db);
+    if (!w) return -1;
+    sqlite3_stmt *st = lx_prep(db, "SELECT id, text, section FROM chunks WHERE context_only = 0 ORDER BY id");
+    int rc = st ? 0 : -1, r = SQLITE_DONE;
+    while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        rg_lex_add(w, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+                   (const char *)sqlite3_column_text(st, 2));
+        if (w->ndocs >= BUILD_SEGMENT_CHUNKS) rc = rg_lex_flush(w);
+    }
+    if (rc == 0 && r != SQLITE_DONE) rc = lx_fail(db, "read chunks");
+    if (rc == 0) rc = rg_lex_flush(w);
+    sqlite3_finalize(st);
+    rg_lex_writer_free(w);
+    return rc;
+}
+
+static int64_t count1(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *st = lx_prep(db, sql);
+    int64_t v = -1;
+    if (st && sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+int rg_lex_check(sqlite3 *db, rg_buf *b) {
+    int problems = 0;
+    sqlite3_stmt *st = lx_prep(db, "SELECT t.term, t.seg, t.df, t.post, g.first, g.last FROM lex_term t "
+                                   "LEFT JOIN lex_seg g ON g.id = t.seg");
+    if (!st) { rg_buf_printf(b, "bm25: %s\n", rg_errmsg()); return 1; }
+    rg_lex_posting *ps = NULL;
+    int64_t capps = 0, damaged = 0, orphan = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 4) == SQLITE_NULL) { orphan++; continue; }
+        const unsigned char *p = sqlite3_column_blob(st, 3);
+        size_t n = (size_t)sqlite3_column_bytes(st, 3);
+        int64_t df = sqlite3_column_int64(st, 2), want = df_bound(df, n);
+        int64_t first = sqlite3_column_int64(st, 4), last = sqlite3_column_int64(st, 5);
+        if (want > capps) { capps = want; ps = xrealloc(ps, (size_t)capps * sizeof *ps); }
+        int64_t got = p ? rg_lex_decode(p, n, want, last, ps) : 0;
+        if (got != df || df <= 0 || (got && ps[0].id < first)) {
+            if (damaged++ < 5)
+                rg_buf_printf(b, "bm25: the posting list of \"%s\" in segment %lld is damaged\n",
+                              (const char *)sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1));
+        }
+    }
+    sqlite3_finalize(st);
+    free(ps);
+    if (damaged) problems++;
+    if (damaged > 5) rg_buf_printf(b, "bm25: %lld damaged posting lists in all\n", (long long)damaged);
+    if (orphan) { rg_buf_printf(b, "bm25: %lld posting lists without a segment\n", (long long)orphan); problems++; }
+    static const char *counts[][2] = {
+        {"SELECT count(*) FROM chunks c WHERE context_only = 0 AND NOT EXISTS "
+         "(SELECT 1 FROM lex_seg g WHERE c.id BETWEEN g.first AND g.last)", "searchable chunks not in the BM25 index"},
+        {"SELECT count(*) FROM lex_dead d JOIN chunks c ON c.id = d.chunk_id", "stored chunks marked removed from the BM25 index"},
+        {"SELECT (SELECT coalesce(sum(ndocs), 0) FROM lex_seg) - (SELECT count(*) FROM lex_dead) - "
+         "(SELECT count(*) FROM chunks WHERE context_only = 0)", "chunks more (or fewer) in the BM25 index than stored"},
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof *counts; i++) {
+        int64_t n = count1(db, counts[i][0]);
+        if (n != 0) { rg_buf_printf(b, "%lld %s\n", (long long)n, counts[i][1]); problems++; }
+    }
+    return problems;
+}
