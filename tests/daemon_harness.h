@@ -1,6 +1,8 @@
 /* daemon_harness: helpers shared by t_daemon, t_daemon_load and t_daemon_stream: start/stop `ragd serve`
  * processes (killed on any exit), HTTP over the Unix socket with libcurl, raw socket
- * exchanges, generated documents, index jobs. Included by exactly one test per binary. */
+ * exchanges, generated documents, index jobs, and a test's folder (dtest_prepare: its paths;
+ * dtest_seed: an index made without the daemon; dtest_start: the daemon on them). Included by
+ * exactly one test per binary. */
 #ifndef RAGD_TEST_DAEMON_HARNESS_H
 #define RAGD_TEST_DAEMON_HARNESS_H
 #include "check.h"
@@ -243,7 +245,8 @@ static inline void make_docs(const char *dir, const char *name, int n) {
     }
 }
 
-/* Polls a job until it leaves queued/running; the job object. */
+/* Polls a job until it leaves queued/running; the job object. A 503 (the queue was full, or
+ * the poll waited past the deadline behind a busy worker) is asked again, as its Retry-After says. */
 static inline json_t *wait_job(const char *sock, json_int_t id, double timeout) {
     char path[64];
     snprintf(path, sizeof path, "/v1/jobs/%lld", (long long)id);
@@ -254,7 +257,7 @@ static inline json_t *wait_job(const char *sock, json_int_t id, double timeout) 
         json_decref(j);
         j = jreq(sock, "GET", path, NULL, &st);
         const char *s = json_string_value(json_object_get(j, "state"));
-        if (!s || (strcmp(s, "queued") && strcmp(s, "running"))) return j;
+        if (st != 503 && (!s || (strcmp(s, "queued") && strcmp(s, "running")))) return j;
         usleep(50000);
     }
     return j;
@@ -267,6 +270,42 @@ static inline json_int_t submit_index(const char *sock, const char *path, long *
     json_int_t id = json_integer_value(json_object_get(j, "job"));
     json_decref(j);
     return id;
+}
+
+/* ---- one test's folder ---- */
+
+/* tmp/NAME and the paths a daemon test uses in it: NAME/idx, NAME/docs, the socket. */
+typedef struct { char dir[256], idx[300], docs[300], sock[108]; } dtest;
+
+/* Makes tmp/NAME (0700) and fills t; the socket is NAME/sock_name ("ragd.sock",
+ * "run/ragd.sock", ...). A path too long is CHECKed; 0, or -1. */
+static inline int dtest_prepare(dtest *t, const char *name, const char *sock_name) {
+    memset(t, 0, sizeof *t);
+    int n = snprintf(t->dir, sizeof t->dir, "%s/%s", tmp, name);
+    int ok = n > 0 && (size_t)n < sizeof t->dir;
+    ok = ok && (size_t)snprintf(t->idx, sizeof t->idx, "%s/idx", t->dir) < sizeof t->idx;
+    ok = ok && (size_t)snprintf(t->docs, sizeof t->docs, "%s/docs", t->dir) < sizeof t->docs;
+    ok = ok && (size_t)snprintf(t->sock, sizeof t->sock, "%s/%s", t->dir, sock_name) < sizeof t->sock;
+    CHECKF(ok, "test paths under %s/%s too long", tmp, name);
+    if (!ok) return -1;
+    rg_mkdir_p(t->dir, 0700);
+    return 0;
+}
+
+/* n generated documents in NAME/folder (make_docs), indexed into t->idx without a daemon.
+ * A failure is CHECKed; 0, or -1. */
+static inline int dtest_seed(const dtest *t, const char *folder, int n) {
+    make_docs(t->dir, folder, n);
+    int rc = run_cmd("RAGD_NO_DAEMON=1 '%s' --index '%s' index --quiet '%s/%s' 2>/dev/null", ragd_bin, t->idx, t->dir, folder);
+    CHECKF(rc == 0, "seeding %s/%s: ragd index exited %d", t->dir, folder, rc);
+    return rc == 0 ? 0 : -1;
+}
+
+/* start_daemon on t's paths; CHECKs that it started (naming its log when not). */
+static inline daemon_t dtest_start(const dtest *t, const char *const *args) {
+    daemon_t d = start_daemon(t->dir, t->idx, t->sock, args);
+    CHECKF(d.pid > 0, "daemon did not start (see %.200s)", d.log);
+    return d;
 }
 
 

@@ -9,13 +9,8 @@
 #include "core/doc.h"
 #include "generate/answer_format.h"
 #include "serve/ask_llm.h"
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdatomic.h>
+#include "fake_http.h"
 #include <stdint.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 static rg_table *table;
 static rg_ev_table ev_tables[1];
@@ -213,17 +208,7 @@ static void test_high_confidence_keeps_reasoner(void) {
 
 /* ---- a scripted OpenAI-compatible server ---- */
 
-static int listen_fd = -1, port;
-static atomic_int stop_server;
-
-static void send_str(int fd, const char *s) {
-    size_t n = strlen(s);
-    while (n) {
-        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-        if (w <= 0) return;
-        s += w; n -= (size_t)w;
-    }
-}
+static fh_server srv;
 
 /* The request's "model" picks the reply. */
 static const struct { const char *model, *content; } REPLIES[] = {
@@ -236,66 +221,33 @@ static const struct { const char *model, *content; } REPLIES[] = {
     {"offtopic", "[P2] The board met four times."},
 };
 
-static void handle(int fd) {
-    char req[65536];
-    size_t n = 0;
-    char *hend = NULL;
-    while (n < sizeof req - 1) {
-        ssize_t r = recv(fd, req + n, sizeof req - 1 - n, 0);
-        if (r <= 0) break;
-        n += (size_t)r;
-        req[n] = 0;
-        if ((hend = strstr(req, "\r\n\r\n")) != NULL) {
-            char *cl = strcasestr(req, "content-length:");
-            size_t want = cl ? (size_t)atol(cl + 15) : 0;
-            if (n - (size_t)(hend + 4 - req) >= want) break;
-        }
-    }
-    req[n] = 0;
-    const char *m = hend ? strstr(hend, "\"model\":\"") : NULL;
-    char model[32] = "";
-    if (m) { m += 9; size_t k = strcspn(m, "\""); snprintf(model, sizeof model, "%.*s", (int)(k < 31 ? k : 31), m); }
-    int stream = hend && strstr(hend, "\"stream\":true");
+static void handle(fh_server *s, const fh_request *req, int fd, void *ud) {
+    (void)s; (void)ud;
+    char model[32];
+    fh_body_str(req, "model", model, sizeof model);
     const char *content = NULL;
     for (size_t i = 0; i < sizeof REPLIES / sizeof *REPLIES; i++) if (!strcmp(model, REPLIES[i].model)) content = REPLIES[i].content;
     /* the prompt must carry the evidence with its ids */
-    if (!hend || !strstr(hend, "[T1]") || !strstr(hend, "[P2] The board met four times.") || !strstr(hend, "r1: c0 Revenue | c1 1,452.4")) content = NULL;
-    char body[1024];
+    if (!strstr(req->body, "[T1]") || !strstr(req->body, "[P2] The board met four times.") ||
+        !strstr(req->body, "r1: c0 Revenue | c1 1,452.4")) content = NULL;
     if (!content) {
-        send_str(fd, "HTTP/1.1 404 X\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
-    } else if (stream) {
-        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n");
-        size_t half = strlen(content) / 2;
-        snprintf(body, sizeof body, "data: {\"choices\":[{\"delta\":{\"content\":\"%.*s\"}}]}\n\n", (int)half, content);
-        send_str(fd, body);
-        snprintf(body, sizeof body, "data: {\"choices\":[{\"delta\":{\"content\":\"%s\"}}]}\n\ndata: [DONE]\n\n", content + half);
-        send_str(fd, body);
+        fh_reply_json(fd, 404, "{}");
+    } else if (fh_body_true(req, "stream")) {   /* in two pieces */
+        char half[256];
+        snprintf(half, sizeof half, "%.*s", (int)(strlen(content) / 2), content);
+        fh_sse_start(fd);
+        fh_chat_delta(fd, half);
+        fh_chat_delta(fd, content + strlen(half));
+        fh_send_str(fd, "data: [DONE]\n\n");
     } else {
-        char json[512];
-        snprintf(json, sizeof json, "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"%s\"},"
-                 "\"finish_reason\":\"stop\"}]}", content);
-        snprintf(body, sizeof body, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                 "Connection: close\r\n\r\n%s", strlen(json), json);
-        send_str(fd, body);
+        fh_chat_reply(fd, content);
     }
-    close(fd);
-}
-
-static void *server(void *arg) {
-    (void)arg;
-    while (!atomic_load(&stop_server)) {
-        int fd = accept(listen_fd, NULL, NULL);
-        if (fd < 0) continue;
-        if (atomic_load(&stop_server)) { close(fd); break; }
-        handle(fd);
-    }
-    return NULL;
 }
 
 /* Asks the scripted server (model name = behaviour); returns the answer object. */
 static json_t *ask_remote_q(const char *model, const char *q, rg_ask_token_cb cb, void *ud) {
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", port);
+    fh_url(&srv, "/v1", url, sizeof url);
     rg_generator_config c = {.spec = "remote", .remote_url = url, .remote_model = model, .keep_confidence = 1.01};
     rg_generator *g = rg_generator_open(&c);
     if (!g) return NULL;
@@ -387,28 +339,15 @@ int main(void) {
     } else {
         SKIP(test_tiny_model, "tests/models/tiny-qwen2-f32.gguf missing (scripts/make_tiny_llama.py)");
     }
-    listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(listen_fd, 16) != 0 ||
-        getsockname(listen_fd, (struct sockaddr *)&a, &al) != 0) {
+    if (fh_start(&srv, handle, NULL) != 0) {
         printf("not ok server: cannot listen on 127.0.0.1\n");
         return 1;
     }
-    port = ntohs(a.sin_port);
-    pthread_t th;
-    pthread_create(&th, NULL, server, NULL);
     RUN(test_remote_span);
     RUN(test_remote_stream);
     RUN(test_remote_program);
     RUN(test_remote_rejected);
-    atomic_store(&stop_server, 1);
-    int w = socket(AF_INET, SOCK_STREAM, 0);   /* wake accept() */
-    a.sin_port = htons((uint16_t)port);
-    if (connect(w, (struct sockaddr *)&a, sizeof a) != 0) fprintf(stderr, "wake failed\n");
-    close(w);
-    pthread_join(th, NULL);
-    close(listen_fd);
+    fh_stop(&srv);
     rg_table_free(table);
     TESTS_DONE();
 }

@@ -6,23 +6,18 @@
 
 
 static void test_endpoints(void) {
-    char idx[700], sock[100], docs[700];
-    snprintf(idx, sizeof idx, "%s/e/idx", tmp);
-    snprintf(sock, sizeof sock, "%s/e/run/ragd.sock", tmp);
-    snprintf(docs, sizeof docs, "%s/e/docs", tmp);
-    char edir[700];
-    snprintf(edir, sizeof edir, "%s/e", tmp);
-    rg_mkdir_p(edir, 0700);
-    make_docs(edir, "docs", 20);
+    dtest t;
+    if (dtest_prepare(&t, "e", "run/ragd.sock") != 0) return;
+    const char *idx = t.idx, *sock = t.sock, *docs = t.docs;
+    make_docs(t.dir, "docs", 20);
     const char *args[] = {"--allow-root", docs, "--quiet", NULL};
-    daemon_t d = start_daemon(edir, idx, sock, args);
-    CHECKF(d.pid > 0, "daemon did not start (see %.200s)", d.log);
+    daemon_t d = dtest_start(&t, args);
     if (d.pid <= 0) return;
     struct stat st;
     CHECK(stat(sock, &st) == 0 && S_ISSOCK(st.st_mode));
     CHECKF((st.st_mode & 0777) == 0600, "socket mode %o", (unsigned)(st.st_mode & 0777));
-    char rundir[700];
-    snprintf(rundir, sizeof rundir, "%s/e/run", tmp);
+    char rundir[300];
+    snprintf(rundir, sizeof rundir, "%s/run", t.dir);
     CHECK(stat(rundir, &st) == 0 && (st.st_mode & 0777) == 0700);
 
     long s;
@@ -165,16 +160,11 @@ static void test_endpoints(void) {
 }
 
 static void test_bad_requests(void) {
-    char dir[700], idx[700], sock[100];
-    snprintf(dir, sizeof dir, "%s/b", tmp);
-    snprintf(idx, sizeof idx, "%s/b/idx", tmp);
-    snprintf(sock, sizeof sock, "%s/b/ragd.sock", tmp);
-    rg_mkdir_p(dir, 0700);
-    make_docs(dir, "docs", 3);
-    { long long rc_ = run_cmd("RAGD_NO_DAEMON=1 '%s' --index '%s' index --quiet '%s/docs' 2>/dev/null", ragd_bin, idx, dir); CHECK_INT(rc_, 0); }
+    dtest t;
+    if (dtest_prepare(&t, "b", "ragd.sock") != 0 || dtest_seed(&t, "docs", 3) != 0) return;
+    const char *sock = t.sock;
     const char *args[] = {"--timeout", "2", "--request-timeout", "3", "--quiet", NULL};
-    daemon_t d = start_daemon(dir, idx, sock, args);
-    CHECK(d.pid > 0);
+    daemon_t d = dtest_start(&t, args);
     if (d.pid <= 0) return;
     long s;
     json_t *j;
@@ -270,16 +260,12 @@ static void test_bad_requests(void) {
 }
 
 static void test_socket_safety(void) {
-    char dir[700], idx[700], sock[700], log[800];
-    snprintf(dir, sizeof dir, "%s/s", tmp);
-    snprintf(idx, sizeof idx, "%s/s/idx", tmp);
-    snprintf(sock, sizeof sock, "%s/s/run/ragd.sock", tmp);
-    rg_mkdir_p(dir, 0700);
-    make_docs(dir, "docs", 2);
-    { long long rc_ = run_cmd("RAGD_NO_DAEMON=1 '%s' --index '%s' index --quiet '%s/docs' 2>/dev/null", ragd_bin, idx, dir); CHECK_INT(rc_, 0); }
+    dtest t;
+    if (dtest_prepare(&t, "s", "run/ragd.sock") != 0 || dtest_seed(&t, "docs", 2) != 0) return;
+    const char *dir = t.dir, *idx = t.idx, *sock = t.sock;
+    char log[800];
     const char *q[] = {"--quiet", NULL};
-    daemon_t d = start_daemon(dir, idx, sock, q);
-    CHECK(d.pid > 0);
+    daemon_t d = dtest_start(&t, q);
     /* A second daemon does not steal a live socket. */
     snprintf(log, sizeof log, "%s/second.log", dir);
     { long long rc_ = run_cmd("'%s' --index '%s' serve --socket '%s' 2>'%s'", ragd_bin, idx, sock, log); CHECK_INT(rc_, 1); }
@@ -292,12 +278,12 @@ static void test_socket_safety(void) {
     waitpid(d.pid, NULL, 0);
     forget(d.pid);
     CHECK(access(sock, F_OK) == 0);
-    d = start_daemon(dir, idx, sock, q);
-    CHECK(d.pid > 0 && socket_answers(sock));
+    d = dtest_start(&t, q);
+    CHECK(socket_answers(sock));
     { long long rc_ = stop_daemon(&d); CHECK_INT(rc_, 0); }
     /* A group/world-writable socket directory is refused. */
     char wdir[700], wsock[800];
-    snprintf(wdir, sizeof wdir, "%s/s/open", tmp);
+    snprintf(wdir, sizeof wdir, "%s/open", dir);
     mkdir(wdir, 0777);
     chmod(wdir, 0777);
     snprintf(wsock, sizeof wsock, "%s/ragd.sock", wdir);
@@ -307,8 +293,7 @@ static void test_socket_safety(void) {
     free(msg);
     /* A peer not on the allow list is refused. */
     const char *deny[] = {"--no-default-allow", "--allow-uid", "12345", "--quiet", NULL};
-    d = start_daemon(dir, idx, sock, deny);
-    CHECK(d.pid > 0);   /* start_daemon's health probe is refused: it waits, then returns */
+    d = dtest_start(&t, deny);   /* start_daemon's health probe is refused: it waits, then returns */
     long s;
     json_t *j = jreq(sock, "GET", "/v1/health", NULL, &s);
     CHECK_INT(s, 403);
@@ -318,15 +303,13 @@ static void test_socket_safety(void) {
     /* Another uid through a group socket: nobody/nogroup with 0660, refused then allowed. */
     if (getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0 && access("/usr/bin/curl", X_OK) == 0) {
         char gsock[800];
-        snprintf(gsock, sizeof gsock, "%s/s/grp/ragd.sock", tmp);
+        snprintf(gsock, sizeof gsock, "%s/grp/ragd.sock", dir);
         char gdir[800];
-        snprintf(gdir, sizeof gdir, "%s/s/grp", tmp);
+        snprintf(gdir, sizeof gdir, "%s/grp", dir);
         mkdir(gdir, 0750);
         chown(gdir, 0, 65534);
         chmod(tmp, 0711);
-        char sdir[800];
-        snprintf(sdir, sizeof sdir, "%s/s", tmp);
-        chmod(sdir, 0711);
+        chmod(dir, 0711);
         const char *grp[] = {"--socket-group", "nogroup", "--quiet", NULL};
         d = start_daemon(dir, idx, gsock, grp);
         CHECK(d.pid > 0);
@@ -334,10 +317,10 @@ static void test_socket_safety(void) {
         CHECK(stat(gsock, &st) == 0 && (st.st_mode & 0777) == 0660 && st.st_gid == 65534);
         char cmd[2000];
         snprintf(cmd, sizeof cmd, "setpriv --reuid=65534 --regid=65534 --clear-groups curl -s -o /dev/null -w '%%{http_code}' "
-                 "--unix-socket '%s' http://x/v1/health > '%s/s/code.txt' 2>/dev/null", gsock, tmp);
+                 "--unix-socket '%s' http://x/v1/health > '%s/code.txt' 2>/dev/null", gsock, dir);
         run_cmd("%s", cmd);
         char cf[800];
-        snprintf(cf, sizeof cf, "%s/s/code.txt", tmp);
+        snprintf(cf, sizeof cf, "%s/code.txt", dir);
         char *code = rg_read_file(cf, 64, NULL);
         CHECKF(code && strcmp(code, "403") == 0, "nobody got %s", code ? code : "(nothing)");
         free(code);
@@ -349,7 +332,7 @@ static void test_socket_safety(void) {
         CHECKF(code && strcmp(code, "200") == 0, "allowed nobody got %s", code ? code : "(nothing)");
         free(code);
         { long long rc_ = stop_daemon(&d); CHECK_INT(rc_, 0); }
-        chmod(sdir, 0700);
+        chmod(dir, 0700);
         chmod(tmp, 0700);
     } else {
         printf("# other-uid check skipped (needs root and setpriv)\n");
@@ -358,14 +341,11 @@ static void test_socket_safety(void) {
 
 /* systemd: the socket passed as fd 3 with LISTEN_FDS/LISTEN_PID, READY=1 on NOTIFY_SOCKET. */
 static void test_systemd(void) {
-    char dir[700], idx[700], sock[100], nsock[100];
-    snprintf(dir, sizeof dir, "%s/sd", tmp);
-    snprintf(idx, sizeof idx, "%s/sd/idx", tmp);
-    snprintf(sock, sizeof sock, "%s/sd/activated.sock", tmp);
-    snprintf(nsock, sizeof nsock, "%s/sd/notify.sock", tmp);
-    rg_mkdir_p(dir, 0700);
-    make_docs(dir, "docs", 2);
-    { long long rc_ = run_cmd("RAGD_NO_DAEMON=1 '%s' --index '%s' index --quiet '%s/docs' 2>/dev/null", ragd_bin, idx, dir); CHECK_INT(rc_, 0); }
+    dtest t;
+    if (dtest_prepare(&t, "sd", "activated.sock") != 0 || dtest_seed(&t, "docs", 2) != 0) return;
+    const char *dir = t.dir, *idx = t.idx, *sock = t.sock;
+    char nsock[108];
+    CHECK((size_t)snprintf(nsock, sizeof nsock, "%s/notify.sock", dir) < sizeof nsock);
     int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof a.sun_path, "%s", sock);
@@ -408,18 +388,16 @@ static void test_systemd(void) {
 /* The search reply is written as text (daemon_handlers.c): quotes, backslashes, control
  * characters and non-ASCII text come back exactly, and the scores read back as reals. */
 static void test_search_json(void) {
-    char dir[700], idx[700], sock[100], docs[700], f[800];
-    snprintf(dir, sizeof dir, "%s/j", tmp);
-    snprintf(idx, sizeof idx, "%s/j/idx", tmp);
-    snprintf(sock, sizeof sock, "%s/j/ragd.sock", tmp);
-    snprintf(docs, sizeof docs, "%s/j/docs", tmp);
+    dtest t;
+    if (dtest_prepare(&t, "j", "ragd.sock") != 0) return;
+    const char *sock = t.sock, *docs = t.docs;
+    char f[800];
     rg_mkdir_p(docs, 0700);
     snprintf(f, sizeof f, "%s/odd \"name\".txt", docs);
     const char *text = "Zebrafish \"quoted\" back\\slash caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\x9f end";
     test_write_file(f, text);
     const char *args[] = {"--allow-root", docs, "--quiet", NULL};
-    daemon_t d = start_daemon(dir, idx, sock, args);
-    CHECKF(d.pid > 0, "daemon did not start (see %.200s)", d.log);
+    daemon_t d = dtest_start(&t, args);
     if (d.pid <= 0) return;
     long s;
     json_int_t id = submit_index(sock, docs, &s);

@@ -73,21 +73,16 @@ static void *load_client(void *arg) {
 }
 
 static void test_load_during_index(void) {
-    char dir[700], idx[700], sock[700], docs[700];
-    snprintf(dir, sizeof dir, "%s/l", tmp);
-    snprintf(idx, sizeof idx, "%s/l/idx", tmp);
-    snprintf(sock, sizeof sock, "%s/l/ragd.sock", tmp);
-    snprintf(docs, sizeof docs, "%s/l/docs", tmp);
-    rg_mkdir_p(dir, 0700);
-    make_docs(dir, "seed", 50);
-    make_docs(dir, "docs", 1000);
-    { long long rc_ = run_cmd("RAGD_NO_DAEMON=1 '%s' --index '%s' index --quiet '%s/seed' 2>/dev/null", ragd_bin, idx, dir); CHECK_INT(rc_, 0); }
-    const char *args[] = {"--allow-root", dir, "--quiet", "--max-queue", "256", NULL};
-    daemon_t d = start_daemon(dir, idx, sock, args);
-    CHECK(d.pid > 0);
+    dtest t;
+    if (dtest_prepare(&t, "l", "ragd.sock") != 0) return;
+    const char *idx = t.idx, *sock = t.sock;
+    make_docs(t.dir, "docs", 1000);
+    if (dtest_seed(&t, "seed", 50) != 0) return;
+    const char *args[] = {"--allow-root", t.dir, "--quiet", "--max-queue", "256", NULL};
+    daemon_t d = dtest_start(&t, args);
     if (d.pid <= 0) return;
     long s;
-    json_int_t job = submit_index(sock, docs, &s);
+    json_int_t job = submit_index(sock, t.docs, &s);
     CHECK_INT(s, 202);
     int per = SANITIZED ? 100 : 500;
     const char *env = getenv("RAGD_DAEMON_LOAD");
@@ -133,12 +128,9 @@ static void test_load_during_index(void) {
 
 /* kill -9 during an index job: the index stays sound and the job can be run again. */
 static void test_kill9_during_job(void) {
-    char dir[700], idx[700], sock[700], docs[700];
-    snprintf(dir, sizeof dir, "%s/k", tmp);
-    snprintf(idx, sizeof idx, "%s/k/idx", tmp);
-    snprintf(sock, sizeof sock, "%s/k/ragd.sock", tmp);
-    snprintf(docs, sizeof docs, "%s/k/docs", tmp);
-    rg_mkdir_p(dir, 0700);
+    dtest t;
+    if (dtest_prepare(&t, "k", "ragd.sock") != 0) return;
+    const char *dir = t.dir, *idx = t.idx, *sock = t.sock, *docs = t.docs;
     /* The writer commits in batches (RG_BATCH_DOCS sources, index/store.h): the kill comes
      * once the first batch is in, so the re-run finds those unchanged. */
 #ifdef RG_BATCH_DOCS
@@ -148,8 +140,7 @@ static void test_kill9_during_job(void) {
 #endif
     make_docs(dir, "docs", ndocs);
     const char *args[] = {"--allow-root", dir, "--quiet", NULL};
-    daemon_t d = start_daemon(dir, idx, sock, args);
-    CHECK(d.pid > 0);
+    daemon_t d = dtest_start(&t, args);
     if (d.pid <= 0) return;
     long s;
     json_int_t job = submit_index(sock, docs, &s);
@@ -168,8 +159,7 @@ static void test_kill9_during_job(void) {
     waitpid(d.pid, NULL, 0);
     forget(d.pid);
     { long long rc_ = run_cmd("RAGD_NO_DAEMON=1 '%s' --index '%s' status --check >/dev/null 2>&1", ragd_bin, idx); CHECK_INT(rc_, 0); }
-    d = start_daemon(dir, idx, sock, args);
-    CHECK(d.pid > 0);
+    d = dtest_start(&t, args);
     if (d.pid <= 0) return;
     job = submit_index(sock, docs, &s);
     json_t *j = wait_job(sock, job, 120);
@@ -180,7 +170,7 @@ static void test_kill9_during_job(void) {
     json_decref(j);
     /* SIGTERM during a job: exits 0 in time, cancels the job, removes the socket. */
     char more[700];
-    snprintf(more, sizeof more, "%s/k/more", tmp);
+    snprintf(more, sizeof more, "%s/more", dir);
     make_docs(dir, "more", 300);
     job = submit_index(sock, more, &s);
     usleep(300000);
@@ -201,21 +191,16 @@ static void *async_main(void *p) {
 }
 
 static void test_queue_full(void) {
-    char dir[700], idx[700], sock[100], docs[700];
-    snprintf(dir, sizeof dir, "%s/q", tmp);
-    snprintf(idx, sizeof idx, "%s/q/idx", tmp);
-    snprintf(sock, sizeof sock, "%s/q/ragd.sock", tmp);
-    snprintf(docs, sizeof docs, "%s/q/docs", tmp);
-    rg_mkdir_p(dir, 0700);
-    make_docs(dir, "seed", 5);
-    make_docs(dir, "docs", 8000);   /* enough that the job (batched: ~3,000 docs/s) still holds the writer 2 s later */
-    { long long rc_ = run_cmd("RAGD_NO_DAEMON=1 '%s' --index '%s' index --quiet '%s/seed' 2>/dev/null", ragd_bin, idx, dir); CHECK_INT(rc_, 0); }
-    const char *args[] = {"--allow-root", dir, "--workers", "1", "--max-queue", "1", "--deadline", "2", "--quiet", NULL};
-    daemon_t d = start_daemon(dir, idx, sock, args);
-    CHECK(d.pid > 0);
+    dtest t;
+    if (dtest_prepare(&t, "q", "ragd.sock") != 0) return;
+    const char *sock = t.sock;
+    make_docs(t.dir, "docs", 8000);   /* enough that the job (batched: ~3,000 docs/s) still holds the writer 2 s later */
+    if (dtest_seed(&t, "seed", 5) != 0) return;
+    const char *args[] = {"--allow-root", t.dir, "--workers", "1", "--max-queue", "1", "--deadline", "2", "--quiet", NULL};
+    daemon_t d = dtest_start(&t, args);
     if (d.pid <= 0) return;
     long s;
-    json_int_t job = submit_index(sock, docs, &s);
+    json_int_t job = submit_index(sock, t.docs, &s);
     CHECK_INT(s, 202);
     usleep(100000);
     async_req del = {sock, "DELETE", "/v1/documents/seed-sub%2Fdoc0001.txt", NULL, 0};

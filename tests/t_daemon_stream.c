@@ -7,94 +7,30 @@
  * mid-stream stops the model's request and leaves the daemon answering; the per-request
  * deadline cuts a slow model off and the reasoner's answer stands. */
 #include "daemon_harness.h"
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include "fake_http.h"
 
-/* ---- a scripted chat-completions server: PIECES pieces, one every DELAY seconds ---- */
+/* ---- a scripted chat-completions server: srv_pieces pieces, one every srv_delay_ms ---- */
 
-static int srv_fd = -1, srv_port;
-static atomic_int srv_pieces = 4, srv_delay_ms = 150, srv_sent, srv_cut, srv_requests, srv_stop;
+static fh_server srv;
+static atomic_int srv_pieces = 4, srv_delay_ms = 150, srv_sent, srv_cut;
 static const char *const piece_text[] = {"[P1]", " Northwind", " sold", " small", " boats"};
 
-static int send_str(int fd, const char *s) {
-    size_t n = strlen(s);
-    while (n) {
-        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-        if (w <= 0) return -1;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static void serve_one(int fd) {
-    char req[16384];
-    size_t n = 0;
-    char *hend = NULL;
-    while (!hend && n + 1 < sizeof req) {   /* headers, then the body its Content-Length gives */
-        ssize_t r = recv(fd, req + n, sizeof req - 1 - n, 0);
-        if (r <= 0) return;
-        n += (size_t)r;
-        req[n] = 0;
-        hend = strstr(req, "\r\n\r\n");
-    }
-    if (!hend) return;
-    const char *cl = strcasestr(req, "Content-Length:");
-    size_t want = cl ? (size_t)strtoul(cl + 15, NULL, 10) : 0, have = n - (size_t)(hend + 4 - req);
-    while (have < want && n + 1 < sizeof req) {
-        ssize_t r = recv(fd, req + n, sizeof req - 1 - n, 0);
-        if (r <= 0) return;
-        n += (size_t)r;
-        have += (size_t)r;
-    }
-    atomic_fetch_add(&srv_requests, 1);
-    if (!strstr(hend, "\"stream\":true") && !strstr(hend, "\"stream\": true")) {   /* one JSON answer */
-        char out[1024], text[256] = "";
-        int np = atomic_load(&srv_pieces);
+static void serve_one(fh_server *s, const fh_request *req, int fd, void *ud) {
+    (void)ud;
+    int np = atomic_load(&srv_pieces);
+    if (!fh_body_true(req, "stream")) {   /* one JSON answer */
+        char text[256] = "";
         for (int i = 0; i < np && i < 5; i++) strcat(text, piece_text[i]);
-        const char *body = "{\"id\":\"x\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"%s\"},"
-                           "\"finish_reason\":\"stop\"}]}";
-        char js[600];
-        snprintf(js, sizeof js, body, text);
-        snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                 "Connection: close\r\n\r\n%s", strlen(js), js);
-        send_str(fd, out);
+        fh_chat_reply(fd, text);
         return;
     }
-    if (send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n") != 0) return;
-    int np = atomic_load(&srv_pieces);
+    if (fh_sse_start(fd) != 0) return;
     for (int i = 0; i < np; i++) {
-        char ev[256];
-        const char *t = i < 5 ? piece_text[i] : " again";
-        snprintf(ev, sizeof ev, "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"}}]}\n\n", t);
-        if (send_str(fd, ev) != 0) { atomic_store(&srv_cut, 1); return; }
+        if (fh_chat_delta(fd, i < 5 ? piece_text[i] : " again") != 0) { atomic_store(&srv_cut, 1); return; }
         atomic_fetch_add(&srv_sent, 1);
-        usleep((useconds_t)atomic_load(&srv_delay_ms) * 1000);
+        fh_sleep(s, atomic_load(&srv_delay_ms));
     }
-    send_str(fd, "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
-}
-
-static void *server_main(void *arg) {
-    (void)arg;
-    while (!atomic_load(&srv_stop)) {
-        struct pollfd p = {srv_fd, POLLIN, 0};
-        if (poll(&p, 1, 100) <= 0) continue;
-        int c = accept(srv_fd, NULL, NULL);
-        if (c < 0) continue;
-        serve_one(c);
-        close(c);
-    }
-    return NULL;
-}
-
-static int server_start(pthread_t *th) {
-    srv_fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    if (bind(srv_fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(srv_fd, 8) != 0 ||
-        getsockname(srv_fd, (struct sockaddr *)&a, &al) != 0) return -1;
-    srv_port = ntohs(a.sin_port);
-    return pthread_create(th, NULL, server_main, NULL);
+    fh_send_str(fd, "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
 }
 
 /* ---- an SSE client on the Unix socket that notes when each event arrived ---- */
@@ -143,7 +79,7 @@ static int sse_ask(const char *sock, const char *body, int hang_up_after, double
     char head[512];
     snprintf(head, sizeof head, "POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
              "Content-Length: %zu\r\nConnection: close\r\n\r\n", strlen(body));
-    if (send_str(fd, head) != 0 || send_str(fd, body) != 0) { close(fd); return -1; }
+    if (fh_send_str(fd, head) != 0 || fh_send_str(fd, body) != 0) { close(fd); return -1; }
     rg_buf in = {0}, text = {0};
     int headers = 0, ended = 0, rc = -1;
     double end = rg_now() + timeout;
@@ -229,17 +165,14 @@ static void test_stream_local(void) {
         printf("skip test_stream_local: tests/models/tiny-qwen2-f32.gguf missing\n");
         return;
     }
-    char dir[700], idx[800], sock[120], docs[800];
-    snprintf(dir, sizeof dir, "%s/l", tmp);
-    snprintf(idx, sizeof idx, "%s/idx", dir);
-    snprintf(sock, sizeof sock, "%s/l/ragd.sock", tmp);
-    snprintf(docs, sizeof docs, "%s/docs", dir);
+    dtest t;
+    if (dtest_prepare(&t, "l", "ragd.sock") != 0) return;
+    const char *sock = t.sock, *docs = t.docs;
     make_tiny_docs(docs);
     setenv("RAGD_GENERATOR", model, 1);
     const char *args[] = {"--allow-root", docs, "--quiet", NULL};
-    daemon_t d = start_daemon(dir, idx, sock, args);
+    daemon_t d = dtest_start(&t, args);
     unsetenv("RAGD_GENERATOR");
-    CHECKF(d.pid > 0, "daemon did not start (see %.200s)", d.log);
     if (d.pid <= 0) return;
     index_tiny(sock, docs);
 
@@ -281,26 +214,24 @@ static void test_stream_local(void) {
 
 /* ---- a slow remote model ---- */
 
-static daemon_t start_remote_daemon(const char *dir, const char *idx, const char *sock, const char *docs, const char *deadline) {
+static daemon_t start_remote_daemon(const dtest *t, const char *deadline) {
     char conf[800], text[300];
-    snprintf(conf, sizeof conf, "%s/ragd.conf", dir);
-    snprintf(text, sizeof text, "generator = remote\nremote_url = http://127.0.0.1:%d/v1\nremote_model = m\n", srv_port);
-    rg_mkdir_p(dir, 0755);
+    snprintf(conf, sizeof conf, "%s/ragd.conf", t->dir);
+    snprintf(text, sizeof text, "generator = remote\nremote_url = http://127.0.0.1:%d/v1\nremote_model = m\n", srv.port);
     test_write_file(conf, text);
     const char *global[] = {"--config", conf, NULL};
-    const char *args[] = {"--allow-root", docs, "--quiet", "--deadline", deadline, NULL};
-    return start_daemon_g(dir, idx, sock, global, args);
+    const char *args[] = {"--allow-root", t->docs, "--quiet", "--deadline", deadline, NULL};
+    daemon_t d = start_daemon_g(t->dir, t->idx, t->sock, global, args);
+    CHECKF(d.pid > 0, "daemon did not start (see %.200s)", d.log);
+    return d;
 }
 
 static void test_stream_remote(void) {
-    char dir[700], idx[800], sock[120], docs[800];
-    snprintf(dir, sizeof dir, "%s/r", tmp);
-    snprintf(idx, sizeof idx, "%s/idx", dir);
-    snprintf(sock, sizeof sock, "%s/r/ragd.sock", tmp);
-    snprintf(docs, sizeof docs, "%s/docs", dir);
+    dtest t;
+    if (dtest_prepare(&t, "r", "ragd.sock") != 0) return;
+    const char *sock = t.sock, *docs = t.docs;
     make_tiny_docs(docs);
-    daemon_t d = start_remote_daemon(dir, idx, sock, docs, "30");
-    CHECKF(d.pid > 0, "daemon did not start (see %.200s)", d.log);
+    daemon_t d = start_remote_daemon(&t, "30");
     if (d.pid <= 0) return;
     index_tiny(sock, docs);
     char body[512];
@@ -359,8 +290,7 @@ static void test_stream_remote(void) {
     CHECK_INT(stop_daemon(&d), 0);
 
     /* The per-request deadline (1 s) stops a model that would take 4 s: the reasoner answers. */
-    d = start_remote_daemon(dir, idx, sock, docs, "1");
-    CHECKF(d.pid > 0, "daemon did not start (see %.200s)", d.log);
+    d = start_remote_daemon(&t, "1");
     if (d.pid <= 0) return;
     atomic_store(&srv_pieces, 40);
     atomic_store(&srv_delay_ms, 100);
@@ -383,14 +313,12 @@ int main(int argc, char **argv) {
     (void)argc;
     if (harness_init(argv[0]) != 0) { printf("skip t_daemon_stream: no ragd binary or temp dir\n"); return 0; }
     unsetenv("RAGD_GENERATOR");
-    pthread_t srv;
-    int have_srv = server_start(&srv) == 0;
+    int have_srv = fh_start(&srv, serve_one, NULL) == 0;
     RUN(test_stream_local);
     if (have_srv) {
-        printf("# remote model at 127.0.0.1:%d\n", srv_port);
+        printf("# remote model at 127.0.0.1:%d\n", srv.port);
         RUN(test_stream_remote);
-        atomic_store(&srv_stop, 1);
-        pthread_join(srv, NULL);
+        fh_stop(&srv);
     } else printf("skip test_stream_remote: no loopback TCP\n");
     harness_done();
     TESTS_DONE();

@@ -3,75 +3,29 @@
 #include "check.h"
 #include "core/util.h"
 #include "generate/remote.h"
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "fake_http.h"
 
-static int listen_fd = -1, port;
-static atomic_int n_requests, stop_server;
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static char last_auth[256], last_body[4096];
+static fh_server srv;
 
-static void send_all(int fd, const char *s, size_t n) {
-    while (n) {
-        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-        if (w <= 0) return;
-        s += w; n -= (size_t)w;
-    }
-}
-static void send_str(int fd, const char *s) { send_all(fd, s, strlen(s)); }
+static const char *OK_TEXT = "Hello there";
 
-static void respond(int fd, int status, const char *extra_hdr, const char *body) {
-    char head[512];
-    snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-             "Connection: close\r\n%s\r\n", status, strlen(body), extra_hdr ? extra_hdr : "");
-    send_str(fd, head);
-    send_str(fd, body);
-}
-
-static const char *OK_BODY =
-    "{\"id\":\"x\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Hello there\"},"
-    "\"finish_reason\":\"stop\"}]}";
-
-static void handle(int fd) {
-    char req[8192];
-    size_t n = 0;
-    char *hend = NULL;
-    while (n < sizeof req - 1) {
-        ssize_t r = recv(fd, req + n, sizeof req - 1 - n, 0);
-        if (r <= 0) break;
-        n += (size_t)r;
-        req[n] = 0;
-        if ((hend = strstr(req, "\r\n\r\n")) != NULL) {
-            char *cl = strcasestr(req, "content-length:");
-            size_t want = cl ? (size_t)atol(cl + 15) : 0;
-            if (n - (size_t)(hend + 4 - req) >= want) break;
-        }
-    }
-    req[n] = 0;
-    atomic_fetch_add(&n_requests, 1);
-    pthread_mutex_lock(&mu);
-    last_auth[0] = 0;
-    char *a = strcasestr(req, "\r\nAuthorization: ");
-    if (a) { a += 17; size_t k = strcspn(a, "\r"); snprintf(last_auth, sizeof last_auth, "%.*s", (int)k, a); }
-    snprintf(last_body, sizeof last_body, "%s", hend ? hend + 4 : "");
-    pthread_mutex_unlock(&mu);
-    const char *m = hend ? strstr(hend, "\"model\":\"") : NULL;
-    char model[32] = "";
-    if (m) { m += 9; size_t k = strcspn(m, "\""); snprintf(model, sizeof model, "%.*s", (int)(k < 31 ? k : 31), m); }
+/* The request's "model" picks the reply; "retry" alternates 429 (Retry-After: 1) and 200. */
+static void handle(fh_server *s, const fh_request *req, int fd, void *ud) {
+    (void)ud;
+    char model[32];
+    fh_body_str(req, "model", model, sizeof model);
     static int retry_count;
-    if (!strcmp(model, "normal")) respond(fd, 200, NULL, OK_BODY);
+    if (!strcmp(model, "normal")) fh_chat_reply(fd, OK_TEXT);
     else if (!strcmp(model, "retry")) {
-        if (retry_count++ % 2 == 0) respond(fd, 429, "Retry-After: 1\r\n", "{\"error\":{\"message\":\"slow down\"}}");
-        else respond(fd, 200, NULL, OK_BODY);
-    } else if (!strcmp(model, "err500")) respond(fd, 500, NULL, "{\"error\":{\"message\":\"boom\"}}");
-    else if (!strcmp(model, "badjson")) respond(fd, 200, NULL, "{\"choices\": [ not json");
-    else if (!strcmp(model, "slow")) { usleep(1500 * 1000); respond(fd, 200, NULL, OK_BODY); }
+        if (retry_count++ % 2 == 0) {
+            const char *b = "{\"error\":{\"message\":\"slow down\"}}";
+            fh_reply(fd, 429, "Content-Type: application/json\r\nRetry-After: 1\r\n", b, strlen(b));
+        } else fh_chat_reply(fd, OK_TEXT);
+    } else if (!strcmp(model, "err500")) fh_reply_json(fd, 500, "{\"error\":{\"message\":\"boom\"}}");
+    else if (!strcmp(model, "badjson")) fh_reply_json(fd, 200, "{\"choices\": [ not json");
+    else if (!strcmp(model, "slow")) { fh_sleep(s, 1500); fh_chat_reply(fd, OK_TEXT); }
     else if (!strcmp(model, "stream") || !strcmp(model, "badstream")) {
-        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n");
+        fh_sse_start(fd);
         const char *ev[] = {
             ": keep-alive comment\n\n",
             "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n",
@@ -80,27 +34,21 @@ static void handle(int fd) {
             "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"length\"}]}\n\n",
             "data: [DONE]\n\n"};
         for (int i = 0; i < 6; i++) {
-            if (i == 3 && !strcmp(model, "badstream")) { send_str(fd, "data: {oops\n\n"); break; }
-            send_str(fd, ev[i]);
-            usleep(20 * 1000);
+            if (i == 3 && !strcmp(model, "badstream")) { fh_send_str(fd, "data: {oops\n\n"); break; }
+            fh_send_str(fd, ev[i]);
+            fh_sleep(s, 20);
         }
-    } else respond(fd, 404, NULL, "{\"error\":{\"message\":\"no such model\"}}");
-    close(fd);
+    } else fh_reply_json(fd, 404, "{\"error\":{\"message\":\"no such model\"}}");
 }
 
-static void *server(void *arg) {
-    (void)arg;
-    while (!atomic_load(&stop_server)) {
-        int fd = accept(listen_fd, NULL, NULL);
-        if (fd < 0) continue;
-        if (atomic_load(&stop_server)) { close(fd); break; }
-        handle(fd);
-    }
-    return NULL;
-}
+/* The last request's Authorization header ("" when none) and body, for assertions. */
+static fh_request last;
+static const char *last_auth(void) { const char *a = fh_header(&last, "Authorization"); return a ? a : ""; }
+static const char *last_body(void) { return last.body ? last.body : ""; }
+static void take_last(void) { fh_request_free(&last); fh_last(&srv, &last); }
 
 static rg_remote_config cfg_for(const char *model, char *url, size_t cap) {
-    snprintf(url, cap, "http://127.0.0.1:%d/v1/", port);
+    fh_url(&srv, "/v1/", url, cap);
     return (rg_remote_config){.base_url = url, .model = model, .api_key_env = "RAGD_TEST_KEY",
                               .timeout_s = 5, .max_retries = 2, .backoff_s = 0.05};
 }
@@ -117,19 +65,17 @@ static void test_normal(void) {
     CHECKF(s != NULL, "%s", rg_errmsg());
     CHECK_STR(s, "Hello there");
     CHECK_STR(fr, "stop");
-    pthread_mutex_lock(&mu);
-    CHECKF(strcmp(last_auth, "Bearer sekrit-123") == 0, "%s", last_auth);
-    CHECK(strstr(last_body, "\"max_tokens\":16") != NULL);
-    CHECK(strstr(last_body, "\"content\":\"say \\\"hi\\\"\"") != NULL);
-    CHECK(strstr(last_body, "\"stop\":[\"\\n\"]") != NULL);
-    pthread_mutex_unlock(&mu);
+    take_last();
+    CHECKF(strcmp(last_auth(), "Bearer sekrit-123") == 0, "%s", last_auth());
+    CHECK(strstr(last_body(), "\"max_tokens\":16") != NULL);
+    CHECK(strstr(last_body(), "\"content\":\"say \\\"hi\\\"\"") != NULL);
+    CHECK(strstr(last_body(), "\"stop\":[\"\\n\"]") != NULL);
     unsetenv("RAGD_TEST_KEY");
     free(s);
     free(fr);
     s = rg_remote_chat(&c, MSGS, 2, NULL, NULL, NULL, NULL);
-    pthread_mutex_lock(&mu);
-    CHECKF(last_auth[0] == 0, "%s", last_auth);        /* no key variable: no header */
-    pthread_mutex_unlock(&mu);
+    take_last();
+    CHECKF(last_auth()[0] == 0, "%s", last_auth());        /* no key variable: no header */
     free(s);
 }
 
@@ -154,10 +100,9 @@ static void test_stream(void) {
     CHECK_STR(col.buf, "Hello \xc3\xa9");
     CHECK_INT(col.calls, 2);
     CHECK_STR(fr, "length");
-    pthread_mutex_lock(&mu);
-    CHECK(strstr(last_body, "\"stream\":true") != NULL);
-    CHECK(strstr(last_body, "temperature") == NULL);
-    pthread_mutex_unlock(&mu);
+    take_last();
+    CHECK(strstr(last_body(), "\"stream\":true") != NULL);
+    CHECK(strstr(last_body(), "temperature") == NULL);
     free(s);
     free(fr);
 }
@@ -165,13 +110,13 @@ static void test_stream(void) {
 static void test_retry_after(void) {
     char url[128];
     rg_remote_config c = cfg_for("retry", url, sizeof url);
-    int before = atomic_load(&n_requests);
+    int before = fh_count(&srv);
     double t0 = rg_now();
     char *s = rg_remote_chat(&c, MSGS, 2, NULL, NULL, NULL, NULL);
     double dt = rg_now() - t0;
     CHECKF(s != NULL, "%s", rg_errmsg());
     CHECK_STR(s, "Hello there");
-    CHECK_INT(atomic_load(&n_requests) - before, 2);
+    CHECK_INT(fh_count(&srv) - before, 2);
     CHECKF(dt >= 0.9, "waited %.2f s, Retry-After said 1", dt);
     free(s);
 }
@@ -179,17 +124,17 @@ static void test_retry_after(void) {
 static void test_500_exhausted(void) {
     char url[128];
     rg_remote_config c = cfg_for("err500", url, sizeof url);
-    int before = atomic_load(&n_requests);
+    int before = fh_count(&srv);
     char *s = rg_remote_chat(&c, MSGS, 2, NULL, NULL, NULL, NULL);
     CHECK(s == NULL);
-    CHECK_INT(atomic_load(&n_requests) - before, 3);
+    CHECK_INT(fh_count(&srv) - before, 3);
     CHECKF(strstr(rg_errmsg(), "500") && strstr(rg_errmsg(), "boom") && strstr(rg_errmsg(), "3 attempts"),
            "%s", rg_errmsg());
     c.model = "nothere";               /* 404: no retry */
-    before = atomic_load(&n_requests);
+    before = fh_count(&srv);
     s = rg_remote_chat(&c, MSGS, 2, NULL, NULL, NULL, NULL);
     CHECK(s == NULL);
-    CHECK_INT(atomic_load(&n_requests) - before, 1);
+    CHECK_INT(fh_count(&srv) - before, 1);
     CHECK(strstr(rg_errmsg(), "404") != NULL);
 }
 
@@ -228,29 +173,17 @@ static void test_malformed(void) {
 }
 
 int main(void) {
-    listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(listen_fd, 16) != 0 ||
-        getsockname(listen_fd, (struct sockaddr *)&a, &al) != 0) {
+    if (fh_start(&srv, handle, NULL) != 0) {
         printf("not ok server: cannot listen on 127.0.0.1\n");
         return 1;
     }
-    port = ntohs(a.sin_port);
-    pthread_t th;
-    pthread_create(&th, NULL, server, NULL);
     RUN(test_normal);
     RUN(test_stream);
     RUN(test_retry_after);
     RUN(test_500_exhausted);
     RUN(test_timeout);
     RUN(test_malformed);
-    atomic_store(&stop_server, 1);
-    int w = socket(AF_INET, SOCK_STREAM, 0);   /* wake accept() */
-    a.sin_port = htons((uint16_t)port);
-    if (connect(w, (struct sockaddr *)&a, sizeof a) != 0) fprintf(stderr, "wake failed\n");
-    close(w);
-    pthread_join(th, NULL);
-    close(listen_fd);
+    fh_stop(&srv);
+    fh_request_free(&last);
     TESTS_DONE();
 }
