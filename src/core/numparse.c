@@ -5,7 +5,9 @@
  * expression made only of whitelisted words around a year. Anything else is text. */
 #include "core/numparse.h"
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,14 @@ static int normalise(const char *raw, char *out) {
     int space = 0;
     while (*p) {
         unsigned char c = *p;
+        if (c < 0x80 && c != ' ' && !(c >= '\t' && c <= '\r')) {   /* plain ASCII: kept (the common case) */
+            if (space && n > 0) { if (n >= NORM_MAX - 1) return -1; out[n++] = ' '; }
+            space = 0;
+            if (n >= NORM_MAX - 1) return -1;
+            out[n++] = (char)c;
+            p++;
+            continue;
+        }
         int rep = -1, adv = 1;   /* replacement byte (' ' for space, 0 for drop), bytes consumed */
         if (c < 0x80) {
             rep = (c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') ? ' ' : c;
@@ -100,9 +110,15 @@ static int read_currency(const char *p, char unit[12]) {
     static const char *codes[] = {"US$", "NT$", "HK$", "A$", "C$", "S$", "R$", "USD", "EUR",
                                   "GBP", "RMB", "CHF", "JPY", "CAD", "AUD", "CNY", "INR", "SEK",
                                   "NOK", "DKK", "HKD", "SGD", "ZAR", NULL};
+    /* the letters codes start with, as a bit set: most words are rejected by one test */
+    enum { FIRSTS = 1u << ('A' - 'A') | 1u << ('C' - 'A') | 1u << ('D' - 'A') | 1u << ('E' - 'A') |
+                    1u << ('G' - 'A') | 1u << ('H' - 'A') | 1u << ('I' - 'A') | 1u << ('J' - 'A') |
+                    1u << ('N' - 'A') | 1u << ('R' - 'A') | 1u << ('S' - 'A') | 1u << ('U' - 'A') |
+                    1u << ('Z' - 'A') };
     unsigned char c0 = (unsigned char)toupper((unsigned char)*p);
-    for (int i = 0; isalpha(c0) && codes[i]; i++) {
-        if ((unsigned char)codes[i][0] != c0) continue;
+    int may_be_code = c0 >= 'A' && c0 <= 'Z' && (FIRSTS >> (c0 - 'A') & 1u);
+    for (int i = 0; may_be_code && codes[i]; i++) {
+        if ((unsigned char)codes[i][0] != c0 || codes[i][1] != toupper((unsigned char)p[1])) continue;
         size_t n = strlen(codes[i]);
         if (strncasecmp(p, codes[i], n) == 0 && !isalpha((unsigned char)p[n])) {
             snprintf(unit, 12, "%s", codes[i]);
@@ -139,6 +155,28 @@ static int read_magnitude(const char *p, int have_cur, double *mult) {
     return 0;
 }
 
+/* The value of a digit string with at most one '.', as strtod reads it. Up to 15 digits and
+ * 22 decimals, the digits as an integer and the power of ten are both exact doubles, so one
+ * IEEE division gives the correctly rounded result strtod gives; longer strings go to strtod. */
+static double digits_value(const char *d, int nd) {
+#if FLT_EVAL_METHOD == 0
+    static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    uint64_t m = 0;
+    int count = 0, decimals = -1;
+    for (int i = 0; i < nd; i++) {
+        if (d[i] == '.') { decimals = 0; continue; }
+        m = m * 10 + (uint64_t)(d[i] - '0');
+        count++;
+        if (decimals >= 0) decimals++;
+        if (count > 15) return strtod(d, NULL);
+    }
+    if (decimals <= 0) return (double)m;
+    if (decimals <= 22) return (double)m / pow10[decimals];
+#endif
+    return strtod(d, NULL);
+}
+
 typedef struct {
     double value;
     int neg, paren, pct, comma, dot, intdigits, cur_prefix;
@@ -173,7 +211,7 @@ static int read_number(const char *s, numread *r) {
         while (isdigit((unsigned char)*p)) { if (nd >= 60) return 0; digits[nd++] = *p++; }
     }
     digits[nd] = 0;
-    r->value = strtod(digits, NULL);
+    r->value = digits_value(digits, nd);
     int closed = 0;
     for (int guard = 0; guard < 8 && *p; guard++) {
         int sp = 0;
@@ -206,6 +244,33 @@ static int read_number(const char *s, numread *r) {
     return 1;
 }
 
+/* read_number for a string of fewer than 40 digits, ',' and '.' that starts with a digit,
+ * without its general machinery (no sign, currency, unit or magnitude can occur): digits
+ * with ',' before a digit, then '.' and digits, then at most one final ','. Fills value,
+ * comma, dot and intdigits; 1 when read_number would read s as a number. */
+static int read_plain(const char *s, numread *r) {
+    char digits[64];
+    int nd = 0;
+    const char *p = s;
+    r->comma = r->dot = r->intdigits = 0;
+    while ((*p >= '0' && *p <= '9') || (*p == ',' && p[1] >= '0' && p[1] <= '9')) {
+        if (*p == ',') r->comma = 1;
+        else { digits[nd++] = *p; r->intdigits++; }
+        p++;
+    }
+    if (*p == '.') {
+        r->dot = 1;
+        digits[nd++] = '.';
+        p++;
+        while (*p >= '0' && *p <= '9') digits[nd++] = *p++;
+    }
+    if (*p == ',' && !p[1]) p++;
+    if (*p) return 0;
+    digits[nd] = 0;
+    r->value = digits_value(digits, nd);
+    return 1;
+}
+
 /* ---- period expressions ---- */
 
 static int month_word(const char *w) {
@@ -213,7 +278,7 @@ static int month_word(const char *w) {
                               "may", "jun", "june", "jul", "july", "aug", "august", "sep", "sept",
                               "september", "oct", "october", "nov", "november", "dec", "december",
                               NULL};
-    for (int i = 0; m[i]; i++) if (strcmp(w, m[i]) == 0) return 1;
+    for (int i = 0; m[i]; i++) if (m[i][0] == w[0] && strcmp(w, m[i]) == 0) return 1;
     return 0;
 }
 
@@ -224,7 +289,7 @@ static int filler_word(const char *w) {
                               "fourth", "half", "restated", "actual", "reported", "calendar", "on",
                               "ytd", "fy", "full", "period", "financial", "year-end", "yearend",
                               "audited", "unaudited", NULL};
-    for (int i = 0; f[i]; i++) if (strcmp(w, f[i]) == 0) return 1;
+    for (int i = 0; f[i]; i++) if (f[i][0] == w[0] && strcmp(w, f[i]) == 0) return 1;
     return 0;
 }
 
@@ -233,7 +298,7 @@ static int unit_word(const char *w) {
     static const char *u[] = {"m", "mn", "bn", "k", "000", "000s", "in", "thousands", "millions",
                               "billions", "usd", "eur", "gbp", "rmb", "us", "chf", "dollars",
                               "s", NULL};
-    for (int i = 0; u[i]; i++) if (strcmp(w, u[i]) == 0) return 1;
+    for (int i = 0; u[i]; i++) if (u[i][0] == w[0] && strcmp(w, u[i]) == 0) return 1;
     return 0;
 }
 
@@ -332,7 +397,7 @@ void rg_cell_parse(const char *raw, rg_cell_type *type, double *value, char unit
         size_t k = 0;
         while (k < 40 && ((raw[k] >= '0' && raw[k] <= '9') || raw[k] == ',' || raw[k] == '.')) k++;
         numread r;
-        if (!raw[k] && k && raw[0] >= '0' && raw[0] <= '9' && read_number(raw, &r)) {
+        if (!raw[k] && k && raw[0] >= '0' && raw[0] <= '9' && read_plain(raw, &r)) {
             if (!r.comma && !r.dot && r.intdigits == 4 && r.value >= 1900 && r.value <= 2099) *type = RG_CELL_YEAR;
             else *type = RG_CELL_NUMBER;
             *value = r.value;
@@ -356,6 +421,8 @@ void rg_cell_parse(const char *raw, rg_cell_type *type, double *value, char unit
         }
         if (only && dashes <= 3) { *type = RG_CELL_EMPTY; return; }
     }
+    /* no digit (normalise makes none): no number or period below can be read; text */
+    if (!strpbrk(s, "0123456789")) return;
     /* "2 0 1 8": a year typed with spaces between the digits */
     if (n == 7 && isdigit((unsigned char)s[0]) && s[1] == ' ' && isdigit((unsigned char)s[2]) && s[3] == ' ' &&
         isdigit((unsigned char)s[4]) && s[5] == ' ' && isdigit((unsigned char)s[6])) {

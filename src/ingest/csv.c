@@ -1,7 +1,8 @@
 /* ingest/csv: CSV/TSV (RFC 4180: quoted fields with "" escapes and embedded newlines, CRLF or
  * LF) into one table. The delimiter is sniffed from the first records (the one giving the
  * same field count on most lines). Leading lines with a single field above a wider table are
- * its caption (where "in millions" usually is). Two passes: count, then fill. */
+ * its caption (where "in millions" usually is). One read keeps the records' fields, then
+ * the table is filled from them. */
 #include "ingest/formats.h"
 #include "core/numparse.h"
 #include "core/util.h"
@@ -39,6 +40,16 @@ static void push_field(csv_reader *r) {
     r->field.len = 0;
 }
 
+/* A field whose text lies in the source as it is: copied once, straight into the list. */
+static void push_span(csv_reader *r, const char *s, size_t n) {
+    if (r->count_only) { r->nf++; return; }
+    if (r->nf == r->capf) {
+        r->capf = r->capf ? r->capf * 2 : 16;
+        r->fields = xrealloc(r->fields, (size_t)r->capf * sizeof *r->fields);
+    }
+    r->fields[r->nf++] = xstrndup(s, n);
+}
+
 static void clear_fields(csv_reader *r) {
     for (int i = 0; i < r->nf && !r->count_only; i++) free(r->fields[i]);
     r->nf = 0;
@@ -52,8 +63,12 @@ static int next_record(csv_reader *r, const char *source) {
     for (;;) {
         /* one field */
         r->field.len = 0;
+        const char *span = NULL;   /* the field is span[0..span_n) of the source, as it is */
+        size_t span_n = 0;
         if (r->p < r->end && *r->p == '"') {
-            int start_line = r->line;
+            int start_line = r->line, pieces = 0;
+            const char *first = NULL;   /* the first piece, copied only when more follow */
+            size_t first_n = 0;
             r->p++;
             for (;;) {
                 /* copy up to the next quote in one go */
@@ -62,29 +77,42 @@ static int next_record(csv_reader *r, const char *source) {
                     rg_err("%s: unterminated quoted field starting at line %d", source, start_line);
                     return -1;
                 }
-                for (const char *c = r->p; c < q; c++) r->line += *c == '\n';
+                for (const char *c = r->p; c < q && (c = memchr(c, '\n', (size_t)(q - c))); c++) r->line++;
                 if (!r->nonblank) r->nonblank = has_ink(r->p, (size_t)(q - r->p));
-                if (!r->count_only) rg_buf_put(&r->field, r->p, (size_t)(q - r->p));
+                if (!pieces++) { first = r->p; first_n = (size_t)(q - r->p); }
+                else if (!r->count_only) rg_buf_put(&r->field, r->p, (size_t)(q - r->p));
                 r->p = q + 1;
-                if (r->p < r->end && *r->p == '"') { if (!r->count_only) rg_buf_putc(&r->field, '"'); r->p++; continue; }
+                if (r->p < r->end && *r->p == '"') {   /* "" is a quote inside the field */
+                    if (!r->count_only) {
+                        if (pieces == 1) rg_buf_put(&r->field, first, first_n);
+                        rg_buf_putc(&r->field, '"');
+                    }
+                    r->p++;
+                    continue;
+                }
                 break;
             }
             /* text after the closing quote (not RFC 4180) is kept as it is */
+            int trailing = r->p < r->end && *r->p != r->delim && *r->p != '\n' && *r->p != '\r';
+            if (trailing && pieces == 1 && !r->count_only) rg_buf_put(&r->field, first, first_n);
             while (r->p < r->end && *r->p != r->delim && *r->p != '\n' && *r->p != '\r')
                 rg_buf_putc(&r->field, *r->p++);
+            if (pieces == 1 && !trailing) { span = first; span_n = first_n; }   /* "plain": no copy but one */
         } else {
             const char *s = r->p;
             while (r->p < r->end && *r->p != r->delim && *r->p != '\n') r->p++;
             size_t n = (size_t)(r->p - s);
             if (n && s[n - 1] == '\r' && (r->p >= r->end || *r->p == '\n')) n--;
             if (!r->nonblank) r->nonblank = has_ink(s, n);
-            if (!r->count_only) rg_buf_put(&r->field, s, n);
+            span = s;
+            span_n = n;
         }
         if (r->nf >= CSV_MAX_COLS) {
             rg_err("%s: line %d has more than %d fields", source, r->line, CSV_MAX_COLS);
             return -1;
         }
-        push_field(r);
+        if (span) push_span(r, span, span_n);
+        else push_field(r);
         if (r->p >= r->end) return 1;
         if (*r->p == '\r') r->p++;
         if (r->p >= r->end) return 1;
@@ -94,12 +122,6 @@ static int next_record(csv_reader *r, const char *source) {
 }
 
 static int blank_record(const csv_reader *r) { return !r->nonblank; }
-
-static int nonempty_fields(const csv_reader *r) {
-    int n = 0;
-    for (int i = 0; i < r->nf; i++) if (r->fields[i][0]) n++;
-    return n;
-}
 
 static void reader_free(csv_reader *r) {
     clear_fields(r);
@@ -158,8 +180,12 @@ rg_doc *rg_parse_csv(const char *doc_id, const char *source, const char *text, s
         delim = sniff(text, len, &s);
         if (!delim) delim = ',';   /* one column: any delimiter reads it */
     }
-    /* pass 1: shape, and the caption lines above the table */
-    csv_reader r = {text, text + len, delim, 1, {0}, NULL, 0, 0, 1, 0};
+    /* read: the non-blank records, their fields taken over from the reader into one list
+     * (record k is fields[start[k] .. start[k + 1])), and the table's shape */
+    csv_reader r = {text, text + len, delim, 1, {0}, NULL, 0, 0, 0, 0};
+    char **fields = NULL;
+    size_t nfields = 0, capfields = 0, *start = xmalloc(sizeof *start), capstart = 1;
+    start[0] = 0;
     long rows = 0;
     int cols = 0, rc;
     while ((rc = next_record(&r, source)) > 0) {
@@ -171,45 +197,63 @@ rg_doc *rg_parse_csv(const char *doc_id, const char *source, const char *text, s
             rc = -1;
             break;
         }
+        if (nfields + (size_t)r.nf > capfields) {
+            capfields = capfields ? capfields * 2 : 256;
+            while (capfields < nfields + (size_t)r.nf) capfields *= 2;
+            fields = xrealloc(fields, capfields * sizeof *fields);
+        }
+        memcpy(fields + nfields, r.fields, (size_t)r.nf * sizeof *fields);
+        nfields += (size_t)r.nf;
+        r.nf = 0;   /* the strings are in fields now */
+        if ((size_t)rows + 1 > capstart) {
+            capstart *= 2;
+            start = xrealloc(start, capstart * sizeof *start);
+        }
+        start[rows] = nfields;
     }
     reader_free(&r);
-    if (rc < 0) return NULL;
-    if (!rows) {
-        rg_err("%s: empty CSV file", source);
+    if (rc < 0 || !rows) {
+        if (rc >= 0) rg_err("%s: empty CSV file", source);
+        for (size_t i = 0; i < nfields; i++) free(fields[i]);
+        free(fields);
+        free(start);
         return NULL;
     }
-    /* pass 2: fill. Leading records filling less than half the columns (or one) are the caption
+    /* fill. Leading records filling less than half the columns (or one) are the caption
      * (an unquoted caption may hold the delimiter: its fields are joined back); trailing
      * records with only a first field are notes, kept as paragraphs after the table. */
-    csv_reader w = {text, text + len, delim, 1, {0}, NULL, 0, 0, 0, 0};
     rg_buf caption = {0};
     int in_caption = cols >= 2, row = 0;
+    long nrecords = rows;
     rg_table *t = NULL;
-    while (next_record(&w, source) > 0) {
-        if (blank_record(&w)) continue;
-        int ne = nonempty_fields(&w);
-        if (in_caption && (2 * ne < cols || ne == 1) && w.fields[0][0] && row < rows - 1) {
+    for (long k = 0; k < nrecords; k++) {
+        char **f = fields + start[k];
+        int nf = (int)(start[k + 1] - start[k]), ne = 0;
+        for (int i = 0; i < nf; i++) if (f[i][0]) ne++;
+        if (in_caption && (2 * ne < cols || ne == 1) && f[0][0] && row < rows - 1) {
             if (caption.len) rg_buf_putc(&caption, ' ');
-            for (int i = 0; i < w.nf; i++) {
-                if (i && w.fields[i][0]) rg_buf_putc(&caption, delim == '\t' ? ' ' : delim);
-                rg_buf_puts(&caption, w.fields[i]);
+            for (int i = 0; i < nf; i++) {
+                if (i && f[i][0]) rg_buf_putc(&caption, delim == '\t' ? ' ' : delim);
+                rg_buf_puts(&caption, f[i]);
             }
             rows--;
             continue;
         }
         in_caption = 0;
         if (!t) t = rg_table_new((int)rows, cols);
-        for (int c = 0; c < w.nf; c++) {
+        for (int c = 0; c < nf; c++) {
             /* the field's string moves into the cell (no copy) */
             rg_cell *cell = rg_table_cell(t, row, c);
-            cell->raw = w.fields[c];
-            w.fields[c] = NULL;
+            cell->raw = f[c];
+            f[c] = NULL;
             rg_cell_parse(cell->raw, &cell->type, &cell->value, cell->unit);
         }
-        for (int c = w.nf; c < cols; c++) rg_table_set(t, row, c, "");
+        for (int c = nf; c < cols; c++) rg_table_set(t, row, c, "");
         row++;
     }
-    reader_free(&w);
+    for (size_t i = 0; i < nfields; i++) free(fields[i]);   /* the caption records' */
+    free(fields);
+    free(start);
     if (caption.len) t->caption = rg_buf_take(&caption);
     rg_buf_free(&caption);
     int notes = 0;

@@ -66,12 +66,6 @@ static int name_is(const xmlNode *n, const char *name) {
     return n->type == XML_ELEMENT_NODE && n->name && strcasecmp((const char *)n->name, name) == 0;
 }
 
-static int name_in(const xmlNode *n, const char *const *names) {
-    if (n->type != XML_ELEMENT_NODE || !n->name) return 0;
-    for (int i = 0; names[i]; i++) if (strcasecmp((const char *)n->name, names[i]) == 0) return 1;
-    return 0;
-}
-
 static const char *const SKIP[] = {"script", "style", "noscript", "template", "nav", "aside",
                                    "iframe", "svg", "math", "object", "embed", "button", "select",
                                    "textarea", "head", "canvas", "audio", "video", "map", "form",
@@ -82,11 +76,64 @@ static const char *const BLOCK[] = {"p", "div", "section", "article", "main", "l
                                     "center", "body", "fieldset", "caption", "header", "footer",
                                     NULL};
 
-static int skipped(const hctx *h, const xmlNode *n) {
-    if (name_in(n, SKIP)) return 1;
-    if ((name_is(n, "header") || name_is(n, "footer")) && !h->content) return 1;
-    if (n->type == XML_ELEMENT_NODE) {
-        if (xmlHasProp((xmlNode *)n, (const xmlChar *)"hidden")) return 1;
+/* What the walkers need to know of an element name, looked up once per visit instead of
+ * comparing it against the lists above one by one (case-insensitively, as strcasecmp). */
+enum { EL_SKIP = 1, EL_BLOCK = 2, EL_HEADFOOT = 4, EL_CONTENT = 8, EL_TABLE = 16, EL_BR = 32 };
+
+typedef struct { const char *name; unsigned char bits; } el_class;
+static el_class CLASSES[64];
+static int nclasses;
+static pthread_once_t class_once = PTHREAD_ONCE_INIT;
+
+static void add_class(const char *name, unsigned bits) {
+    for (int i = 0; i < nclasses; i++)
+        if (strcmp(CLASSES[i].name, name) == 0) { CLASSES[i].bits |= (unsigned char)bits; return; }
+    CLASSES[nclasses].name = name;
+    CLASSES[nclasses++].bits = (unsigned char)bits;
+}
+
+static void init_classes(void) {
+    for (int i = 0; SKIP[i]; i++) add_class(SKIP[i], EL_SKIP);
+    for (int i = 0; BLOCK[i]; i++) add_class(BLOCK[i], EL_BLOCK);
+    add_class("header", EL_HEADFOOT);
+    add_class("footer", EL_HEADFOOT);
+    add_class("article", EL_CONTENT);
+    add_class("main", EL_CONTENT);
+    add_class("section", EL_CONTENT);
+    add_class("table", EL_TABLE);
+    add_class("br", EL_BR);
+}
+
+/* The EL_* bits of an element node (0 for other nodes and other names). */
+static unsigned el_bits(const xmlNode *n) {
+    if (n->type != XML_ELEMENT_NODE || !n->name) return 0;
+    char low[16];
+    size_t i = 0;
+    for (const unsigned char *p = n->name; *p; p++) {
+        if (i + 1 >= sizeof low) return 0;   /* longer than any listed name */
+        low[i++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    }
+    low[i] = 0;
+    for (int k = 0; k < nclasses; k++)
+        if (CLASSES[k].name[0] == low[0] && strcmp(CLASSES[k].name, low) == 0) return CLASSES[k].bits;
+    return 0;
+}
+
+/* An attribute named name on n (any namespace), as xmlHasProp finds it without a DTD. */
+static int has_attr(const xmlNode *n, const char *name) {
+    for (const xmlAttr *a = n->properties; a; a = a->next)
+        if (a->name && strcmp((const char *)a->name, name) == 0) return 1;
+    return 0;
+}
+
+/* HTML documents have no attribute declarations, so an attribute not on the node is absent
+ * and xmlHasProp/xmlGetProp (which also search the DTD) are only needed when it is there. */
+static int skipped(const hctx *h, const xmlNode *n, unsigned bits) {
+    if (bits & EL_SKIP) return 1;
+    if ((bits & EL_HEADFOOT) && !h->content) return 1;
+    if (n->type == XML_ELEMENT_NODE && n->properties) {
+        if (has_attr(n, "hidden")) return 1;
+        if (!has_attr(n, "role")) return 0;
         xmlChar *role = xmlGetProp((xmlNode *)n, (const xmlChar *)"role");
         int nav = role && (strcasecmp((char *)role, "navigation") == 0 || strcasecmp((char *)role, "banner") == 0 ||
                            strcasecmp((char *)role, "contentinfo") == 0);
@@ -100,12 +147,23 @@ static int skipped(const hctx *h, const xmlNode *n) {
 static int is_ws(const unsigned char *p) {
     return *p == ' ' || *p == '\n' || *p == '\t' || *p == '\r' || *p == '\f' || (p[0] == 0xC2 && p[1] == 0xA0);
 }
+/* 1: an ASCII space of is_ws; 2: NUL or 0xC2 (no-break space when 0xA0 follows); 0: a
+ * byte inside a word. One load per byte in the word loop instead of is_ws's six tests. */
+static const unsigned char WORD_STOP[256] = {[' '] = 1, ['\n'] = 1, ['\t'] = 1, ['\r'] = 1, ['\f'] = 1,
+                                             [0] = 2, [0xC2] = 2};
 static void put_text(rg_buf *b, int *space, const char *s) {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
         if (is_ws(p)) { *space = 1; p += *p == 0xC2 ? 2 : 1; continue; }   /* &nbsp; is a space */
+        /* Words joined by single plain spaces come out as they are: the run is copied at once. */
         const unsigned char *w = p;
-        while (*p && !is_ws(p)) p++;   /* a word, copied at once */
+        for (;;) {
+            unsigned k = WORD_STOP[*p];   /* a word: up to NUL or white space (is_ws) */
+            if (!k) { p++; continue; }
+            if (k == 2 && *p && p[1] != 0xA0) { p++; continue; }   /* 0xC2 starting another character */
+            if (*p == ' ' && p[1] && !is_ws(p + 1)) { p++; continue; }   /* one space, then a word */
+            break;
+        }
         if (*space && b->len) rg_buf_putc(b, ' ');
         *space = 0;
         rg_buf_put(b, w, (size_t)(p - w));
@@ -118,10 +176,11 @@ static void gather(const hctx *h, xmlNode *n, rg_buf *b, int *space, int depth) 
         if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
             if (c->content) put_text(b, space, (const char *)c->content);
         } else if (c->type == XML_ELEMENT_NODE && depth < HTML_MAX_DEPTH) {
-            if (name_in(c, SKIP)) continue;
-            if (name_is(c, "br") || name_in(c, BLOCK)) *space = 1;
+            unsigned bits = el_bits(c);
+            if (bits & EL_SKIP) continue;
+            if (bits & (EL_BR | EL_BLOCK)) *space = 1;
             gather(h, c, b, space, depth + 1);
-            if (name_in(c, BLOCK)) *space = 1;
+            if (bits & EL_BLOCK) *space = 1;
         }
     }
 }
@@ -187,6 +246,7 @@ static int has_descendant(xmlNode *n, const char *name, int depth) {
 }
 
 static int span_attr(xmlNode *n, const char *attr, int max) {
+    if (!has_attr(n, attr)) return 1;
     xmlChar *v = xmlGetProp(n, (const xmlChar *)attr);
     int k = v ? atoi((const char *)v) : 1;
     xmlFree(v);
@@ -340,18 +400,20 @@ static void walk(hctx *h, xmlNode *n, int depth) {
             if (c->content) put_text(&h->para, &h->space, (const char *)c->content);
             continue;
         }
-        if (c->type != XML_ELEMENT_NODE || skipped(h, c)) continue;
+        if (c->type != XML_ELEMENT_NODE) continue;
+        unsigned bits = el_bits(c);
+        if (skipped(h, c, bits)) continue;
         int64_t outer = h->at;
         if (node_offset(c) >= 0) h->at = node_offset(c);
         const char *nm = (const char *)c->name;
         if ((nm[0] == 'h' || nm[0] == 'H') && nm[1] >= '1' && nm[1] <= '6' && !nm[2]) {
             heading(h, c, nm[1] - '0');
-        } else if (name_is(c, "table")) {
+        } else if (bits & EL_TABLE) {
             read_table(h, c, depth);
-        } else if (name_is(c, "br")) {
+        } else if (bits & EL_BR) {
             h->space = 1;
-        } else if (name_in(c, BLOCK)) {
-            int content = name_is(c, "article") || name_is(c, "main") || name_is(c, "section");
+        } else if (bits & EL_BLOCK) {
+            int content = (bits & EL_CONTENT) != 0;
             flush_para(h);
             h->content += content;
             walk(h, c, depth + 1);
@@ -369,6 +431,7 @@ static void xml_init(void) { xmlInitParser(); }
 
 rg_doc *rg_parse_html(const char *doc_id, const char *source, const char *text, size_t len) {
     pthread_once(&xml_once, xml_init);
+    pthread_once(&class_once, init_classes);
     if (len > (size_t)INT32_MAX) {
         rg_err("%s: HTML document too large", source);
         return NULL;

@@ -3,6 +3,7 @@
 #include "ingest/formats.h"
 #include "core/util.h"
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -60,6 +61,45 @@ static int looks_markdown(const char *data, size_t len) {
             if (j < n && data[j] == ' ') return 1;
         }
     return 0;
+}
+
+/* Length of the valid UTF-8 sequence at p (2..4; p[0] >= 0x80), 0 when invalid: the rules
+ * of rg_utf8_repair (no overlong forms, surrogates or code points past U+10FFFF). */
+static size_t utf8_len(const unsigned char *p, size_t left) {
+    unsigned c = p[0], min;
+    size_t n;
+    if ((c & 0xE0) == 0xC0) { n = 2; min = 0x80; c &= 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { n = 3; min = 0x800; c &= 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { n = 4; min = 0x10000; c &= 0x07; }
+    else return 0;
+    if (n > left) return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        c = (c << 6) | (p[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+    return n;
+}
+
+/* 1 when data is valid UTF-8 without NUL bytes, i.e. rg_utf8_repair would return it as it is:
+ * then a plain copy does. ASCII is checked eight bytes at a time. */
+static int clean_utf8(const char *data, size_t len) {
+    const unsigned char *p = (const unsigned char *)data;
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    size_t i = 0;
+    while (i < len) {
+        if (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (!(w & highs) && !((w - ones) & ~w & highs)) { i += 8; continue; }   /* ASCII, no NUL */
+        }
+        if (p[i] == 0) return 0;
+        if (p[i] < 0x80) { i++; continue; }
+        size_t n = utf8_len(p + i, len - i);
+        if (!n) return 0;
+        i += n;
+    }
+    return 1;
 }
 
 const char *rg_detect_format(const char *name, const char *data, size_t len, const char *content_type) {
@@ -127,7 +167,7 @@ int rg_parse_buffer(const char *source, const char *doc_id, const char *data, si
     }
     size_t tlen = len;
     int repaired = 0;
-    char *text = rg_utf8_repair(data, len, &tlen, &repaired);
+    char *text = clean_utf8(data, len) ? xstrndup(data, len) : rg_utf8_repair(data, len, &tlen, &repaired);
     rg_doc *d = NULL;
     if (strcmp(fmt, "tatqa") == 0) {
         int rc = rg_parse_tatqa(source, text, tlen, docs, ndocs);

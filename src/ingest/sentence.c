@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <pcre2.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -46,7 +47,7 @@ static int abbreviation_before(const char *text, size_t dot) {
     for (size_t i = 0; i < n; i++) w[i] = (char)tolower((unsigned char)text[b + i]);
     w[n] = 0;
     if (n == 1 && isupper((unsigned char)text[b])) return 1;   /* initial: "J. Smith" */
-    for (int i = 0; ABBREV[i]; i++) if (strcmp(w, ABBREV[i]) == 0) return 1;
+    for (int i = 0; ABBREV[i]; i++) if (ABBREV[i][0] == w[0] && strcmp(w, ABBREV[i]) == 0) return 1;
     /* dotted acronym "U.S", "N.Y.C": letters separated by single dots */
     int dotted = strchr(w, '.') != NULL;
     for (size_t i = 0; i < n && dotted; i++)
@@ -90,21 +91,37 @@ static void split_para(span_list *l, const char *text, size_t a, size_t b, pcre2
     add_span(l, text, start, b);
 }
 
+/* rg_utf8_valid, with ASCII text (no NUL, no byte >= 0x80) passed eight bytes at a time. */
+static int valid_utf8(const char *text, size_t len) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, text + i, 8);
+        if ((w & highs) || ((w - ones) & ~w & highs)) return rg_utf8_valid(text, len);
+    }
+    for (; i < len; i++)
+        if (!text[i] || (unsigned char)text[i] >= 0x80) return rg_utf8_valid(text, len);
+    return 1;
+}
+
 int rg_sentences(const char *text, size_t len, rg_span **out) {
     pthread_once(&re_once, compile_re);
     span_list l = {0};
     /* invalid UTF-8 (callers normally repair it first): no regex, paragraphs only */
-    pcre2_match_data *md = end_re && rg_utf8_valid(text, len) ? pcre2_match_data_create_from_pattern(end_re, NULL) : NULL;
-    /* paragraphs: split at blank lines first */
+    pcre2_match_data *md = end_re && valid_utf8(text, len) ? pcre2_match_data_create_from_pattern(end_re, NULL) : NULL;
+    /* paragraphs: split at blank lines first (a newline, then blanks up to another newline) */
     size_t a = 0;
-    for (size_t i = 0; i <= len; i++) {
-        int blank_line = 0;
-        if (i < len && text[i] == '\n') {
-            size_t j = i + 1;
-            while (j < len && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r')) j++;
-            blank_line = j < len && text[j] == '\n';
+    for (size_t i = 0;; i++) {
+        const char *nl = i < len ? memchr(text + i, '\n', len - i) : NULL;
+        if (!nl) {
+            split_para(&l, text, a, len, md);
+            break;
         }
-        if (i == len || blank_line) {
+        i = (size_t)(nl - text);
+        size_t j = i + 1;
+        while (j < len && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r')) j++;
+        if (j < len && text[j] == '\n') {
             split_para(&l, text, a, i, md);
             a = i + 1;
         }
