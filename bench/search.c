@@ -211,6 +211,11 @@ int main(int argc, char **argv) {
             }
             rg_doc_free(doc);
             done += nc;
+            /* stored as `ragd index` stores: documents batched into transactions */
+            if (rg_store_batch_tick(s, (int64_t)nc * WORDS_PER_CHUNK * 6) != 0) {
+                fprintf(stderr, "bench: %s\n", rg_errmsg());
+                return 1;
+            }
             if ((d + 1) % 1000 == 0) {
                 fprintf(stderr, "\r%ld chunks, %.0f s", done, rg_now() - t0);
             }
@@ -218,6 +223,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "\n");
         for (int c = 0; c < CHUNKS_PER_DOC; c++) rg_buf_free(&texts[c]);
         free(chunks);
+        if (rg_store_batch_commit(s) != 0) { fprintf(stderr, "bench: %s\n", rg_errmsg()); return 1; }
         double tput = rg_now() - t0;
         double tf = rg_now();
         if (rg_store_flush(s) != 0) { fprintf(stderr, "bench: %s\n", rg_errmsg()); return 1; }

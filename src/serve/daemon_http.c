@@ -527,11 +527,9 @@ int rg_http_busy(rg_http *h) {
 
 void rg_http_stop(rg_http *h, double grace) {
     if (!h) return;
-    /* Stop accepting: MHD hands the listening socket back and we close it. */
-    if (h->mhd) {
-        MHD_socket fd = MHD_quiesce_daemon(h->mhd);
-        if (fd != MHD_INVALID_SOCKET) close(fd);
-    }
+    /* Stop accepting: MHD hands the listening socket back; we close it only after
+     * MHD_stop_daemon, since MHD's own thread may still be polling it until then. */
+    MHD_socket listen_fd = h->mhd ? MHD_quiesce_daemon(h->mhd) : MHD_INVALID_SOCKET;
     /* Let the queue drain within the grace period. */
     double end = rg_now() + grace;
     pthread_mutex_lock(&h->mu);
@@ -550,6 +548,7 @@ void rg_http_stop(rg_http *h, double grace) {
     pthread_mutex_unlock(&h->cmu);
     if (h->have_watchdog) pthread_join(h->watchdog, NULL);
     if (h->mhd) MHD_stop_daemon(h->mhd);
+    if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd);
     free(h->workers);
     pthread_cond_destroy(&h->cv);
     pthread_cond_destroy(&h->idle_cv);
