@@ -61,3 +61,32 @@ check cli_through_daemon_not_reranked python3 -c 'import json,sys
 a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2]))
 assert a["reranker"] is None and [x["chunk_id"] for x in a["results"]] == [x["chunk_id"] for x in b["results"]]' "$T/d3" "$T/s"
 kill -TERM "$DPID"; wait "$DPID"
+
+# SIGHUP reloads the reranker from the config: another model, then none; a path that fails to
+# load keeps the current one and says so in the log.
+M2="$RAGD_ROOT/tests/models/tiny-bert-rerank-nopool-f32.gguf"
+SOCK2="$T/rr2.sock"
+printf 'reranker = %s\n' "$M" > "$T/hup.conf"
+env -u RAGD_RERANKER "$RAGD" --index "$IDX" --config "$T/hup.conf" serve --socket "$SOCK2" 2>"$T/serve2.log" &
+DPID=$!
+for _ in $(seq 200); do [ -S "$SOCK2" ] && break; sleep 0.05; done
+python3 -c "$post" "$SOCK2" '{"query": "operating profit", "k": 3}' > "$T/h1"
+hup() {   # rewrites the config, signals, and waits for the daemon to log the outcome
+  printf 'reranker = %s\n' "$1" > "$T/hup.conf"
+  n=$(grep -c "reload" "$T/serve2.log")
+  kill -HUP "$DPID"
+  for _ in $(seq 100); do [ "$(grep -c "reload" "$T/serve2.log")" -gt "$n" ] && break; sleep 0.05; done
+}
+hup "$M2"
+python3 -c "$post" "$SOCK2" '{"query": "operating profit", "k": 3}' > "$T/h2"
+check hup_reranker_swapped grep -q "reloaded: reranker $M2" "$T/serve2.log"
+check hup_reranker_used python3 -c "$shape" "$T/h2" 20
+hup "$T/missing-after-hup.gguf"
+check hup_bad_reranker_kept grep -q "reload: reranker $T/missing-after-hup.gguf" "$T/serve2.log"
+python3 -c "$post" "$SOCK2" '{"query": "operating profit", "k": 3}' > "$T/h3"
+check hup_bad_keeps_current python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2]))
+assert a["reranker"] is not None and [x["chunk_id"] for x in a["results"]] == [x["chunk_id"] for x in b["results"]]' "$T/h3" "$T/h2"
+hup ""
+python3 -c "$post" "$SOCK2" '{"query": "operating profit", "k": 3}' > "$T/h4"
+check hup_reranker_off python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["reranker"] is None' "$T/h4"
+kill -TERM "$DPID"; wait "$DPID"

@@ -102,6 +102,36 @@ void rg_gen_release(rg_gen_ref *r) {
     }
 }
 
+rg_rr_ref *rg_daemon_reranker(rg_daemon *d) {
+    pthread_mutex_lock(&d->gen_mu);
+    rg_rr_ref *r = d->rr;
+    if (r) atomic_fetch_add(&r->refs, 1);
+    pthread_mutex_unlock(&d->gen_mu);
+    return r;
+}
+
+void rg_rr_release(rg_rr_ref *r) {
+    if (r && atomic_fetch_sub(&r->refs, 1) == 1) {
+        rg_reranker_close(r->r);
+        free(r->spec);
+        free(r);
+    }
+}
+
+/* The reranker of spec (NULL or "": none) into *out; -1 with rg_err set when it fails to load. */
+static int rr_open(const char *spec, rg_rr_ref **out) {
+    *out = NULL;
+    if (!spec || !*spec) return 0;
+    rg_reranker *r = rg_reranker_open(spec, 0);
+    if (!r) return -1;
+    rg_rr_ref *ref = xcalloc(1, sizeof *ref);
+    ref->r = r;
+    ref->spec = xstrdup(spec);
+    atomic_init(&ref->refs, 1);
+    *out = ref;
+    return 0;
+}
+
 /* What identifies a generator's configuration (a reload with the same one keeps the model). */
 static char *gen_key(const char *spec, const char *url, const char *model, const char *keyenv) {
     return xasprintf("%s\n%s\n%s\n%s", spec, url ? url : "", model ? model : "", keyenv ? keyenv : "");
@@ -151,6 +181,32 @@ static void reload_generator(rg_daemon *d) {
         }
     }
     free(key); free(spec); free(url); free(model); free(keyenv);
+}
+
+/* SIGHUP: the reranker as $RAGD_RERANKER or the config's "reranker" now say (else the one the
+ * daemon started with), loaded again only when it changed. */
+static void reload_reranker(rg_daemon *d) {
+    const char *env = getenv("RAGD_RERANKER");
+    char *spec = env ? xstrdup(env) : d->cfg.config_path ? rg_config_value(d->cfg.config_path, "reranker")
+                                                        : (d->cfg.reranker_spec ? xstrdup(d->cfg.reranker_spec) : NULL);
+    if (spec && !*spec) { free(spec); spec = NULL; }
+    pthread_mutex_lock(&d->gen_mu);
+    int same = (!spec && !d->rr) || (spec && d->rr && strcmp(spec, d->rr->spec) == 0);
+    pthread_mutex_unlock(&d->gen_mu);
+    if (!same) {
+        rg_rr_ref *nr = NULL;
+        if (rr_open(spec, &nr) != 0) {
+            logf_(d, "reload: reranker %s: %s (keeping the current one)", spec, rg_errmsg());
+        } else {
+            pthread_mutex_lock(&d->gen_mu);
+            rg_rr_ref *old = d->rr;
+            d->rr = nr;
+            pthread_mutex_unlock(&d->gen_mu);
+            rg_rr_release(old);   /* freed when the last search using it is done */
+            logf_(d, "reloaded: reranker %s", nr ? spec : "none");
+        }
+    }
+    free(spec);
 }
 
 static void vec_release(rg_vec_ref *r) {
@@ -326,6 +382,7 @@ void rg_daemon_reload(rg_daemon *d, int from_signal) {
     }
     free(spec);
     if (from_signal) reload_generator(d);
+    if (from_signal) reload_reranker(d);
     if (from_signal) rg_dsock_notify("READY=1");
 }
 
@@ -370,7 +427,7 @@ int rg_daemon_run(const rg_daemon_config *c) {
         rg_err("generator %s: %s", c->generator_spec, rg_errmsg());
         goto out;
     }
-    if (c->reranker_spec && *c->reranker_spec && !(d->reranker = rg_reranker_open(c->reranker_spec, 0))) goto out;
+    if (rr_open(c->reranker_spec, &d->rr) != 0) goto out;
     pthread_mutex_init(&d->vec_mu, NULL);
     pthread_mutex_init(&d->vec_load_mu, NULL);
     pthread_cond_init(&d->vec_cv, NULL);
@@ -443,7 +500,7 @@ out_sig:
     pthread_mutex_destroy(&d->vec_load_mu);
     pthread_cond_destroy(&d->vec_cv);
 out:
-    rg_reranker_close(d->reranker);
+    rg_rr_release(d->rr);
     rg_gen_release(d->gen);
     rg_enc_release(d->enc);
     for (int i = 0; i < 32; i++) free(roots[i]);

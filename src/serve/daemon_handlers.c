@@ -236,13 +236,15 @@ static void h_search(rg_daemon *d, rg_worker_store *ws, const rg_request *q, rg_
         get_string(q->body, "mode", 16, 0, &mode, r) || get_filter(q->body, &o.filter, r) ||
         (json_object_get(q->body, "rerank") && get_bool(q->body, "rerank", &rerank, r)))
         return;
-    if (rerank) o.reranker = d->reranker;
     if (mode && rg_search_mode_parse(mode, &o.mode) != 0) { rg_reply_error(r, 400, "bad_request", "%s", rg_errmsg()); return; }
     rg_store *s = need_store(d, ws, q->enc, r);
     if (!s) return;
+    rg_rr_ref *rr = rerank ? rg_daemon_reranker(d) : NULL;   /* held until the reply is written */
+    o.reranker = rr ? rr->r : NULL;
     rg_results res;
     double t0 = rg_now();
     if (rg_search(s, o.mode == RG_MODE_BM25 ? NULL : q->enc, query, &o, &res) != 0) {
+        rg_rr_release(rr);
         rg_reply_error(r, 500, "search", "%s", rg_errmsg());
         return;
     }
@@ -285,6 +287,7 @@ static void h_search(rg_daemon *d, rg_worker_store *ws, const rg_request *q, rg_
     } else {
         rg_buf_puts(&b, "null");
     }
+    rg_rr_release(rr);
     const double tms[7] = {res.t_embed, res.t_bm25, res.t_dense, res.t_fuse, res.t_fetch, res.t_rerank, total};
     static const char *const tnames[7] = {"embed_ms", "bm25_ms", "dense_ms", "fuse_ms", "fetch_ms", "rerank_ms", "total_ms"};
     rg_buf_puts(&b, ",\"timings\":{");

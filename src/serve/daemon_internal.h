@@ -75,6 +75,8 @@ typedef struct {
 
 /* A counted reference to the generator (the language model), swapped by a reload. */
 typedef struct { rg_generator *g; atomic_int refs; char *key; } rg_gen_ref;
+/* Likewise for /v1/search's cross-encoder; spec is the model path it was opened from. */
+typedef struct { rg_reranker *r; atomic_int refs; char *spec; } rg_rr_ref;
 
 struct rg_daemon {
     rg_daemon_config cfg;
@@ -84,7 +86,7 @@ struct rg_daemon {
     rg_enc_ref *enc;              /* the current encoder; requests and jobs hold a reference */
     pthread_mutex_t gen_mu;       /* guards the swap of gen (reload) */
     rg_gen_ref *gen;              /* the configured generator, or NULL: the reasoner alone */
-    rg_reranker *reranker;        /* /v1/search's cross-encoder, or NULL (thread-safe, fixed) */
+    rg_rr_ref *rr;                /* /v1/search's cross-encoder, or NULL (guarded by gen_mu) */
     atomic_uint epoch;            /* bumped by reload: workers reopen their stores */
     pthread_mutex_t vec_mu;       /* guards vec and the loader's bookkeeping below */
     rg_vec_ref *_Atomic vec;      /* the current shared FAISS copy, NULL before the first load */
@@ -113,6 +115,8 @@ void rg_daemon_vectors_refresh(rg_daemon *d, int force, int full);
 rg_enc_ref *rg_daemon_encoder(rg_daemon *d);   /* takes a reference */
 rg_gen_ref *rg_daemon_generator(rg_daemon *d); /* takes a reference; NULL when none */
 void rg_gen_release(rg_gen_ref *r);
+rg_rr_ref *rg_daemon_reranker(rg_daemon *d);   /* takes a reference; NULL when none */
+void rg_rr_release(rg_rr_ref *r);
 void rg_enc_release(rg_enc_ref *r);
 void rg_worker_store_close(rg_worker_store *ws);
 /* Reopens the encoder (config "encoder" or the configured spec) and makes every worker reopen
