@@ -398,6 +398,8 @@ int rg_store_stats_get(rg_store *s, rg_store_stats *st) {
     st->vectors = st_count(s, "SELECT count(*) FROM vectors");
     st->faiss_vectors = rg_vectors_count(s->vec);
     st->schema_version = (int)st_count(s, "PRAGMA user_version");
+    st->bm25_segments = st_count(s, "SELECT count(*) FROM lex_seg");
+    st->bm25_removed = st_count(s, "SELECT count(*) FROM lex_dead");
     char *wal = xasprintf("%s-wal", s->db_path);
     st->db_bytes = file_size(s->db_path) + file_size(wal);
     free(wal);

@@ -140,6 +140,7 @@ int rg_store_search_dense(rg_store *s, const float *q, int k, const rg_search_fi
 /* ---- status and checks ---- */
 typedef struct {
     int64_t documents, chunks, tables, cells, vectors, faiss_vectors, db_bytes, faiss_bytes;
+    int64_t bm25_segments, bm25_removed;   /* segments; removed chunks awaiting a merge */
     int schema_version;
 } rg_store_stats;
 int rg_store_stats_get(rg_store *s, rg_store_stats *st);

@@ -131,11 +131,12 @@ int cli_config_each(const char *path, void (*fn)(const char *key, const char *va
 json_t *cli_status_json(rg_store *s, const char *index, const char *daemon_state, const char *generator) {
     rg_store_stats st;
     if (rg_store_stats_get(s, &st) != 0) return NULL;
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:i, s:s, s:s, s:s}",
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:i, s:s, s:s, s:s, s:{s:I, s:I}}",
                      "index", index, "documents", (json_int_t)st.documents, "chunks", (json_int_t)st.chunks,
                      "tables", (json_int_t)st.tables, "cells", (json_int_t)st.cells,
                      "vectors", (json_int_t)st.vectors, "faiss_vectors", (json_int_t)st.faiss_vectors,
                      "db_bytes", (json_int_t)st.db_bytes, "faiss_bytes", (json_int_t)st.faiss_bytes,
                      "schema_version", st.schema_version, "encoder", rg_store_encoder(s), "dim", rg_store_dim(s),
-                     "generator", generator && *generator ? generator : "reasoner", "daemon", daemon_state, "repaired", rg_store_repairs(s));
+                     "generator", generator && *generator ? generator : "reasoner", "daemon", daemon_state, "repaired", rg_store_repairs(s),
+                     "bm25", "segments", (json_int_t)st.bm25_segments, "removed_pending", (json_int_t)st.bm25_removed);
 }

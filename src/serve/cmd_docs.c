@@ -152,10 +152,12 @@ int cmd_status(rg_cli *cli, int argc, char **argv) {
         cli_print_json(o);
     } else {
         printf("index:      %s\nencoder:    %s (%d dims)\ndocuments:  %lld\nchunks:     %lld\ntables:     %lld (%lld cells)\n"
-               "vectors:    %lld in SQLite, %lld in FAISS\nsize:       %.1f MB database, %.1f MB vectors\nschema:     %d\n"
+               "vectors:    %lld in SQLite, %lld in FAISS\nbm25:       %lld segments, %lld removed chunks awaiting a merge\n"
+               "size:       %.1f MB database, %.1f MB vectors\nschema:     %d\n"
                "generator:  %s\ndaemon:     %s\n",
                cli->index_dir, rg_store_encoder(s), rg_store_dim(s), (long long)st.documents, (long long)st.chunks,
                (long long)st.tables, (long long)st.cells, (long long)st.vectors, (long long)st.faiss_vectors,
+               (long long)st.bm25_segments, (long long)st.bm25_removed,
                st.db_bytes / 1e6, st.faiss_bytes / 1e6, st.schema_version, cli->generator_spec ? cli->generator_spec : "reasoner", daemon);
         if (repairs[0]) printf("repaired:   %s\n", repairs);
         if (check) printf("check:      %s\n%s", problems ? "PROBLEMS" : "ok", report ? report : "");
