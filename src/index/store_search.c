@@ -104,31 +104,28 @@ static int cmp_scored(const void *a, const void *b) {
     return better(x, y) ? -1 : better(y, x) ? 1 : 0;
 }
 
-/* The k best of c[0..n) into the front of c, best first (a heap of the k best so far). */
-static int64_t top_k(scored *c, int64_t n, int k) {
-    if (n <= k) { if (n > 1) qsort(c, (size_t)n, sizeof *c, cmp_scored); return n; }
-    scored *h = xmalloc((size_t)k * sizeof *h);   /* min-heap: the worst of the best at h[0] */
-    int hn = 0;
+/* The k best of c[0..n) into out (room for k), best first; c is left as it was. A heap of
+ * the k best so far, its worst at the root. */
+static int64_t top_k(const scored *c, int64_t n, int64_t k, scored *out) {
+    int64_t hn = 0;
     for (int64_t i = 0; i < n; i++) {
         if (hn < k) {
-            int j = hn++;
-            h[j] = c[i];
-            while (j > 0 && better(&h[(j - 1) / 2], &h[j])) { scored t = h[j]; h[j] = h[(j - 1) / 2]; h[(j - 1) / 2] = t; j = (j - 1) / 2; }
-        } else if (better(&c[i], &h[0])) {
-            h[0] = c[i];
-            for (int j = 0;;) {
-                int l = 2 * j + 1, r = l + 1, w = j;
-                if (l < hn && better(&h[w], &h[l])) w = l;
-                if (r < hn && better(&h[w], &h[r])) w = r;
+            int64_t j = hn++;
+            out[j] = c[i];
+            while (j > 0 && better(&out[(j - 1) / 2], &out[j])) { scored t = out[j]; out[j] = out[(j - 1) / 2]; out[(j - 1) / 2] = t; j = (j - 1) / 2; }
+        } else if (better(&c[i], &out[0])) {
+            out[0] = c[i];
+            for (int64_t j = 0;;) {
+                int64_t l = 2 * j + 1, r = l + 1, w = j;
+                if (l < hn && better(&out[w], &out[l])) w = l;
+                if (r < hn && better(&out[w], &out[r])) w = r;
                 if (w == j) break;
-                scored t = h[j]; h[j] = h[w]; h[w] = t;
+                scored t = out[j]; out[j] = out[w]; out[w] = t;
                 j = w;
             }
         }
     }
-    memcpy(c, h, (size_t)hn * sizeof *h);
-    free(h);
-    qsort(c, (size_t)hn, sizeof *c, cmp_scored);
+    if (hn > 1) qsort(out, (size_t)hn, sizeof *out, cmp_scored);
     return hn;
 }
 
@@ -205,7 +202,7 @@ static int bm25_ranked(rg_store *s, q_terms *q, int k, const rg_search_filter *f
     int ng = 0, capg = 0, r;
     int64_t ndocs = 0, ntok = 0;
     dead_set dead = {0};
-    scored *acc = NULL, *ts = NULL;
+    scored *acc = NULL, *ts = NULL, *best = NULL;
     int64_t nacc = 0, nts = 0;
     part *parts = NULL;
     int nparts = 0, capparts = 0;
@@ -280,10 +277,14 @@ static int bm25_ranked(rg_store *s, q_terms *q, int k, const rg_search_filter *f
         acc[m++] = acc[i];
     }
     nacc = m;
+    int64_t nbest = 0;
     if (!filter_active(f)) {
-        nacc = top_k(acc, nacc, k);
+        best = xmalloc(((size_t)k + 1) * sizeof *best);
+        nbest = top_k(acc, nacc, k, best);
     } else {
-        /* best first, each checked against the filter until k pass */
+        /* best first, each checked against the filter until k pass: the best W taken (the
+         * order of the best W is a prefix of the order of the best 8W), checked from where the
+         * last round stopped, W growing eightfold while too few pass */
         filter_params fp;
         char *cond = filter_sql(f, &fp);
         char *sql = xasprintf("SELECT 1 FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id = ? AND %s", cond);
@@ -291,19 +292,31 @@ static int bm25_ranked(rg_store *s, q_terms *q, int k, const rg_search_filter *f
         st = st_prep(s, sql);
         free(sql);
         if (!st) goto out;
-        if (nacc > 1) qsort(acc, (size_t)nacc, sizeof *acc, cmp_scored);
-        m = 0;
-        for (int64_t i = 0; i < nacc && m < k; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1, acc[i].id);
-            filter_bind(st, 2, &fp);
-            r = sqlite3_step(st);
-            if (r == SQLITE_ROW) acc[m++] = acc[i];
-            else if (r != SQLITE_DONE) { st_done(s, st); st_fail(s, "bm25 filter"); goto out; }
+        best = xmalloc(((size_t)k + 1) * sizeof *best);
+        scored *order = NULL;
+        int64_t w = (int64_t)k * 8 < 256 ? 256 : (int64_t)k * 8, checked = 0;
+        for (;;) {
+            if (w > nacc) w = nacc;
+            order = xrealloc(order, ((size_t)w + 1) * sizeof *order);
+            int64_t got = top_k(acc, nacc, w, order);
+            for (; checked < got && nbest < k; checked++) {
+                sqlite3_reset(st);
+                sqlite3_bind_int64(st, 1, order[checked].id);
+                filter_bind(st, 2, &fp);
+                r = sqlite3_step(st);
+                if (r == SQLITE_ROW) best[nbest++] = order[checked];
+                else if (r != SQLITE_DONE) { free(order); st_done(s, st); st_fail(s, "bm25 filter"); goto out; }
+            }
+            if (nbest >= k || got >= nacc) break;
+            w *= 8;
         }
+        free(order);
         st_done(s, st);
-        nacc = m;
     }
+    free(acc);
+    acc = best;
+    best = NULL;
+    nacc = nbest;
     if (nacc > k) nacc = k;
     *out = xmalloc(((size_t)nacc + 1) * sizeof **out);
     for (int64_t i = 0; i < nacc; i++) (*out)[i] = (rg_hit){acc[i].id, acc[i].score};
@@ -314,6 +327,7 @@ out:
     free(dead.ids);
     free(acc);
     free(ts);
+    free(best);
     free(parts);
     rg_buf_free(&arena);
     return rc;
