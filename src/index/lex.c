@@ -408,8 +408,8 @@ static int cursor_next(sqlite3 *db, lx_seg *g) {
 }
 
 static int cmp_cursor_term(sqlite3_stmt *a, sqlite3_stmt *b) {
-    int na = sqlite3_column_bytes(a, 0), nb = sqlite3_column_bytes(b, 0);
     const void *pa = sqlite3_column_blob(a, 0), *pb = sqlite3_column_blob(b, 0);
+    int na = sqlite3_column_bytes(a, 0), nb = sqlite3_column_bytes(b, 0);
     int c = memcmp(pa ? pa : "", pb ? pb : "", (size_t)(na < nb ? na : nb));
     return c ? c : (na > nb) - (na < nb);
 }
@@ -482,7 +482,8 @@ static int merge_level(rg_lex_writer *w, int level, int *merged) {
         for (int i = 0; i < ng; i++)
             if (!g[i].done && (lo < 0 || cmp_cursor_term(g[i].cur, g[lo].cur) < 0)) lo = i;
         if (lo < 0) break;
-        char *term = xstrndup((const char *)sqlite3_column_text(g[lo].cur, 0), (size_t)sqlite3_column_bytes(g[lo].cur, 0));
+        const char *tt = (const char *)sqlite3_column_text(g[lo].cur, 0);
+        char *term = xstrndup(tt ? tt : "", tt ? (size_t)sqlite3_column_bytes(g[lo].cur, 0) : 0);
         post.len = 0;
         int64_t df = 0, prev = 0;
         for (int i = lo; i < ng; i++) {
