@@ -2,6 +2,7 @@
  * here from the stored chunks, through segment writes, merges, removals and damage. */
 #include "check.h"
 #include "core/util.h"
+#include "index/lex.h"
 #include "index/lex_token.h"
 #include "index/store.h"
 #include <math.h>
@@ -419,11 +420,46 @@ out:
     free(dir);
 }
 
+/* Random bytes: the splitter passes on exactly the words it counts, each folded and bounded;
+ * the posting decoder returns at most df postings, ids rising to at most last. */
+typedef struct { int64_t words; int bad; } fuzz_ctx;
+
+static void fuzz_word(const char *w, size_t n, void *ctx) {
+    fuzz_ctx *c = ctx;
+    c->words++;
+    if (n > RG_LEX_MAX_WORD || strlen(w) != n) c->bad++;
+    for (size_t i = 0; i < n; i++) if (w[i] >= 'A' && w[i] <= 'Z') c->bad++;   /* folded */
+}
+
+static void test_random_input(void) {
+    unsigned char buf[512];
+    rg_lex_posting ps[600];
+    int bad_split = 0, bad_decode = 0;
+    for (int round = 0; round < 20000; round++) {
+        size_t n = (size_t)pick((int)sizeof buf);
+        for (size_t i = 0; i < n; i++) {
+            int r = pick(8);   /* mostly ASCII words and separators, some high bytes */
+            buf[i] = (unsigned char)(r < 4 ? 'a' + pick(26) : r < 5 ? 'A' + pick(26) : r < 6 ? ' ' : pick(256));
+        }
+        fuzz_ctx c = {0, 0};
+        int64_t words = rg_lex_split((const char *)buf, n, fuzz_word, &c);
+        if (words != c.words || c.bad) bad_split++;
+        int64_t df = pick(600), last = pick(100000) - 10;
+        int64_t got = rg_lex_decode(buf, n, df, last, ps);
+        if (got < 0 || got > df) { bad_decode++; continue; }
+        for (int64_t i = 0; i < got; i++)
+            if (ps[i].id > last || ps[i].id <= (i ? ps[i - 1].id : 0) || ps[i].wtf == 0) { bad_decode++; break; }
+    }
+    CHECK_INT(bad_split, 0);
+    CHECK_INT(bad_decode, 0);
+}
+
 int main(void) {
     RUN(test_split_fold);
     RUN(test_stem_stop);
     RUN(test_segments_merges);
     RUN(test_removals);
     RUN(test_damage);
+    RUN(test_random_input);
     TESTS_DONE();
 }
