@@ -1,5 +1,6 @@
 /* Kernels: matmul of every built-in weight type against a double-precision reference on
- * awkward shapes, scalar vs AVX2 agreement, epilogues, GELU/softmax, and the thread pool. */
+ * awkward shapes, scalar vs AVX2 agreement, epilogues (layer norm included), many tokens on
+ * several threads, GELU/softmax, and the thread pool. */
 #include "check.h"
 #include "core/util.h"
 #include "nn/kernels.h"
@@ -113,6 +114,41 @@ static void test_matmul(void) {
     rg_pool_free(pool);
 }
 
+/* Many tokens on 2 and 3 threads (token blocks that shrink towards the end), and the layer
+ * norm epilogue on every path (done by the units, after few tokens, after panel-split units,
+ * after several panel chunks) against rg_matmul followed by rg_layernorm. */
+static void test_matmul_ln(void) {
+    static const int shapes[][3] = { { 1500, 64, 48 }, { 1103, 96, 40 }, { 20, 64, 33 }, { 200, 64, 40 },
+                                     { 40, 64, 33000 } };
+    for (int nt = 2; nt <= 3; nt++) {
+        rg_pool *pool = rg_pool_new(nt);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            int T = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+            float *X = xmalloc(sizeof(float) * T * K), *W = xmalloc(sizeof(float) * N * K);
+            float *bias = xmalloc(sizeof(float) * N), *g = xmalloc(sizeof(float) * N), *b = xmalloc(sizeof(float) * N);
+            float *R = xmalloc(sizeof(float) * T * N), *Y1 = xmalloc(sizeof(float) * T * N);
+            float *Y2 = xmalloc(sizeof(float) * T * N), *Y3 = xmalloc(sizeof(float) * T * N);
+            for (int i = 0; i < T * K; i++) X[i] = frand();
+            for (int i = 0; i < N * K; i++) W[i] = frand();
+            for (int i = 0; i < N; i++) { bias[i] = frand(); g[i] = 1 + frand() * 0.5f; b[i] = frand(); }
+            for (int i = 0; i < T * N; i++) R[i] = frand();
+            rg_epilogue ep = { bias, R, 0 };
+            rg_rownorm ln = { g, b, 1e-5f };
+            CHECK(rg_matmul(NULL, RG_IMPL_SCALAR, X, T, K, W, RG_TYPE_F32, N, &ep, Y1) == 0);
+            CHECK(rg_matmul(pool, RG_IMPL_AUTO, X, T, K, W, RG_TYPE_F32, N, &ep, Y2) == 0);
+            CHECK(rg_matmul_ln(pool, RG_IMPL_AUTO, X, T, K, W, RG_TYPE_F32, N, &ep, &ln, Y3) == 0);
+            double mm = 0, ml = 0;
+            for (int i = 0; i < T * N; i++) mm = fmax(mm, fabs((double)Y1[i] - Y2[i]));
+            for (int t = 0; t < T; t++) rg_layernorm(RG_IMPL_AUTO, Y2 + (size_t)t * N, N, g, b, 1e-5f);
+            for (int i = 0; i < T * N; i++) ml = fmax(ml, fabs((double)Y3[i] - Y2[i]));
+            CHECKF(mm < 1e-4, "%d threads, T=%d K=%d N=%d: pool vs scalar %g", nt, T, K, N, mm);
+            CHECKF(ml < 1e-5, "%d threads, T=%d K=%d N=%d: layer norm epilogue differs by %g", nt, T, K, N, ml);
+            free(X); free(W); free(bias); free(g); free(b); free(R); free(Y1); free(Y2); free(Y3);
+        }
+        rg_pool_free(pool);
+    }
+}
+
 static void test_math(void) {
     float a[37], b[37];
     for (int i = 0; i < 37; i++) a[i] = b[i] = (float)(i - 18) * 0.37f;
@@ -205,6 +241,7 @@ static void test_pool(void) {
 int main(void) {
     printf("# kernels: %s\n", rg_kernels_name(RG_IMPL_AUTO));
     RUN(test_matmul);
+    RUN(test_matmul_ln);
     RUN(test_math);
     RUN(test_attention);
     RUN(test_pool);

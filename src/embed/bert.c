@@ -12,6 +12,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define BATCH_TOKENS 4096        /* tokens per packed forward pass (memory ~ tokens x ffn x 4) */
 
@@ -20,6 +22,11 @@ typedef struct { const void *data; int type; } wmat;   /* [out, in] weight */
 typedef struct {
     wmat q, k, v, o, up, down;
     float *bq, *bk, *bv, *bo, *ln1_g, *ln1_b, *bup, *bdown, *ln2_g, *ln2_b;
+    /* K, V and Q weights (rows in that order) and biases in one matrix, when the three have
+     * one type: one matmul instead of three (one pass packing the tokens, one dispatch) */
+    wmat kvq;                  /* data NULL: not fused */
+    void *kvq_mem;
+    float *bkvq;
 } layer_t;
 
 struct rg_bert {
@@ -100,6 +107,18 @@ static void choose_prefixes(rg_bert *m, const char *path) {
     m->pprefix = xstrdup(ep ? ep : p);
 }
 
+/* Releases the pages of a copied tensor from this process. rg_bert_load opens the file with
+ * rg_gguf_open, a read-only private file mapping that is never written, so this only drops
+ * the copy the process holds (counted in its RSS); a later access would read the file
+ * again. Only whole pages inside [p, p + n) are released. */
+static void drop_pages(const void *p, size_t n) {
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0) return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t e = ((uintptr_t)p + n) & ~((uintptr_t)pg - 1);
+    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
 static int load(rg_bert *m, const char *path) {
     char *arch = rg_gguf_get_strdup(m->g, "general.architecture");
     int ok = arch && !strcmp(arch, "bert");
@@ -162,6 +181,24 @@ static int load(rg_bert *m, const char *path) {
             rg_err("layer %d weights are not whole blocks", i);
             return -1;
         }
+        size_t rb = rg_type_row_bytes(l->q.type, m->d);
+        if (rb && l->k.type == l->q.type && l->v.type == l->q.type) {
+            size_t mb = rb * (size_t)m->d;
+            uint8_t *w = xmalloc(3 * mb);
+            memcpy(w, l->k.data, mb);
+            memcpy(w + mb, l->v.data, mb);
+            memcpy(w + 2 * mb, l->q.data, mb);
+            drop_pages(l->k.data, mb);
+            drop_pages(l->v.data, mb);
+            drop_pages(l->q.data, mb);
+            l->kvq_mem = w;
+            l->kvq.data = w;
+            l->kvq.type = l->q.type;
+            l->bkvq = xmalloc(3 * (size_t)m->d * sizeof *l->bkvq);
+            memcpy(l->bkvq, l->bk, (size_t)m->d * sizeof *l->bkvq);
+            memcpy(l->bkvq + m->d, l->bv, (size_t)m->d * sizeof *l->bkvq);
+            memcpy(l->bkvq + 2 * m->d, l->bq, (size_t)m->d * sizeof *l->bkvq);
+        }
     }
     char *name = rg_gguf_get_strdup(m->g, "general.name");
     if (!name || !*name) {
@@ -199,6 +236,7 @@ void rg_bert_free(rg_bert *m) {
             layer_t *l = &m->L[i];
             free(l->bq); free(l->bk); free(l->bv); free(l->bo); free(l->ln1_g); free(l->ln1_b);
             free(l->bup); free(l->bdown); free(l->ln2_g); free(l->ln2_b);
+            free(l->kvq_mem); free(l->bkvq);
         }
     free(m->L);
     free(m->ln_e_g);
@@ -245,29 +283,45 @@ int rg_bert_type_count(const rg_bert *m) { return m->n_types; }
 typedef struct {
     const rg_bert *m;
     const float *Q, *K, *V;
+    int ldq, ldk;              /* row strides of Q and of K/V (ctx: the model width) */
     float *ctx;
     const int *kstart, *klen;  /* key/value rows of each sequence */
     const int *qstart, *qlen;  /* query (and output) rows of each sequence */
     int nseq, max_len;
-    int next;                  /* work counter: (sequence, head) items */
+    int group;                 /* heads per work item */
+    int next;                  /* work counter: (sequence, head group) items */
 } attn_job;
+
+/* Heads per attention work item: adjacent heads share the cache lines of each row of Q, K
+ * and V, so one thread should take several of them; as many as still leave 16 items per
+ * thread for the dynamic split (a divisor of the head count). */
+static int attn_group(const rg_bert *m, int nseq) {
+    int want = 16 * rg_pool_size(m->pool);
+    for (int g = m->n_head; g > 1; g--)
+        if (m->n_head % g == 0 && (int64_t)nseq * (m->n_head / g) >= want) return g;
+    return 1;
+}
 
 static void attn_worker(void *arg, int ti, int nt) {
     (void)nt;
     attn_job *j = arg;
     const rg_bert *m = j->m;
-    int d = m->d, hd = d / m->n_head, items = j->nseq * m->n_head;
+    int d = m->d, hd = d / m->n_head, per = m->n_head / j->group, items = j->nseq * per;
     size_t need = rg_attention_scratch(j->max_len, hd) * sizeof(float);
     float *scratch = rg_pool_scratch(m->pool, ti, need), *own = NULL;
     if (!scratch) scratch = own = xmalloc(need);
     for (;;) {
         int it = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
         if (it >= items) break;
-        int sq = it / m->n_head, h = it % m->n_head;
-        size_t kb = (size_t)j->kstart[sq] * d + (size_t)h * hd, qb = (size_t)j->qstart[sq] * d + (size_t)h * hd;
-        rg_attn_args a = { j->Q + qb, j->K + kb, j->V + kb, j->ctx + qb, d, d, d,
-                           j->qlen[sq], j->klen[sq], hd, 1.0f / sqrtf((float)hd) };
-        rg_attention(m->impl, &a, scratch);
+        int sq = it / per, h0 = it % per * j->group;
+        for (int h = h0; h < h0 + j->group; h++) {
+            size_t kb = (size_t)j->kstart[sq] * j->ldk + (size_t)h * hd;
+            size_t qb = (size_t)j->qstart[sq] * j->ldq + (size_t)h * hd;
+            size_t ob = (size_t)j->qstart[sq] * d + (size_t)h * hd;
+            rg_attn_args a = { j->Q + qb, j->K + kb, j->V + kb, j->ctx + ob, j->ldq, j->ldk, d,
+                               j->qlen[sq], j->klen[sq], hd, 1.0f / sqrtf((float)hd) };
+            rg_attention(m->impl, &a, scratch);
+        }
     }
     free(own);
 }
@@ -282,10 +336,13 @@ static void ln_worker(void *arg, int ti, int nt) {
             rg_layernorm(j->impl, j->x + (size_t)t * j->n, j->n, j->g, j->b, j->eps);
 }
 
+/* Y = X . w^T + bias (+ resid), then GELU, or then layer norm with ln_g/ln_b (NULL: none):
+ * the norm runs in the matmul's epilogue, on rows still in cache. */
 static int mm(rg_bert *m, const float *X, int T, int K, const wmat *w, int N, const float *bias,
-              const float *resid, int gelu, float *Y) {
+              const float *resid, int gelu, const float *ln_g, const float *ln_b, float *Y) {
     rg_epilogue ep = { bias, resid, gelu };
-    return rg_matmul(m->pool, m->impl, X, T, K, w->data, w->type, N, &ep, Y);
+    rg_rownorm ln = { ln_g, ln_b, m->eps };
+    return rg_matmul_ln(m->pool, m->impl, X, T, K, w->data, w->type, N, &ep, ln_g ? &ln : NULL, Y);
 }
 
 /* 64-byte aligned floats, so that output tiles of 16 floats fill whole cache lines */
@@ -376,19 +433,33 @@ static int forward(rg_bert *m, const int32_t *const *ids, const int32_t *const *
             for (int s = 0; s < nseq; s++) memcpy(Xc + (size_t)s * d, X + (size_t)start[s] * d, (size_t)d * sizeof *Xc);
             Xq = Xc; Tq = nseq; qs = cstart; ql = ones;
         }
-        rc |= mm(m, Xq, Tq, d, &L->q, d, L->bq, NULL, 0, Q);
-        rc |= mm(m, X, T, d, &L->k, d, L->bk, NULL, 0, K);
-        rc |= mm(m, X, T, d, &L->v, d, L->bv, NULL, 0, V);
+        const float *Qa = Q, *Ka = K, *Va = V;
+        int ldq = d, ldk = d;
+        if (L->kvq.data) {             /* fused: [K V Q] rows of width 3d over Q..V's space */
+            Ka = Q; Va = Q + d; Qa = Q + 2 * d;
+            if (!cls_only) {
+                rc |= mm(m, X, T, d, &L->kvq, 3 * d, L->bkvq, NULL, 0, NULL, NULL, Q);
+                ldq = ldk = 3 * d;
+            } else {                   /* K V for all rows (width 2d), Q for the CLS rows into V's third */
+                size_t qoff = 2 * (size_t)d * rg_type_row_bytes(L->kvq.type, d);
+                wmat wq = { (const uint8_t *)L->kvq.data + qoff, L->kvq.type };
+                rc |= mm(m, X, T, d, &L->kvq, 2 * d, L->bkvq, NULL, 0, NULL, NULL, Q);
+                rc |= mm(m, Xq, Tq, d, &wq, d, L->bq, NULL, 0, NULL, NULL, V);
+                Qa = V;
+                ldk = 2 * d;
+            }
+        } else {
+            rc |= mm(m, Xq, Tq, d, &L->q, d, L->bq, NULL, 0, NULL, NULL, Q);
+            rc |= mm(m, X, T, d, &L->k, d, L->bk, NULL, 0, NULL, NULL, K);
+            rc |= mm(m, X, T, d, &L->v, d, L->bv, NULL, 0, NULL, NULL, V);
+        }
         if (rc) break;
-        attn_job aj = { m, Q, K, V, C, start, lens, qs, ql, nseq, max_len, 0 };
+        attn_job aj = { m, Qa, Ka, Va, ldq, ldk, C, start, lens, qs, ql, nseq, max_len, attn_group(m, nseq), 0 };
         rg_pool_run(m->pool, attn_worker, &aj);
-        rc |= mm(m, C, Tq, d, &L->o, d, L->bo, Xq, 0, X1);          /* X1 = Xq + attn */
-        ln_job l1 = { X1, Tq, d, L->ln1_g, L->ln1_b, m->eps, m->impl, 0 };
-        rg_pool_run(m->pool, ln_worker, &l1);
-        rc |= mm(m, X1, Tq, d, &L->up, m->n_ff, L->bup, NULL, 1, H);
-        rc |= mm(m, H, Tq, m->n_ff, &L->down, d, L->bdown, X1, 0, Xq); /* Xq = X1 + ffn */
-        ln_job l2 = { Xq, Tq, d, L->ln2_g, L->ln2_b, m->eps, m->impl, 0 };
-        rg_pool_run(m->pool, ln_worker, &l2);
+        /* X1 = LN(Xq + attn), Xq = LN(X1 + ffn) */
+        rc |= mm(m, C, Tq, d, &L->o, d, L->bo, Xq, 0, L->ln1_g, L->ln1_b, X1);
+        rc |= mm(m, X1, Tq, d, &L->up, m->n_ff, L->bup, NULL, 1, NULL, NULL, H);
+        rc |= mm(m, H, Tq, m->n_ff, &L->down, d, L->bdown, X1, 0, L->ln2_g, L->ln2_b, Xq);
         final = Xq;
     }
     if (rc == 0)

@@ -10,7 +10,9 @@
  * RAGD_QUERY_PREFIX and RAGD_PASSAGE_PREFIX.
  * Texts are embedded in passes of up to 4096 tokens; the activation buffers of the largest
  * pass so far are kept by the model for reuse (about 60 MiB for a bge-small-sized model).
- * With CLS pooling the last layer is computed for the CLS rows only. */
+ * With CLS pooling the last layer is computed for the CLS rows only. Each layer's K, V and Q
+ * weights are copied at load into one matrix (3 x d x d weights of the file's type) so that
+ * the three projections run as one matmul; the mapped originals are then not read. */
 #ifndef RAGD_EMBED_BERT_H
 #define RAGD_EMBED_BERT_H
 #include <stdint.h>

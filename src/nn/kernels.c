@@ -203,11 +203,12 @@ static AVX2 void transpose8(const float *const *r, size_t k, float *dst) {
     for (int i = 0; i < 8; i++) _mm256_store_ps(dst + i * NR, o[i]);
 }
 
-/* The 6 x 16 register block: tile[r][j] = sum_k x[r * ldx + k] * p[k * ldp + j] for r < 6,
- * j < 16, with 12 accumulators (arrays made GCC spill them, hence the names). Rows past mr
- * repeat row 0 and their results are ignored. Used by the matmul (p a packed panel) and by
- * attention (p the packed keys, or value rows in place). */
-static AVX2 void k6x16(const float *x0, size_t ldx, int mr, const float *p, size_t ldp, size_t K, float *tile) {
+/* The 6 x 16 register block: tile[r * ldt + j] = sum_k x[r * ldx + k] * p[k * ldp + j] for
+ * r < 6, j < 16, with 12 accumulators (arrays made GCC spill them, hence the names). Rows past
+ * mr repeat row 0; all 6 rows are stored, those past mr to be ignored. Used by attention (p the
+ * packed keys, or the copied value rows). */
+static AVX2 void k6x16(const float *x0, size_t ldx, int mr, const float *p, size_t ldp, size_t K, float *tile,
+                       size_t ldt) {
     const float *x1 = mr > 1 ? x0 + ldx : x0, *x2 = mr > 2 ? x0 + 2 * ldx : x0;
     const float *x3 = mr > 3 ? x0 + 3 * ldx : x0, *x4 = mr > 4 ? x0 + 4 * ldx : x0;
     const float *x5 = mr > 5 ? x0 + 5 * ldx : x0;
@@ -222,19 +223,19 @@ static AVX2 void k6x16(const float *x0, size_t ldx, int mr, const float *p, size
         b = _mm256_broadcast_ss(x4 + k); c40 = _mm256_fmadd_ps(b, w0, c40); c41 = _mm256_fmadd_ps(b, w1, c41);
         b = _mm256_broadcast_ss(x5 + k); c50 = _mm256_fmadd_ps(b, w0, c50); c51 = _mm256_fmadd_ps(b, w1, c51);
     }
-    _mm256_storeu_ps(tile + 0 * NR, c00); _mm256_storeu_ps(tile + 0 * NR + 8, c01);
-    _mm256_storeu_ps(tile + 1 * NR, c10); _mm256_storeu_ps(tile + 1 * NR + 8, c11);
-    _mm256_storeu_ps(tile + 2 * NR, c20); _mm256_storeu_ps(tile + 2 * NR + 8, c21);
-    _mm256_storeu_ps(tile + 3 * NR, c30); _mm256_storeu_ps(tile + 3 * NR + 8, c31);
-    _mm256_storeu_ps(tile + 4 * NR, c40); _mm256_storeu_ps(tile + 4 * NR + 8, c41);
-    _mm256_storeu_ps(tile + 5 * NR, c50); _mm256_storeu_ps(tile + 5 * NR + 8, c51);
+    _mm256_storeu_ps(tile + 0 * ldt, c00); _mm256_storeu_ps(tile + 0 * ldt + 8, c01);
+    _mm256_storeu_ps(tile + 1 * ldt, c10); _mm256_storeu_ps(tile + 1 * ldt + 8, c11);
+    _mm256_storeu_ps(tile + 2 * ldt, c20); _mm256_storeu_ps(tile + 2 * ldt + 8, c21);
+    _mm256_storeu_ps(tile + 3 * ldt, c30); _mm256_storeu_ps(tile + 3 * ldt + 8, c31);
+    _mm256_storeu_ps(tile + 4 * ldt, c40); _mm256_storeu_ps(tile + 4 * ldt + 8, c41);
+    _mm256_storeu_ps(tile + 5 * ldt, c50); _mm256_storeu_ps(tile + 5 * ldt + 8, c51);
 }
 
 /* ---------------- attention ---------------- */
 
 size_t rg_attention_scratch(int Lk, int hd) {
     size_t lp = ((size_t)Lk + 31) & ~(size_t)31;
-    return lp * (size_t)hd + 6 * lp + 4 * (size_t)hd + MR * NR + 64;
+    return 2 * lp * (size_t)hd + 6 * lp + (4 + MR) * (size_t)hd + MR * NR + 64;
 }
 
 static void attn_scalar(const rg_attn_args *a, float *s) {
@@ -342,16 +343,18 @@ static AVX2 void attn_avx2(const rg_attn_args *a, float *scratch) {
 }
 
 /* hd % 16 == 0: both products run on the 6 x 16 register block. Keys are packed as 16-key
- * panels Kp[chunk][e][16]; for each block of 6 queries the scores S (6 x Lk) come from
- * k6x16(Q, Kp) per chunk, then a softmax per row, then out = S . V with V rows read in place
+ * panels Kp[chunk][e][16] and the value rows copied to a contiguous Vc[Lk][hd] (in place
+ * they are a row of the whole matrix apart: few cache sets, conflict misses when every block
+ * of queries reads them again); for each block of 6 queries (copied, pre-scaled) the scores
+ * S (6 x Lk) come from k6x16(Q, Kp) per chunk, then a softmax per row, then out = S . Vc
  * 16 columns at a time. */
 static AVX2 void attn_blocked(const rg_attn_args *a, float *scratch) {
     const int Lk = a->Lk, hd = a->hd;
     size_t lp = ((size_t)Lk + 31) & ~(size_t)31;
     float *kp = (float *)(((uintptr_t)scratch + 31) & ~(uintptr_t)31);
-    float *S = kp + lp * (size_t)hd, *tile = S + MR * lp;
+    float *vc = kp + lp * (size_t)hd, *S = vc + lp * (size_t)hd, *tile = S + MR * lp;
+    float *qs = tile + MR * NR, *zero = qs + MR * (size_t)hd;     /* zero: a key row for padding */
     const size_t l16 = ((size_t)Lk + NR - 1) & ~(size_t)(NR - 1);   /* keys in whole panels */
-    float *zero = tile + MR * NR;                /* a zero key row for padding */
     memset(zero, 0, (size_t)hd * sizeof *zero);
     for (size_t c0 = 0; c0 < l16; c0 += NR) {    /* 16 key rows -> a hd x 16 panel */
         float *panel = kp + c0 * (size_t)hd;
@@ -362,17 +365,20 @@ static AVX2 void attn_blocked(const rg_attn_args *a, float *scratch) {
             transpose8(r + 8, (size_t)e, panel + (size_t)e * NR + 8);
         }
     }
+    for (int b = 0; b < Lk; b++) memcpy(vc + (size_t)b * hd, a->V + (size_t)b * a->ldk, (size_t)hd * sizeof *vc);
     __m256 vs = _mm256_set1_ps(a->scale);
     for (int i0 = 0; i0 < a->Lq; i0 += MR) {
         int mr = a->Lq - i0 < MR ? a->Lq - i0 : MR;
-        const float *q = a->Q + (size_t)i0 * a->ldq;
-        for (size_t c0 = 0; c0 < l16; c0 += NR) {
-            k6x16(q, (size_t)a->ldq, mr, kp + c0 * (size_t)hd, NR, (size_t)hd, tile);
-            for (int r = 0; r < mr; r++) {
-                _mm256_storeu_ps(S + r * lp + c0, _mm256_mul_ps(vs, _mm256_loadu_ps(tile + r * NR)));
-                _mm256_storeu_ps(S + r * lp + c0 + 8, _mm256_mul_ps(vs, _mm256_loadu_ps(tile + r * NR + 8)));
-            }
+        /* the next block's query rows: far apart in memory, and touched for the first time */
+        for (int r = i0 + MR; r < i0 + 2 * MR && r < a->Lq; r++)
+            for (int e = 0; e < hd; e += 16) __builtin_prefetch(a->Q + (size_t)r * a->ldq + e);
+        for (int r = 0; r < mr; r++) {
+            const float *q = a->Q + (size_t)(i0 + r) * a->ldq;
+            for (int e = 0; e < hd; e += 8)
+                _mm256_store_ps(qs + r * hd + e, _mm256_mul_ps(vs, _mm256_loadu_ps(q + e)));
         }
+        for (size_t c0 = 0; c0 < l16; c0 += NR)
+            k6x16(qs, (size_t)hd, mr, kp + c0 * (size_t)hd, NR, (size_t)hd, S + c0, lp);
         /* scores of padding keys -> -inf so the softmax runs on whole vectors (exp8 gives them
          * ~1e-38, nothing next to the row maximum's 1); V is summed over the Lk real keys only */
         const int l8 = (Lk + 7) & ~7;
@@ -382,7 +388,7 @@ static AVX2 void attn_blocked(const rg_attn_args *a, float *scratch) {
             inv[r] = 1.0f / softmax_exp_avx2(S + r * lp, l8);
         }
         for (int e0 = 0; e0 < hd; e0 += NR) {
-            k6x16(S, lp, mr, a->V + e0, (size_t)a->ldk, (size_t)Lk, tile);
+            k6x16(S, lp, mr, vc + e0, (size_t)hd, (size_t)Lk, tile, NR);
             for (int r = 0; r < mr; r++) {
                 float *o = a->out + (size_t)(i0 + r) * a->ldo + e0;
                 __m256 vi = _mm256_set1_ps(inv[r]);
@@ -404,13 +410,14 @@ void rg_attention(int impl, const rg_attn_args *a, float *scratch) {
  * GotoBLAS-style blocking. The weights are dequantised once per call into f32 panels of 16
  * output rows (K x 16, k-major), shared by all threads: a chunk of up to CHUNK_BYTES of
  * panels at a time, packed by whichever threads are there. Work units are blocks of up
- * to 120 tokens (times a range of panels when there are few tokens), taken from an atomic
- * counter, so a thread slowed by other load on the machine simply takes fewer. For each unit
+ * to 120 tokens, smaller ones towards the end so the threads finish together (or, when there
+ * are few tokens, blocks times a range of panels), taken from an atomic counter, so a thread
+ * slowed by other load on the machine simply takes fewer. For each unit
  * and each slice of at most KC_MAX along K, the unit's tokens are packed k-major in
  * micro-panels of 6 (MC x KC floats, stays in L2); then each panel's KC x 16 slice (stays in
  * L1) meets every 6-token micro-panel in the register block. Partial sums over K slices
  * accumulate in Y: the first slice adds bias and residual (so the residual may alias Y), the
- * last applies GELU. */
+ * last applies GELU; a unit that has all panels then layer-normalises its rows (rg_matmul_ln). */
 
 #define A_BYTES (192u << 10)          /* packed tokens of a unit (MC x KC floats): in L2 */
 #define MC_MAX 120                    /* tokens per unit at most (a multiple of MR) */
@@ -424,11 +431,14 @@ typedef struct {
     size_t row_bytes;
     const rg_type_traits *tr;
     const rg_epilogue *ep;
+    const rg_rownorm *ln;       /* layer norm of finished rows, or NULL */
     float *Y;
     rg_pool *pool;
     int kc;                     /* K slice length */
     int chunk;                  /* panels per packed chunk */
     int mc, mblocks;            /* tokens per unit (a multiple of MR), units along T */
+    int ng;                     /* panel groups per token block (1: guided token blocks) */
+    int ln_inline;              /* the epilogue's layer norm is done per finished unit */
     float *B;                   /* the shared packed chunk (scratch of the first thread to come) */
     int host;                   /* set by the first thread to come */
     int *next, *pack_next, *packed;   /* per chunk: next work unit, next panel to pack, packed */
@@ -701,6 +711,25 @@ static void small_worker(void *arg, int ti, int nt) {
     free(own);
 }
 
+/* Layer norm of the finished output rows t0..t1 (the epilogue's last step). */
+static void ln_rows(const mm_ctx *c, int t0, int t1) {
+    for (int t = t0; t < t1; t++) rg_layernorm(c->impl, c->Y + (size_t)t * c->N, c->N, c->ln->g, c->ln->b, c->ln->eps);
+}
+
+/* Tokens in the next unit when rest are left: MC_MAX-sized blocks while there is plenty,
+ * then a share of the rest (at least MIN_UNIT tokens), so that the threads run out of work
+ * together instead of one waiting for the other's last full block (guided scheduling). */
+#define MIN_UNIT 24
+static int unit_len(const mm_ctx *c, int rest, int nt) {
+    int len = c->mc;
+    if (nt > 1) {
+        int share = (rest + 2 * nt - 1) / (2 * nt);
+        share = (share + MR - 1) / MR * MR;
+        if (share < len) len = share < MIN_UNIT ? MIN_UNIT : share;
+    }
+    return len < rest ? len : rest;
+}
+
 /* Threads may start late (a loaded machine, a sleeping worker): whoever comes first hosts the
  * shared panels, panels are packed and units computed by whoever is there, and a thread only
  * waits for panels being packed, so the first one does all the work if it is alone. Only a
@@ -729,10 +758,18 @@ static void mm_worker(void *arg, int ti, int nt) {
         for (int spins = 0; __atomic_load_n(&c->packed[ci], __ATOMIC_ACQUIRE) < np; spins++)
             if (spins > 200) sched_yield();
             else _mm_pause();
+        int ng = c->ng > np ? np : c->ng;
+        /* one panel group: token blocks of shrinking size from a shared token counter */
+        for (int t0 = __atomic_load_n(&c->next[ci], __ATOMIC_RELAXED); ng == 1 && t0 < c->T;) {
+            int len = unit_len(c, c->T - t0, nt);
+            if (!__atomic_compare_exchange_n(&c->next[ci], &t0, t0 + len, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+                continue;                  /* t0 now holds the counter's current value */
+            run_unit(c, B, p0, 0, np, t0, t0 + len, A);
+            if (c->ln_inline) ln_rows(c, t0, t0 + len);
+            t0 = __atomic_load_n(&c->next[ci], __ATOMIC_RELAXED);
+        }
         /* with few token blocks, units also split the panels, to give every thread work */
-        int ng = nt == 1 ? 1 : (3 * nt + c->mblocks - 1) / c->mblocks;
-        if (ng > np) ng = np;
-        int units = c->mblocks * ng;
+        int units = ng == 1 ? 0 : c->mblocks * ng;
         for (;;) {
             int u = __atomic_fetch_add(&c->next[ci], 1, __ATOMIC_RELAXED);
             if (u >= units) break;
@@ -747,17 +784,23 @@ static void mm_worker(void *arg, int ti, int nt) {
 
 int rg_matmul(rg_pool *pool, int impl, const float *X, int T, int K,
               const void *W, int wtype, int N, const rg_epilogue *ep, float *Y) {
+    return rg_matmul_ln(pool, impl, X, T, K, W, wtype, N, ep, NULL, Y);
+}
+
+int rg_matmul_ln(rg_pool *pool, int impl, const float *X, int T, int K,
+                 const void *W, int wtype, int N, const rg_epilogue *ep, const rg_rownorm *ln, float *Y) {
     const rg_type_traits *tr = rg_type_get(wtype);
     if (!tr) { rg_err("matmul: unsupported weight type %d", wtype); return -1; }
     if (T <= 0 || N <= 0) return 0;
     size_t rb = rg_type_row_bytes(wtype, K);
     if (K <= 0 || !rb) { rg_err("matmul: row of %d not a multiple of the %s block", K, tr->name); return -1; }
     mm_ctx c = { .X = X, .T = T, .K = K, .N = N, .wtype = wtype, .impl = resolve(impl), .W = W,
-                 .row_bytes = rb, .tr = tr, .ep = ep, .Y = Y, .pool = pool };
+                 .row_bytes = rb, .tr = tr, .ep = ep, .ln = ln, .Y = Y, .pool = pool };
     if (T <= SMALL_T) {
         int zero = 0;
         c.next = &zero;
         rg_pool_run(pool, small_worker, &c);
+        if (ln) ln_rows(&c, 0, T);
         return 0;
     }
     /* K slices of equal length, at most KC_MAX, a multiple of 8 where possible */
@@ -770,12 +813,16 @@ int rg_matmul(rg_pool *pool, int impl, const float *X, int T, int K,
     size_t mc = A_BYTES / ((size_t)c.kc * sizeof(float)) / MR * MR;
     c.mc = mc < MR ? MR : mc > MC_MAX ? MC_MAX : (int)mc;
     c.mblocks = (T + c.mc - 1) / c.mc;
-    int nchunks = (panels + c.chunk - 1) / c.chunk;
+    int nchunks = (panels + c.chunk - 1) / c.chunk, nt = rg_pool_size(pool);
+    c.ng = nt == 1 ? 1 : (3 * nt + c.mblocks - 1) / c.mblocks;
+    /* a unit that covers all panels finishes its rows: it can normalise them itself */
+    c.ln_inline = ln && nchunks == 1 && (c.ng == 1 || panels == 1);
     int local[48] = {0};
     c.next = nchunks <= 16 ? local : xcalloc((size_t)nchunks * 3, sizeof *c.next);
     c.pack_next = c.next + nchunks;
     c.packed = c.pack_next + nchunks;
     rg_pool_run(pool, mm_worker, &c);
+    if (ln && !c.ln_inline) ln_rows(&c, 0, T);     /* few tokens or several chunks */
     if (c.next != local) free(c.next);
     return 0;
 }

@@ -4,8 +4,9 @@
  * Blocked GotoBLAS-style: per call each weight is dequantised once into f32 panels of 16
  * output rows shared by the pool's threads; tokens are packed in micro-panels of 6, K is cut
  * into slices of at most 384 so a panel slice stays in L1, and a 6-token x 16-output AVX2/FMA
- * register block does the arithmetic. Threads take blocks of 120 tokens (and panel ranges
- * when there are few tokens) from a shared counter. Up to 32 tokens (a query) nothing is
+ * register block does the arithmetic. Threads take blocks of up to 120 tokens, smaller ones
+ * near the end so that they finish together (and panel ranges when there are few tokens),
+ * from a shared counter. Up to 32 tokens (a query) nothing is
  * packed: weight rows are dotted with the tokens in place. A portable scalar path gives the same
  * results within rounding (RG_IMPL_SCALAR, or automatically on CPUs without AVX2/FMA).
  * Adding an instruction set (e.g. AVX-512): a new RG_IMPL_ value chosen in rg_kernels_impl()
@@ -32,6 +33,13 @@ typedef struct {
 /* Returns 0, or -1 with rg_err set when the weight type is unsupported. */
 int rg_matmul(rg_pool *pool, int impl, const float *X, int T, int K,
               const void *W, int wtype, int N, const rg_epilogue *ep, float *Y);
+
+/* The same, then a layer norm of each output row (N values: weights g, biases b, epsilon
+ * eps) after the epilogue; ln NULL: none. The thread that finished a row normalises it while
+ * it is in cache, which saves a pass over Y and a pool dispatch. */
+typedef struct { const float *g, *b; float eps; } rg_rownorm;
+int rg_matmul_ln(rg_pool *pool, int impl, const float *X, int T, int K,
+                 const void *W, int wtype, int N, const rg_epilogue *ep, const rg_rownorm *ln, float *Y);
 
 /* The implementation RG_IMPL_AUTO resolves to on this CPU (env RAGD_KERNELS=scalar forces
  * the portable path). */

@@ -1,4 +1,8 @@
-/* Thread pool: workers sleep on a condition variable and wake on a new generation number. */
+/* Thread pool: workers sleep on a condition variable and wake on a new generation number.
+ * A forward pass runs about ten jobs per layer back to back, so both sides first spin
+ * briefly (SPIN_S) on the generation / pending count before sleeping: a futex sleep and
+ * wake-up per job costs more than the short gaps between jobs. gen and pending are written
+ * under mu but read atomically while spinning. */
 #include "nn/pool.h"
 #include "core/util.h"
 #include <pthread.h>
@@ -12,8 +16,8 @@ struct rg_pool {
     pthread_mutex_t run_lock;          /* one rg_pool_run at a time */
     pthread_mutex_t mu;
     pthread_cond_t go, done;
-    unsigned long gen;
-    int pending, quit;
+    unsigned long gen, pending;
+    int quit;
     rg_pool_fn fn;
     void *ctx;
     void **scratch;                    /* per thread, grow-only */
@@ -22,22 +26,45 @@ struct rg_pool {
 
 typedef struct { rg_pool *p; int i; } warg;
 
+#define SPIN_S 50e-6
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Spins while (*v == x) == eq, up to SPIN_S seconds; the caller then takes the lock. */
+static void spin_while(const unsigned long *v, unsigned long x, int eq, const int *quit) {
+    double t0 = 0;
+    for (int i = 0; (__atomic_load_n(v, __ATOMIC_ACQUIRE) == x) == eq; i++) {
+        if (quit && __atomic_load_n(quit, __ATOMIC_ACQUIRE)) return;
+        cpu_relax();
+        if ((i & 63) == 63) {
+            double t = rg_now();
+            if (t0 == 0) t0 = t;
+            else if (t - t0 > SPIN_S) return;
+        }
+    }
+}
+
 static void *worker(void *arg) {
     warg a = *(warg *)arg;
     free(arg);
     rg_pool *p = a.p;
     unsigned long seen = 0;
     for (;;) {
+        spin_while(&p->gen, seen, 1, &p->quit);
         pthread_mutex_lock(&p->mu);
-        while (p->gen == seen && !p->quit) pthread_cond_wait(&p->go, &p->mu);
+        while (__atomic_load_n(&p->gen, __ATOMIC_RELAXED) == seen && !p->quit) pthread_cond_wait(&p->go, &p->mu);
         if (p->quit) { pthread_mutex_unlock(&p->mu); return NULL; }
-        seen = p->gen;
+        seen = __atomic_load_n(&p->gen, __ATOMIC_RELAXED);
         rg_pool_fn fn = p->fn;
         void *ctx = p->ctx;
         pthread_mutex_unlock(&p->mu);
         fn(ctx, a.i, p->n);
         pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
+        if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_RELEASE) == 0) pthread_cond_signal(&p->done);
         pthread_mutex_unlock(&p->mu);
     }
 }
@@ -78,13 +105,14 @@ void rg_pool_run(rg_pool *p, rg_pool_fn fn, void *ctx) {
     pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
-    p->pending = p->n - 1;
-    p->gen++;
+    __atomic_store_n(&p->pending, (unsigned long)(p->n - 1), __ATOMIC_RELAXED);
+    __atomic_add_fetch(&p->gen, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     fn(ctx, 0, p->n);
+    spin_while(&p->pending, 0, 0, NULL);
     pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
+    while (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
     pthread_mutex_unlock(&p->run_lock);
 }
@@ -92,7 +120,7 @@ void rg_pool_run(rg_pool *p, rg_pool_fn fn, void *ctx) {
 void rg_pool_free(rg_pool *p) {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
-    p->quit = 1;
+    __atomic_store_n(&p->quit, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->n; i++) pthread_join(p->th[i], NULL);
