@@ -26,9 +26,10 @@ static void *make_weights(int type, int N, int K, unsigned *seed, size_t *rb) {
     return w;
 }
 
-/* one type, one K: every (r0, r1, T) below covers full tiles and 1-3 leftover rows/tokens */
-static void check_one(int type, int K, unsigned seed) {
-    const int N = 23, T = 11;
+/* one type, one K, T tokens: every (r0, r1, T) below covers full tiles and 1-3 leftover
+ * rows/tokens; a large K with T = 50 crosses a token chunk (CHUNK_BYTES / K tokens) */
+static void check_one_t(int type, int K, int T, unsigned seed) {
+    const int N = 23;
     size_t rb;
     void *w = make_weights(type, N, K, &seed, &rb);
     float *x = malloc(sizeof(float) * (size_t)T * K), *bias = malloc(sizeof(float) * N);
@@ -61,7 +62,12 @@ static void check_one(int type, int K, unsigned seed) {
     free(w); free(x); free(bias); free(xq); free(xd); free(xs); free(ya); free(yb);
 }
 
-static void test_q8_0(void) { check_one(RG_TYPE_Q8_0, 96, 1); check_one(RG_TYPE_Q8_0, 896, 2); check_one(RG_TYPE_Q8_0, 32, 3); }
+static void check_one(int type, int K, unsigned seed) { check_one_t(type, K, 11, seed); }
+
+static void test_q8_0(void) {
+    check_one(RG_TYPE_Q8_0, 96, 1); check_one(RG_TYPE_Q8_0, 896, 2); check_one(RG_TYPE_Q8_0, 32, 3);
+    check_one_t(RG_TYPE_Q8_0, 4096, 50, 8);
+}
 static void test_q4_0(void) { check_one(RG_TYPE_Q4_0, 96, 4); check_one(RG_TYPE_Q4_0, 896, 5); }
 static void test_q4_K(void) { check_one(RG_TYPE_Q4_K, 256, 6); check_one(RG_TYPE_Q4_K, 1280, 7); }
 

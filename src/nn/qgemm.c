@@ -12,8 +12,9 @@
 #include <string.h>
 
 #define QG_RM 4                /* weight rows per tile (4x3 measured best of 4x2, 3x3, 2x3: */
-#define QG_RN 3                /* 12 accumulators, few spills) */
+#define QG_RN 3                /* 12 accumulators, few spills; Q8_0 4-row tiles: see tile_q8_r4) */
 #define CHUNK_BYTES (192 * 1024)   /* activation bytes per token chunk (L2-resident) */
+#define SEG 32                 /* blocks whose scales are computed ahead (tile_q0) */
 #define GROUP 16               /* rows per group: 64 bytes of output per token */
 
 static inline void store_out(float *y, size_t ldy, int64_t r, int t, float v, const float *bias, const float *resid) {
@@ -48,7 +49,9 @@ int rg_qgemm_ref(int type, const void *w, size_t rb, int64_t r0, int64_t r1, con
 #define TILE AVX2 static inline __attribute__((always_inline))
 
 /* out[r * QG_RN + t] for a tile of rm rows (rb bytes apart) x rn tokens (K int8 apart). */
-typedef void (*tile_fn)(const char *w, size_t rb, const int8_t *xq, const float *xd, const float *xs, int64_t K, float *out);
+/* ws: the converted Q8_0 row scales of a full 4-row tile (ws[4 * block + row]), else unused */
+typedef void (*tile_fn)(const char *w, size_t rb, const int8_t *xq, const float *xd, const float *xs, const float *ws,
+                        int64_t K, float *out);
 
 TILE float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -57,9 +60,55 @@ TILE float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* Q8_0 / Q4_0 (q4 = 1): blocks of 32, one f16 scale each. Per block the rm row scales are
- * converted together and multiplied by each token's scale into S, which the FMAs broadcast
- * from memory (a load, not an ALU op). Q4_0 nibbles stay unsigned (0..15, no sign trick);
+/* Q8_0, four full rows: the int32 lane sums of the four rows are folded by unpacks into
+ * one vector per token (lane i holds row i % 4), so one convert and one FMA against the four
+ * row scales times the token scale serve 128 MACs; three accumulators instead of twelve.
+ * The row scales come converted from rg_qgemm (ws[4 * b + r]), not per token tile. */
+TILE void tile_q8_r4(const char *w, size_t rb, const int8_t *xq, const float *xd, const float *ws, int64_t K, float *out,
+                     const int rn) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    const size_t bs = sizeof(rg_block_q8_0);
+    __m256 acc[QG_RN];
+#pragma GCC unroll 4
+    for (int t = 0; t < rn; t++) acc[t] = _mm256_setzero_ps();
+    const int64_t nb = K / 32;
+    for (int64_t b = 0; b < nb; b++) {
+        const char *wb = w + (size_t)b * bs + 2;
+        const __m256 dw = _mm256_broadcast_ps((const __m128 *)(ws + 4 * b));
+        __m256i half[QG_RN];
+#pragma GCC unroll 2
+        for (int pr = 0; pr < 2; pr++) {
+            __m256i w0 = _mm256_loadu_si256((const __m256i *)(wb + (size_t)(2 * pr) * rb));
+            __m256i w1 = _mm256_loadu_si256((const __m256i *)(wb + (size_t)(2 * pr + 1) * rb));
+            __m256i a0 = _mm256_sign_epi8(w0, w0), a1 = _mm256_sign_epi8(w1, w1);
+#pragma GCC unroll 4
+            for (int t = 0; t < rn; t++) {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (size_t)t * K + 32 * b));
+                __m256i m0 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(xv, w0)), ones);
+                __m256i m1 = _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(xv, w1)), ones);
+                /* per 128-bit lane: rows 2pr, 2pr+1, 2pr, 2pr+1 */
+                __m256i u = _mm256_add_epi32(_mm256_unpacklo_epi32(m0, m1), _mm256_unpackhi_epi32(m0, m1));
+                if (pr == 0) half[t] = u;
+                else {         /* rows 0..3 per 128-bit lane */
+                    __m256i hs = _mm256_add_epi32(_mm256_unpacklo_epi64(half[t], u), _mm256_unpackhi_epi64(half[t], u));
+                    __m256 sc = _mm256_mul_ps(dw, _mm256_broadcast_ss(xd + t * nb + b));
+                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hs), sc, acc[t]);
+                }
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < rn; t++) {
+        _Alignas(16) float o[4];
+        _mm_store_ps(o, _mm_add_ps(_mm256_castps256_ps128(acc[t]), _mm256_extractf128_ps(acc[t], 1)));
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) out[r * QG_RN + t] = o[r];
+    }
+}
+
+/* Q4_0 (q4 = 1) and the Q8_0 edge tiles of fewer than 4 rows: blocks of 32, one f16 scale
+ * each. Per block the rm row scales are converted together and multiplied by each token's
+ * scale into S (a segment of SEG blocks ahead), which the FMAs broadcast from memory. Q4_0 nibbles stay unsigned (0..15, no sign trick);
  * their -8 offset is -8 * d * s, accumulated per token for the four rows at once in corr. */
 TILE void tile_q0(const char *w, size_t rb, const int8_t *xq, const float *xd, const float *xs, int64_t K, float *out,
                   const int rm, const int rn, const int q4) {
@@ -68,7 +117,7 @@ TILE void tile_q0(const char *w, size_t rb, const int8_t *xq, const float *xd, c
     const size_t bs = q4 ? sizeof(rg_block_q4_0) : sizeof(rg_block_q8_0);
     __m256 acc[QG_RM][QG_RN];
     __m128 corr[QG_RN];
-    _Alignas(16) float S[QG_RN][4];
+    _Alignas(16) float S[SEG][QG_RN][4];
 #pragma GCC unroll 4
     for (int t = 0; t < rn; t++) corr[t] = _mm_setzero_ps();
 #pragma GCC unroll 4
@@ -76,33 +125,42 @@ TILE void tile_q0(const char *w, size_t rb, const int8_t *xq, const float *xd, c
 #pragma GCC unroll 4
         for (int t = 0; t < rn; t++) acc[r][t] = _mm256_setzero_ps();
     const int64_t nb = K / 32;
-    for (int64_t b = 0; b < nb; b++) {
-        const char *wb = w + (size_t)b * bs;       /* both block types start with the f16 d */
-        uint16_t dh[4] = {0, 0, 0, 0};
+    for (int64_t b0 = 0; b0 < nb; b0 += SEG) {
+        const int ns = nb - b0 < SEG ? (int)(nb - b0) : SEG;
+        /* scales of the segment first: the FMAs below then broadcast them from stores made
+         * long before, not from a store still in flight (a forwarding stall per block) */
+        for (int j = 0; j < ns; j++) {
+            const char *wb = w + (size_t)(b0 + j) * bs;  /* both block types start with the f16 d */
+            uint16_t dh[4] = {0, 0, 0, 0};
 #pragma GCC unroll 4
-        for (int r = 0; r < rm; r++) memcpy(&dh[r], wb + (size_t)r * rb, 2);
-        __m128 dw4 = _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)dh));
-#pragma GCC unroll 4
-        for (int t = 0; t < rn; t++) {
-            _mm_store_ps(S[t], _mm_mul_ps(dw4, _mm_broadcast_ss(xd + t * nb + b)));
-            if (q4) corr[t] = _mm_fmadd_ps(dw4, _mm_broadcast_ss(xs + t * nb + b), corr[t]);
-        }
-#pragma GCC unroll 4
-        for (int r = 0; r < rm; r++) {
-            const char *qs = wb + (size_t)r * rb + 2;
-            __m256i wv, aw;
-            if (q4) {
-                __m128i v = _mm_loadu_si128((const __m128i *)qs);
-                aw = wv = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m4), _mm_and_si128(v, m4));
-            } else {
-                wv = _mm256_loadu_si256((const __m256i *)qs);
-                aw = _mm256_sign_epi8(wv, wv);
-            }
+            for (int r = 0; r < rm; r++) memcpy(&dh[r], wb + (size_t)r * rb, 2);
+            __m128 dw4 = _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)dh));
 #pragma GCC unroll 4
             for (int t = 0; t < rn; t++) {
-                __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (size_t)t * K + 32 * b));
-                __m256i p = _mm256_maddubs_epi16(aw, q4 ? xv : _mm256_sign_epi8(xv, wv));
-                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), _mm256_broadcast_ss(&S[t][r]), acc[r][t]);
+                _mm_store_ps(S[j][t], _mm_mul_ps(dw4, _mm_broadcast_ss(xd + t * nb + b0 + j)));
+                if (q4) corr[t] = _mm_fmadd_ps(dw4, _mm_broadcast_ss(xs + t * nb + b0 + j), corr[t]);
+            }
+        }
+        for (int j = 0; j < ns; j++) {
+            const int64_t b = b0 + j;
+            const char *wb = w + (size_t)b * bs;
+#pragma GCC unroll 4
+            for (int r = 0; r < rm; r++) {
+                const char *qs = wb + (size_t)r * rb + 2;
+                __m256i wv, aw;
+                if (q4) {
+                    __m128i v = _mm_loadu_si128((const __m128i *)qs);
+                    aw = wv = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m4), _mm_and_si128(v, m4));
+                } else {
+                    wv = _mm256_loadu_si256((const __m256i *)qs);
+                    aw = _mm256_sign_epi8(wv, wv);
+                }
+#pragma GCC unroll 4
+                for (int t = 0; t < rn; t++) {
+                    __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (size_t)t * K + 32 * b));
+                    __m256i p = _mm256_maddubs_epi16(aw, q4 ? xv : _mm256_sign_epi8(xv, wv));
+                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), _mm256_broadcast_ss(&S[j][t][r]), acc[r][t]);
+                }
             }
         }
     }
@@ -171,11 +229,14 @@ TILE void tile_q4_K(const char *w, size_t rb, const int8_t *xq, const float *xd,
 
 #define INST(RM_, RN_)                                                                                       \
     AVX2 static void q8_##RM_##x##RN_(const char *w, size_t rb, const int8_t *xq, const float *xd, const float *xs, \
-                                      int64_t K, float *out) { tile_q0(w, rb, xq, xd, xs, K, out, RM_, RN_, 0); } \
+                                      const float *ws, int64_t K, float *out) {                              \
+        if (RM_ == 4) tile_q8_r4(w, rb, xq, xd, ws, K, out, RN_);                                            \
+        else tile_q0(w, rb, xq, xd, xs, K, out, RM_, RN_, 0);                                                \
+    }                                                                                                        \
     AVX2 static void q4_##RM_##x##RN_(const char *w, size_t rb, const int8_t *xq, const float *xd, const float *xs, \
-                                      int64_t K, float *out) { tile_q0(w, rb, xq, xd, xs, K, out, RM_, RN_, 1); } \
+                                      const float *ws, int64_t K, float *out) { tile_q0(w, rb, xq, xd, xs, K, out, RM_, RN_, 1); } \
     AVX2 static void qk_##RM_##x##RN_(const char *w, size_t rb, const int8_t *xq, const float *xd, const float *xs, \
-                                      int64_t K, float *out) { tile_q4_K(w, rb, xq, xd, xs, K, out, RM_, RN_); }
+                                      const float *ws, int64_t K, float *out) { tile_q4_K(w, rb, xq, xd, xs, K, out, RM_, RN_); }
 INST(1, 1) INST(1, 2) INST(1, 3)
 INST(2, 1) INST(2, 2) INST(2, 3)
 INST(3, 1) INST(3, 2) INST(3, 3)
@@ -211,6 +272,13 @@ int rg_qgemm(int type, const void *w, size_t rb, int64_t r0, int64_t r1, const r
     if (!tiles || !tr || x->K % tr->blck || x->K % 32)
         return qgemm_rowwise(rg_dot_q8_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
     const int64_t K = x->K, nb = K / 32;
+    /* Q8_0: the f16 scales of a row group, converted once per (chunk, group) instead of once
+     * per token tile: [quad][block][row in quad] */
+    float *ws = NULL;
+    if (type == RG_TYPE_Q8_0) {
+        ws = malloc(sizeof(float) * (GROUP / QG_RM) * (size_t)nb * QG_RM);
+        if (!ws) return qgemm_rowwise(rg_dot_q8_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
+    }
     int chunk = (int)(CHUNK_BYTES / K) / QG_RN * QG_RN;
     if (chunk < QG_RN) chunk = QG_RN;
     const char *wb = w;
@@ -220,17 +288,26 @@ int rg_qgemm(int type, const void *w, size_t rb, int64_t r0, int64_t r1, const r
          * and each token's outputs of the group fill whole cache lines of y at once */
         for (int64_t g = r0; g < r1; g += GROUP) {
             int64_t g1 = r1 - g < GROUP ? r1 : g + GROUP;
+            if (ws)
+                for (int64_t r = g; r + QG_RM <= g1; r += QG_RM)
+                    for (int64_t b = 0; b < nb; b++)
+                        for (int i = 0; i < QG_RM; i++) {
+                            const rg_block_q8_0 *blk = (const rg_block_q8_0 *)(wb + (size_t)(r + i) * rb) + b;
+                            ws[((size_t)((r - g) / QG_RM) * (size_t)nb + (size_t)b) * QG_RM + (size_t)i] = rg_f16_to_f32(blk->d);
+                        }
             for (int t = t0; t < t1; t += QG_RN) {
                 int rn = t1 - t < QG_RN ? t1 - t : QG_RN;
                 for (int64_t r = g; r < g1; r += QG_RM) {
                     int rm = g1 - r < QG_RM ? (int)(g1 - r) : QG_RM;
                     float o[QG_RM * QG_RN];
-                    tiles[rm - 1][rn - 1](wb + (size_t)r * rb, rb, x->q + (size_t)t * K, x->d + t * nb, x->s + t * nb, K, o);
+                    const float *wsq = ws ? ws + (size_t)((r - g) / QG_RM) * (size_t)nb * QG_RM : NULL;
+                    tiles[rm - 1][rn - 1](wb + (size_t)r * rb, rb, x->q + (size_t)t * K, x->d + t * nb, x->s + t * nb, wsq, K, o);
                     for (int i = 0; i < rm; i++)
                         for (int j = 0; j < rn; j++) store_out(y, ldy, r + i, t + j, o[i * QG_RN + j], bias, resid);
                 }
             }
         }
     }
+    free(ws);
     return 0;
 }
