@@ -1,7 +1,7 @@
 /* bench/ingest: ingestion throughput on one core.
  * Generates a corpus of mixed HTML, Markdown and CSV annual-report-like files (default
  * 200 MB) in a temporary folder, then times walk + read + parse + chunk + store (SQLite with
- * FTS5; no embedding: the store gets no vectors) file by file, and reports MB/s, chunks/s,
+ * its BM25 index; no embedding: the store gets no vectors) file by file, and reports MB/s, chunks/s,
  * the time in each stage and the peak RSS.
  *   usage: bench/ingest [MB] [DIR]     (DIR default /tmp/ragd-bench-ingest, removed first and
  *          after; MB=0 with an existing DIR/corpus re-times without regenerating)

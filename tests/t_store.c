@@ -93,7 +93,7 @@ static void test_add_search_remove(void) {
         rg_table_free(tables[0]);
     }
     free(tables);
-    /* update: b's old text disappears from FTS and FAISS */
+    /* update: b's old text disappears from BM25 and FAISS */
     CHECK_INT(put_md(s, "b", "# Beta Ltd\n\nBeta now brews coffee in York.\n"), 0);
     CHECK_INT(bm25_count(s, "sourdough", NULL), 0);
     CHECK_INT(bm25_count(s, "coffee", NULL), 1);
@@ -289,7 +289,7 @@ static void test_reader_not_blocked(void) {
 }
 
 /* A parent (context-only) chunk is stored and linked, never searched, and the index stays
- * consistent (FTS5 integrity-check against its content). */
+ * consistent (the store's check, BM25 segments included). */
 static void test_context_only_chunks(void) {
     char *dir = test_tmpdir();
     rg_store *s = open_store(dir, 1);
@@ -688,7 +688,7 @@ static void test_migrate_v2_cells(void) {
     for (int i = 0; i < nt; i++) rg_table_free(t[i]);
     free(t);
     if (s) { CHECK_INT(bm25_count(s, "revenue", NULL), 1); rg_store_close(s); }
-    /* the old cell rows and triggers are gone, and the old document is removed cleanly from FTS */
+    /* the old cell rows and triggers are gone, and the old document is removed cleanly from BM25 */
     CHECK(sqlite3_open(db, &h) == SQLITE_OK);
     sqlite3_stmt *q = NULL;
     CHECK(sqlite3_prepare_v2(h, "SELECT count(*) FROM sqlite_master WHERE name IN ('cells', 'chunks_ai', 'chunks_ad')", -1, &q, NULL) == SQLITE_OK);

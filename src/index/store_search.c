@@ -333,6 +333,15 @@ out:
     return rc;
 }
 
+/* One statement from the cache (sqlite3_exec would parse it again on every search). */
+static int run_cached(rg_store *s, const char *sql) {
+    sqlite3_stmt *st = st_prep(s, sql);
+    if (!st) return -1;
+    int r = sqlite3_step(st);
+    st_done(s, st);
+    return r == SQLITE_DONE ? 0 : st_fail(s, sql);
+}
+
 int rg_store_search_bm25(rg_store *s, const char *query, int k, const rg_search_filter *f,
                          rg_hit **out, int *n) {
     *out = NULL; *n = 0;
@@ -345,9 +354,9 @@ int rg_store_search_bm25(rg_store *s, const char *query, int k, const rg_search_
     /* one read snapshot for all the queries: a merge committed between them would move
      * postings between segments */
     int own = sqlite3_get_autocommit(s->db);
-    if (own && st_exec(s, "BEGIN") != 0) return -1;
+    if (own && run_cached(s, "BEGIN") != 0) return -1;
     int rc = bm25_ranked(s, &q, k, f, out, n);
-    if (own) sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (own) run_cached(s, "COMMIT");
     return rc;
 }
 

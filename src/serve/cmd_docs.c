@@ -122,10 +122,10 @@ int cmd_status(rg_cli *cli, int argc, char **argv) {
     }
     if (help) {
         puts("usage: ragd status [--check] [--json]\nIndex size, documents, chunks, vectors, encoder, generator, daemon state.\n"
-             "--check runs an integrity check (SQLite, FTS5, FAISS against SQLite) and exits 1 on problems.");
+             "--check runs an integrity check (SQLite, the BM25 index, FAISS against SQLite) and exits 1 on problems.");
         return 0;
     }
-    /* --check takes the writer lock so that the FTS5 check and repairs are persisted. */
+    /* --check takes the writer lock so that the repairs it makes are persisted. */
     rg_store *s;
     if (cli_open(cli, check, 0, &s, NULL) != 0) return 1;
     rg_store_stats st;
