@@ -3,6 +3,7 @@
 #include "check.h"
 #include "core/util.h"
 #include "index/lex.h"
+#include "index/lex_block.h"
 #include "index/lex_token.h"
 #include "index/store.h"
 #include <math.h>
@@ -386,16 +387,22 @@ static void test_damage(void) {
     char *path = xasprintf("%s/ragd.db", dir);
     sqlite3 *db = NULL;
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-    /* truncated lists, garbage bytes, a df far beyond the blob, a list in a missing segment */
-    static const char *damage[] = {
-        "UPDATE lex_term SET post = substr(post, 1, length(post) / 2) WHERE term = 'revenu'",
-        "UPDATE lex_term SET post = x'ffffffffffffffffffffffff' WHERE term = 'growth'",
-        "UPDATE lex_term SET df = 1000000000 WHERE term = 'margin'",
-        "UPDATE lex_term SET post = x'00' WHERE term = 'cash'",
-        "UPDATE lex_term SET seg = 999 WHERE term = 'debt' AND seg = (SELECT min(seg) FROM lex_term WHERE term = 'debt')",
+    /* in five different segments, the block that holds a word: cut short, garbage, an entry
+     * whose df is far beyond its list, a list that does not decode, a block in a missing segment */
+    static const char *damage[][2] = {
+        {"revenu", "data = substr(data, 1, length(data) / 2)"},
+        {"growth", "data = x'ffffffffffffffffffffffff'"},
+        {"margin", "term = 'margin', data = x'06' || CAST('margin' AS BLOB) || x'8094ebdc03' || x'03' || x'010101'"},
+        {"cash", "term = 'cash', data = x'04' || CAST('cash' AS BLOB) || x'01' || x'01' || x'00'"},
+        {"debt", "seg = 999"},
     };
-    for (size_t i = 0; i < sizeof damage / sizeof *damage; i++)
-        CHECKF(sqlite3_exec(db, damage[i], NULL, NULL, NULL) == SQLITE_OK, "%s: %s", damage[i], sqlite3_errmsg(db));
+    for (size_t i = 0; i < sizeof damage / sizeof *damage; i++) {
+        char *sql = xasprintf("UPDATE lex_block SET %s WHERE (seg, term) = (SELECT seg, term FROM lex_block WHERE "
+                              "seg = (SELECT DISTINCT seg FROM lex_block ORDER BY seg LIMIT 1 OFFSET %d) AND term <= '%s' "
+                              "ORDER BY term DESC LIMIT 1)", damage[i][1], (int)i, damage[i][0]);
+        CHECKF(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK && sqlite3_changes(db) == 1, "%s: %s", sql, sqlite3_errmsg(db));
+        free(sql);
+    }
     sqlite3_close(db);
     free(path);
     s = open_store(dir, 1);
@@ -420,8 +427,57 @@ out:
     free(dir);
 }
 
+/* ASCII text, the fast path of the splitter, against a plain reference: the same words, each
+ * zero-padded as lex_token.h promises, in a buffer with no byte after its end (ASan checks
+ * that nothing reads past it), words of every length around RG_LEX_PAD and at both ends. */
+typedef struct { rg_buf all; int bad; } ascii_words;
+
+static void ascii_word_cb(const char *w, size_t n, void *ctx) {
+    ascii_words *a = ctx;
+    if (a->all.len) rg_buf_putc(&a->all, ' ');
+    rg_buf_puts(&a->all, n ? w : "<long>");
+    if (n && strlen(w) != n) a->bad++;
+    for (size_t i = n; n && i < RG_LEX_PAD; i++) if (w[i]) a->bad++;
+}
+
+static void test_split_ascii_reference(void) {
+    static const char sep[] = " .,-$%()\n";
+    int mismatches = 0, bad = 0;
+    for (int round = 0; round < 4000; round++) {
+        rg_buf text = {0}, want = {0};
+        int nwords = 1 + pick(6);
+        if (pick(2)) rg_buf_putc(&text, sep[pick((int)sizeof sep - 1)]);
+        for (int k = 0; k < nwords; k++) {
+            int len = pick(4) ? 1 + pick(30) : 60 + pick(10);
+            char word[80];
+            for (int i = 0; i < len; i++) {
+                int r = pick(3);
+                word[i] = (char)(r == 0 ? 'a' + pick(26) : r == 1 ? 'A' + pick(26) : '0' + pick(10));
+            }
+            rg_buf_put(&text, word, (size_t)len);
+            if (want.len) rg_buf_putc(&want, ' ');
+            if (len > RG_LEX_MAX_WORD) rg_buf_puts(&want, "<long>");
+            else for (int i = 0; i < len; i++) rg_buf_putc(&want, (char)(word[i] >= 'A' && word[i] <= 'Z' ? word[i] + 32 : word[i]));
+            if (k + 1 < nwords || pick(2)) rg_buf_putc(&text, sep[pick((int)sizeof sep - 1)]);
+        }
+        char *exact = xmalloc(text.len ? text.len : 1);   /* no terminator after the text */
+        memcpy(exact, text.data, text.len);
+        ascii_words got = {{0}, 0};
+        rg_lex_split(exact, text.len, ascii_word_cb, &got);
+        if (strcmp(got.all.data ? got.all.data : "", want.data ? want.data : "") != 0) mismatches++;
+        bad += got.bad;
+        free(exact);
+        rg_buf_free(&got.all);
+        rg_buf_free(&text);
+        rg_buf_free(&want);
+    }
+    CHECK_INT(mismatches, 0);
+    CHECK_INT(bad, 0);
+}
+
 /* Random bytes: the splitter passes on exactly the words it counts, each folded and bounded;
- * the posting decoder returns at most df postings, ids rising to at most last. */
+ * the posting decoder returns at most df postings, ids rising to at most last; a block's
+ * entries never point outside it. */
 typedef struct { int64_t words; int bad; } fuzz_ctx;
 
 static void fuzz_word(const char *w, size_t n, void *ctx) {
@@ -434,7 +490,7 @@ static void fuzz_word(const char *w, size_t n, void *ctx) {
 static void test_random_input(void) {
     unsigned char buf[512];
     rg_lex_posting ps[600];
-    int bad_split = 0, bad_decode = 0;
+    int bad_split = 0, bad_decode = 0, bad_block = 0;
     for (int round = 0; round < 20000; round++) {
         size_t n = (size_t)pick((int)sizeof buf);
         for (size_t i = 0; i < n; i++) {
@@ -444,6 +500,15 @@ static void test_random_input(void) {
         fuzz_ctx c = {0, 0};
         int64_t words = rg_lex_split((const char *)buf, n, fuzz_word, &c);
         if (words != c.words || c.bad) bad_split++;
+        /* a block of entries: every entry read lies inside the blob */
+        rg_lex_block blk = {buf, n, 0};
+        rg_lex_entry e;
+        int r, entries = 0;
+        while ((r = rg_lex_block_next(&blk, &e)) == 1 && entries++ < 1000)
+            if (e.tn == 0 || e.tn > RG_LEX_MAX_WORD || (const unsigned char *)e.term < buf ||
+                (const unsigned char *)e.term + e.tn > buf + n || e.post < buf || e.post + e.pn > buf + n || e.df <= 0)
+                bad_block++;
+        if (r == 1 || rg_lex_block_find(buf, n, "revenu", 6, &e) > 1) bad_block++;
         int64_t df = pick(600), last = pick(100000) - 10;
         int64_t got = rg_lex_decode(buf, n, df, last, ps);
         if (got < 0 || got > df) { bad_decode++; continue; }
@@ -452,10 +517,12 @@ static void test_random_input(void) {
     }
     CHECK_INT(bad_split, 0);
     CHECK_INT(bad_decode, 0);
+    CHECK_INT(bad_block, 0);
 }
 
 int main(void) {
     RUN(test_split_fold);
+    RUN(test_split_ascii_reference);
     RUN(test_stem_stop);
     RUN(test_segments_merges);
     RUN(test_removals);

@@ -1,16 +1,8 @@
 /* index/lex: see lex.h. The writer's in-memory index, segment writing, merging and checks. */
 #include "index/lex.h"
+#include "index/lex_block.h"
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- varints (LEB128) ---- */
-
-static size_t varint_at(unsigned char *o, uint64_t v) {
-    size_t n = 0;
-    while (v > 0x7f) { o[n++] = (unsigned char)(v | 0x80); v >>= 7; }
-    o[n++] = (unsigned char)v;
-    return n;
-}
 
 /* One posting appended to b, written in place (rg_buf_put per varint costs more than the
  * encoding). */
@@ -21,20 +13,10 @@ static void post_put(rg_buf *b, uint64_t delta, uint64_t wtf, uint64_t len) {
         b->cap = cap;
     }
     unsigned char *o = (unsigned char *)b->data + b->len;
-    size_t n = varint_at(o, delta);
-    n += varint_at(o + n, wtf);
-    n += varint_at(o + n, len);
+    size_t n = rg_lex_varint_at(o, delta);
+    n += rg_lex_varint_at(o + n, wtf);
+    n += rg_lex_varint_at(o + n, len);
     b->len += n;
-}
-
-static int get_varint(const unsigned char *p, size_t n, size_t *pos, uint64_t *v) {
-    uint64_t x = 0;
-    for (int shift = 0; shift < 64 && *pos < n; shift += 7) {
-        unsigned char c = p[(*pos)++];
-        x |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) { *v = x; return 0; }
-    }
-    return -1;
 }
 
 int64_t rg_lex_decode(const unsigned char *p, size_t n, int64_t df, int64_t last, rg_lex_posting *out) {
@@ -42,7 +24,7 @@ int64_t rg_lex_decode(const unsigned char *p, size_t n, int64_t df, int64_t last
     int64_t prev = 0, i;
     for (i = 0; i < df; i++) {
         uint64_t d, wtf, len;
-        if (get_varint(p, n, &pos, &d) || get_varint(p, n, &pos, &wtf) || get_varint(p, n, &pos, &len)) break;
+        if (rg_lex_varint_get(p, n, &pos, &d) || rg_lex_varint_get(p, n, &pos, &wtf) || rg_lex_varint_get(p, n, &pos, &len)) break;
         if (last < prev) break;
         if (d == 0 || d > (uint64_t)(last - prev) || wtf == 0 || wtf > UINT32_MAX || len > UINT32_MAX) break;
         prev += (int64_t)d;
@@ -89,7 +71,7 @@ enum { W_DEAD, W_SEG, W_TERM, W_LEVEL, W_NSTMT };
 static const char *const w_sql[W_NSTMT] = {
     "INSERT OR IGNORE INTO lex_dead(chunk_id, ntok) VALUES (?, ?)",
     "INSERT INTO lex_seg(level, first, last, ndocs, ntok) VALUES (?, ?, ?, ?, ?)",
-    "INSERT INTO lex_term(seg, term, df, post) VALUES (?2, ?1, ?3, ?4)",
+    "INSERT INTO lex_block(seg, term, data) VALUES (?1, ?2, ?3)",
     "SELECT id, first, last, ndocs, ntok FROM lex_seg WHERE level = ? ORDER BY first",
 };
 
@@ -108,21 +90,28 @@ struct rg_lex_writer {
 };
 
 /* s holds n bytes and, when n <= RG_LEX_PAD, zeros up to s[RG_LEX_PAD] (lex_token.h): the
- * key is three plain loads. */
-static lx_key make_key(const char *s, size_t n) {
-    lx_key k = {{0, 0, 0}, s, (uint32_t)n, 0};
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+ * key is three plain loads. Written field by field through a pointer, and read back as the
+ * same 8-byte words: a struct returned by value, or copied with wider loads than it was
+ * stored with, defeats store-to-load forwarding (that stall was a seventh of indexing). */
+static void make_key(lx_key *k, const char *s, size_t n) {
+    uint64_t a = 0, b = 0, c = 0, h = 0x9E3779B97F4A7C15ull ^ n;
     if (n <= RG_LEX_PAD) {
-        memcpy(k.k, s, sizeof k.k);
-        h ^= k.k[0] * 0xff51afd7ed558ccdull;
-        h ^= (h >> 29) ^ k.k[1] * 0xc4ceb9fe1a85ec53ull;
-        h ^= (h >> 31) ^ k.k[2] * 0x9E3779B97F4A7C15ull;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + 8, 8);
+        memcpy(&c, s + 16, 8);
+        h ^= a * 0xff51afd7ed558ccdull;
+        h ^= (h >> 29) ^ b * 0xc4ceb9fe1a85ec53ull;
+        h ^= (h >> 31) ^ c * 0x9E3779B97F4A7C15ull;
         h *= 0xff51afd7ed558ccdull;
     } else {
         for (size_t i = 0; i < n; i++) { h ^= (unsigned char)s[i]; h *= 0x100000001b3ull; }
     }
-    k.hash = (uint32_t)(h ^ (h >> 32));
-    return k;
+    k->k[0] = a;
+    k->k[1] = b;
+    k->k[2] = c;
+    k->s = s;
+    k->len = (uint32_t)n;
+    k->hash = (uint32_t)(h ^ (h >> 32));
 }
 
 static void map_free(lx_map *m) { free(m->slot); memset(m, 0, sizeof *m); }
@@ -170,7 +159,7 @@ static uint32_t arena_put(rg_buf *a, const char *s, size_t n) {
 
 /* Fills an empty slot with k; a long key is copied to the arena. */
 static void map_fill(lx_slot *e, rg_buf *arena, const lx_key *k, int32_t val) {
-    if (k->len <= RG_LEX_PAD) memcpy(e->k, k->k, sizeof e->k);
+    if (k->len <= RG_LEX_PAD) { e->k[0] = k->k[0]; e->k[1] = k->k[1]; e->k[2] = k->k[2]; }
     else { e->k[0] = arena_put(arena, k->s, k->len); e->k[1] = k->len; e->k[2] = LONG_KEY; }
     e->hash = k->hash;
     e->val = val;
@@ -178,7 +167,8 @@ static void map_fill(lx_slot *e, rg_buf *arena, const lx_key *k, int32_t val) {
 
 /* The term of a stem (padded as make_key wants), made on first sight. */
 static int32_t stem_term(rg_lex_writer *w, const char *stem, size_t sn) {
-    lx_key sk = make_key(stem, sn);
+    lx_key sk;
+    make_key(&sk, stem, sn);
     lx_slot *se = map_slot(&w->stems, &w->arena, &sk);
     if (se->val != INT32_MIN) return se->val;
     if (w->nterms == w->capterms) {
@@ -200,7 +190,8 @@ static int32_t word_term(rg_lex_writer *w, const char *word, size_t n) {
     size_t d = 0;
     while (d < n && word[d] >= '0' && word[d] <= '9') d++;
     if (d == n) return stem_term(w, word, n);
-    lx_key key = make_key(word, n);
+    lx_key key;
+    make_key(&key, word, n);
     lx_slot *e = map_slot(&w->words, &w->arena, &key);
     if (e->val != INT32_MIN) return e->val;
     int32_t t = -1;
@@ -217,9 +208,9 @@ static int32_t word_term(rg_lex_writer *w, const char *word, size_t n) {
 static void term_post(lx_term *t, uint64_t delta, uint64_t wtf, uint64_t len) {
     if (!t->post.cap) {
         unsigned char tmp[30];
-        size_t n = varint_at(tmp, delta);
-        n += varint_at(tmp + n, wtf);
-        n += varint_at(tmp + n, len);
+        size_t n = rg_lex_varint_at(tmp, delta);
+        n += rg_lex_varint_at(tmp + n, wtf);
+        n += rg_lex_varint_at(tmp + n, len);
         if (t->ninl + n <= POST_INLINE) { memcpy(t->inl + t->ninl, tmp, n); t->ninl += (uint32_t)n; return; }
         t->post.cap = 128;
         t->post.data = xmalloc(t->post.cap);
@@ -342,9 +333,7 @@ int rg_lex_remove(rg_lex_writer *w, int64_t chunk_id, const char *text, const ch
 static const rg_buf *sort_arena;
 static int cmp_term(const void *a, const void *b) {
     const lx_term *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(sort_arena->data + x->off, sort_arena->data + y->off, n);
-    return c ? c : (x->len > y->len) - (x->len < y->len);
+    return rg_lex_term_cmp(sort_arena->data + x->off, x->len, sort_arena->data + y->off, y->len);
 }
 
 static int merge_level(rg_lex_writer *w, int level, int *merged);
@@ -367,19 +356,17 @@ int rg_lex_flush(rg_lex_writer *w) {
     sort_arena = &w->arena;
     if (w->nterms > 1) qsort(w->terms, (size_t)w->nterms, sizeof *w->terms, cmp_term);
     sort_arena = NULL;
+    rg_lex_rows rows = {ins, id, {0}, {0}};
     for (int32_t i = 0; i < w->nterms; i++) {
         lx_term *t = &w->terms[i];
         if (!t->df) continue;
-        sqlite3_bind_text(ins, 1, w->arena.data + t->off, (int)t->len, SQLITE_STATIC);
-        sqlite3_bind_int64(ins, 2, id);
-        sqlite3_bind_int64(ins, 3, t->df);
         size_t pn;
         const unsigned char *pd = term_bytes(t, &pn);
-        sqlite3_bind_blob(ins, 4, pd, (int)pn, SQLITE_STATIC);
-        r = sqlite3_step(ins);
-        sqlite3_reset(ins);
-        if (r != SQLITE_DONE) { lx_fail(w->db, "write a posting list"); goto out; }
+        if (rg_lex_rows_add(&rows, w->arena.data + t->off, t->len, t->df, pd, pn) != 0) { rg_lex_rows_free(&rows); goto out; }
     }
+    r = rg_lex_rows_end(&rows);
+    rg_lex_rows_free(&rows);
+    if (r != 0) goto out;
     rc = 0;
     for (int level = 0, merged = 1; rc == 0 && merged; level++) rc = merge_level(w, level, &merged);
 out:
@@ -389,7 +376,17 @@ out:
 
 /* ---- merging ---- */
 
-typedef struct { int64_t id, first, last, ndocs, ntok; sqlite3_stmt *cur; int done; } lx_seg;
+/* A segment being merged: its rows in term order, the entry under the cursor, and the term
+ * before it (a damaged row whose terms go backwards is read no further). */
+typedef struct {
+    int64_t id, first, last, ndocs, ntok;
+    sqlite3_stmt *cur;
+    rg_lex_block blk;
+    rg_lex_entry e;
+    char prev[RG_LEX_MAX_WORD];
+    size_t prevn;
+    int done;
+} lx_seg;
 
 static int cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -400,18 +397,31 @@ static int in_dead(const int64_t *dead, int64_t n, int64_t id) {
     return n && bsearch(&id, dead, (size_t)n, sizeof *dead, cmp_i64) != NULL;
 }
 
+/* Moves g to its next entry, reading the next row when a row ends. */
 static int cursor_next(sqlite3 *db, lx_seg *g) {
-    int r = sqlite3_step(g->cur);
-    if (r == SQLITE_ROW) return 0;
-    g->done = 1;
-    return r == SQLITE_DONE ? 0 : lx_fail(db, "read a segment");
+    for (;;) {
+        int r = rg_lex_block_next(&g->blk, &g->e);
+        if (r == 1) {
+            if (g->prevn && rg_lex_term_cmp(g->e.term, g->e.tn, g->prev, g->prevn) <= 0) {
+                g->blk.pos = g->blk.n;   /* out of order: damaged, the rest of the row is skipped */
+                continue;
+            }
+            memcpy(g->prev, g->e.term, g->e.tn);
+            g->prevn = g->e.tn;
+            return 0;
+        }
+        r = sqlite3_step(g->cur);
+        if (r != SQLITE_ROW) {
+            g->done = 1;
+            return r == SQLITE_DONE ? 0 : lx_fail(db, "read a segment");
+        }
+        const void *p = sqlite3_column_blob(g->cur, 0);
+        g->blk = (rg_lex_block){p, p ? (size_t)sqlite3_column_bytes(g->cur, 0) : 0, 0};
+    }
 }
 
-static int cmp_cursor_term(sqlite3_stmt *a, sqlite3_stmt *b) {
-    const void *pa = sqlite3_column_blob(a, 0), *pb = sqlite3_column_blob(b, 0);
-    int na = sqlite3_column_bytes(a, 0), nb = sqlite3_column_bytes(b, 0);
-    int c = memcmp(pa ? pa : "", pb ? pb : "", (size_t)(na < nb ? na : nb));
-    return c ? c : (na > nb) - (na < nb);
+static int cmp_cursor_term(const lx_seg *a, const lx_seg *b) {
+    return rg_lex_term_cmp(a->e.term, a->e.tn, b->e.term, b->e.tn);
 }
 
 /* Merges the level's segments into one of the next level when it has RG_LEX_MERGE of them. */
@@ -425,8 +435,13 @@ static int merge_level(rg_lex_writer *w, int level, int *merged) {
     int ng = 0, capg = 0, r;
     while ((r = sqlite3_step(sel)) == SQLITE_ROW) {
         if (ng == capg) { capg = capg ? capg * 2 : 16; g = xrealloc(g, (size_t)capg * sizeof *g); }
-        g[ng++] = (lx_seg){sqlite3_column_int64(sel, 0), sqlite3_column_int64(sel, 1), sqlite3_column_int64(sel, 2),
-                           sqlite3_column_int64(sel, 3), sqlite3_column_int64(sel, 4), NULL, 0};
+        memset(&g[ng], 0, sizeof g[ng]);
+        g[ng].id = sqlite3_column_int64(sel, 0);
+        g[ng].first = sqlite3_column_int64(sel, 1);
+        g[ng].last = sqlite3_column_int64(sel, 2);
+        g[ng].ndocs = sqlite3_column_int64(sel, 3);
+        g[ng].ntok = sqlite3_column_int64(sel, 4);
+        ng++;
     }
     sqlite3_reset(sel);
     if (r != SQLITE_DONE) { free(g); return lx_fail(db, "list segments"); }
@@ -437,9 +452,10 @@ static int merge_level(rg_lex_writer *w, int level, int *merged) {
     rg_lex_posting *ps = NULL;
     int64_t capps = 0;
     rg_buf post = {0};
+    rg_lex_rows rows = {0};
     sqlite3_stmt *ds = lx_prep(db, "SELECT chunk_id, ntok FROM lex_dead WHERE chunk_id BETWEEN ? AND ? ORDER BY chunk_id");
     sqlite3_stmt *seg = w_stmt(w, W_SEG), *ins = w_stmt(w, W_TERM);
-    sqlite3_stmt *del = lx_prep(db, "DELETE FROM lex_term WHERE seg = ?");
+    sqlite3_stmt *del = lx_prep(db, "DELETE FROM lex_block WHERE seg = ?");
     sqlite3_stmt *delseg = lx_prep(db, "DELETE FROM lex_seg WHERE id = ?");
     sqlite3_stmt *deldead = lx_prep(db, "DELETE FROM lex_dead WHERE chunk_id BETWEEN ? AND ?");
     if (!ds || !seg || !ins || !del || !delseg || !deldead) goto out;
@@ -471,8 +487,10 @@ static int merge_level(rg_lex_writer *w, int level, int *merged) {
 
     /* One cursor per segment, each in term order; a term's lists are concatenated in segment
      * order (segments hold disjoint, ordered id ranges), re-encoded without removed chunks. */
+    rows.ins = ins;
+    rows.seg = nid;
     for (int i = 0; i < ng; i++) {
-        g[i].cur = lx_prep(db, "SELECT term, df, post FROM lex_term WHERE seg = ? ORDER BY term");
+        g[i].cur = lx_prep(db, "SELECT data FROM lex_block WHERE seg = ? ORDER BY term");
         if (!g[i].cur) goto out;
         sqlite3_bind_int64(g[i].cur, 1, g[i].id);
         if (cursor_next(db, &g[i]) != 0) goto out;
@@ -480,39 +498,29 @@ static int merge_level(rg_lex_writer *w, int level, int *merged) {
     for (;;) {
         int lo = -1;
         for (int i = 0; i < ng; i++)
-            if (!g[i].done && (lo < 0 || cmp_cursor_term(g[i].cur, g[lo].cur) < 0)) lo = i;
+            if (!g[i].done && (lo < 0 || cmp_cursor_term(&g[i], &g[lo]) < 0)) lo = i;
         if (lo < 0) break;
-        const char *tt = (const char *)sqlite3_column_text(g[lo].cur, 0);
-        char *term = xstrndup(tt ? tt : "", tt ? (size_t)sqlite3_column_bytes(g[lo].cur, 0) : 0);
+        char term[RG_LEX_MAX_WORD];
+        size_t tn = g[lo].e.tn;
+        memcpy(term, g[lo].e.term, tn);
         post.len = 0;
         int64_t df = 0, prev = 0;
         for (int i = lo; i < ng; i++) {
-            if (g[i].done || (i != lo && cmp_cursor_term(g[i].cur, g[lo].cur) != 0)) continue;
-            const unsigned char *p = sqlite3_column_blob(g[i].cur, 2);
-            size_t n = (size_t)sqlite3_column_bytes(g[i].cur, 2);
-            int64_t want = df_bound(sqlite3_column_int64(g[i].cur, 1), n);
+            if (g[i].done || rg_lex_term_cmp(g[i].e.term, g[i].e.tn, term, tn) != 0) continue;
+            int64_t want = df_bound(g[i].e.df, g[i].e.pn);
             if (want > capps) { capps = want; ps = xrealloc(ps, (size_t)capps * sizeof *ps); }
-            int64_t got = p ? rg_lex_decode(p, n, want, g[i].last, ps) : 0;
+            int64_t got = rg_lex_decode(g[i].e.post, g[i].e.pn, want, g[i].last, ps);
             for (int64_t j = 0; j < got; j++) {
                 if (ps[j].id < g[i].first || ps[j].id <= prev || in_dead(dead, ndead, ps[j].id)) continue;
                 post_put(&post, (uint64_t)(ps[j].id - prev), ps[j].wtf, ps[j].len);
                 prev = ps[j].id;
                 df++;
             }
-            if (i != lo) { if (cursor_next(db, &g[i]) != 0) { free(term); goto out; } }
+            if (cursor_next(db, &g[i]) != 0) goto out;
         }
-        if (cursor_next(db, &g[lo]) != 0) { free(term); goto out; }
-        if (df) {
-            sqlite3_bind_text(ins, 1, term, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(ins, 2, nid);
-            sqlite3_bind_int64(ins, 3, df);
-            sqlite3_bind_blob(ins, 4, post.data, (int)post.len, SQLITE_STATIC);
-            r = sqlite3_step(ins);
-            sqlite3_reset(ins);
-            if (r != SQLITE_DONE) { free(term); lx_fail(db, "write a merged posting list"); goto out; }
-        }
-        free(term);
+        if (df && rg_lex_rows_add(&rows, term, tn, df, post.data, post.len) != 0) goto out;
     }
+    if (rg_lex_rows_end(&rows) != 0) goto out;
     for (int i = 0; i < ng; i++) {
         sqlite3_finalize(g[i].cur);
         g[i].cur = NULL;
@@ -531,6 +539,7 @@ static int merge_level(rg_lex_writer *w, int level, int *merged) {
     *merged = 1;
     rc = 0;
 out:
+    rg_lex_rows_free(&rows);
     for (int i = 0; i < ng; i++) sqlite3_finalize(g[i].cur);
     free(g);
     free(dead);
@@ -575,30 +584,45 @@ static int64_t count1(sqlite3 *db, const char *sql) {
 
 int rg_lex_check(sqlite3 *db, rg_buf *b) {
     int problems = 0;
-    sqlite3_stmt *st = lx_prep(db, "SELECT t.term, t.seg, t.df, t.post, g.first, g.last FROM lex_term t "
-                                   "LEFT JOIN lex_seg g ON g.id = t.seg");
+    sqlite3_stmt *st = lx_prep(db, "SELECT k.seg, k.term, k.data, g.first, g.last FROM lex_block k "
+                                   "LEFT JOIN lex_seg g ON g.id = k.seg ORDER BY k.seg, k.term");
     if (!st) { rg_buf_printf(b, "bm25: %s\n", rg_errmsg()); return 1; }
     rg_lex_posting *ps = NULL;
     int64_t capps = 0, damaged = 0, orphan = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        if (sqlite3_column_type(st, 4) == SQLITE_NULL) { orphan++; continue; }
-        const unsigned char *p = sqlite3_column_blob(st, 3);
-        size_t n = (size_t)sqlite3_column_bytes(st, 3);
-        int64_t df = sqlite3_column_int64(st, 2), want = df_bound(df, n);
-        int64_t first = sqlite3_column_int64(st, 4), last = sqlite3_column_int64(st, 5);
-        if (want > capps) { capps = want; ps = xrealloc(ps, (size_t)capps * sizeof *ps); }
-        int64_t got = p ? rg_lex_decode(p, n, want, last, ps) : 0;
-        if (got != df || df <= 0 || (got && ps[0].id < first)) {
+        if (sqlite3_column_type(st, 3) == SQLITE_NULL) { orphan++; continue; }
+        int64_t seg = sqlite3_column_int64(st, 0), first = sqlite3_column_int64(st, 3), last = sqlite3_column_int64(st, 4);
+        const char *key = (const char *)sqlite3_column_text(st, 1);
+        size_t keyn = key ? (size_t)sqlite3_column_bytes(st, 1) : 0;
+        const unsigned char *p = sqlite3_column_blob(st, 2);
+        rg_lex_block blk = {p, p ? (size_t)sqlite3_column_bytes(st, 2) : 0, 0};
+        rg_lex_entry e, prev = {0};
+        int r, n = 0;
+        while ((r = rg_lex_block_next(&blk, &e)) == 1) {
+            /* the row's key is its first term; terms rise; each list decodes whole */
+            int bad = n == 0 ? rg_lex_term_cmp(e.term, e.tn, key ? key : "", keyn) != 0
+                             : rg_lex_term_cmp(e.term, e.tn, prev.term, prev.tn) <= 0;
+            int64_t want = df_bound(e.df, e.pn);
+            if (want > capps) { capps = want; ps = xrealloc(ps, (size_t)capps * sizeof *ps); }
+            int64_t got = rg_lex_decode(e.post, e.pn, want, last, ps);
+            if (bad || got != e.df || (got && ps[0].id < first)) {
+                if (damaged++ < 5)
+                    rg_buf_printf(b, "bm25: the posting list of \"%.*s\" in segment %lld is damaged\n", (int)e.tn, e.term,
+                                  (long long)seg);
+            }
+            prev = e;
+            n++;
+        }
+        if (r < 0 || n == 0) {
             if (damaged++ < 5)
-                rg_buf_printf(b, "bm25: the posting list of \"%s\" in segment %lld is damaged\n",
-                              (const char *)sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1));
+                rg_buf_printf(b, "bm25: the block \"%s\" of segment %lld is damaged\n", key ? key : "", (long long)seg);
         }
     }
     sqlite3_finalize(st);
     free(ps);
     if (damaged) problems++;
-    if (damaged > 5) rg_buf_printf(b, "bm25: %lld damaged posting lists in all\n", (long long)damaged);
-    if (orphan) { rg_buf_printf(b, "bm25: %lld posting lists without a segment\n", (long long)orphan); problems++; }
+    if (damaged > 5) rg_buf_printf(b, "bm25: %lld damaged posting lists or blocks in all\n", (long long)damaged);
+    if (orphan) { rg_buf_printf(b, "bm25: %lld blocks of posting lists without a segment\n", (long long)orphan); problems++; }
     static const char *counts[][2] = {
         {"SELECT count(*) FROM chunks c WHERE context_only = 0 AND NOT EXISTS "
          "(SELECT 1 FROM lex_seg g WHERE c.id BETWEEN g.first AND g.last)", "searchable chunks not in the BM25 index"},

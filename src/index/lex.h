@@ -1,8 +1,9 @@
-/* index/lex: the BM25 inverted index, in the store's SQLite database (schema 4), so it commits,
+/* index/lex: the BM25 inverted index, in the store's SQLite database (schema 5), so it commits,
  * rolls back and survives crashes with the chunks it indexes.
  *   lex_seg(id, level, first, last, ndocs, ntok)   a segment: the chunks first..last added
  *                                                 together, how many and their total length
- *   lex_term(seg, term, df, post)                  a term's posting list in one segment
+ *   lex_block(seg, term, data)                     a run of a segment's terms, each with its
+ *                                                 df and posting list (index/lex_block.h)
  *   lex_dead(chunk_id, ntok)                       removed chunks whose postings remain
  * The chunks added in one transaction are held in memory (rg_lex_writer) and written as one
  * segment just before the commit; LEX_MERGE segments of a level are merged into one of the
@@ -39,6 +40,6 @@ int64_t rg_lex_decode(const unsigned char *p, size_t n, int64_t df, int64_t last
 /* Checks every segment decodes whole and that the segments cover exactly the searchable
  * chunks; appends problems to report. Returns how many. */
 int rg_lex_check(sqlite3 *db, rg_buf *report);
-/* Migration to schema 4: indexes every searchable chunk already stored. */
+/* Migration to schema 5: indexes every searchable chunk already stored. */
 int rg_lex_build(sqlite3 *db);
 #endif

@@ -4,6 +4,9 @@
 #include <libstemmer.h>
 #include <string.h>
 #include <utf8proc.h>
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#endif
 
 struct rg_lex_tok { struct sb_stemmer *stem; };
 
@@ -86,6 +89,39 @@ static void emit(uint64_t *q, size_t n, int64_t *words, void (*fn)(const char *,
     q[0] = q[1] = q[2] = 0;
 }
 
+/* The end of the run of ASCII letters and digits that starts at p[i]: 16 bytes at a time where
+ * SSE2 is there (a report's words are mostly ASCII). */
+static size_t ascii_run_end(const unsigned char *p, size_t i, size_t len) {
+#if defined(__SSE2__) && defined(__GNUC__)
+    const __m128i dbias = _mm_set1_epi8((char)(0x80 - '0')), dlim = _mm_set1_epi8((char)(-0x80 + 10));
+    const __m128i lbias = _mm_set1_epi8((char)(0x80 - 'a')), llim = _mm_set1_epi8((char)(-0x80 + 26));
+    const __m128i lower = _mm_set1_epi8(0x20);
+    for (; i + 16 <= len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        /* unsigned x - lo < span, as a signed compare of values shifted by 0x80 */
+        __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(v, dbias), dlim);
+        __m128i letter = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, lower), lbias), llim);
+        unsigned stop = ~(unsigned)_mm_movemask_epi8(_mm_or_si128(digit, letter)) & 0xffffu;
+        if (stop) return i + (size_t)__builtin_ctz(stop);
+    }
+#endif
+    while (i < len && ascii_word[p[i]]) i++;
+    return i;
+}
+
+/* A word of n <= RG_LEX_PAD ASCII letters and digits at s, with RG_LEX_PAD bytes readable,
+ * lower-cased into q[0..2] with zeros after it. Whole 8-byte loads and stores: building the
+ * word a byte at a time and then loading it as integers stalls store-to-load forwarding. */
+static void ascii_key(const unsigned char *s, size_t n, uint64_t *q) {
+    for (size_t j = 0; j < 3; j++) {
+        uint64_t x;
+        memcpy(&x, s + 8 * j, 8);
+        size_t have = n > 8 * j ? n - 8 * j : 0;
+        uint64_t mask = have >= 8 ? ~0ull : (1ull << (8 * have)) - 1;
+        q[j] = (x | 0x2020202020202020ull) & mask;   /* letters lower-cased; digits have 0x20 set */
+    }
+}
+
 int64_t rg_lex_split(const char *text, size_t len, void (*fn)(const char *w, size_t n, void *ctx), void *ctx) {
     const unsigned char *p = (const unsigned char *)text;
     uint64_t q[(RG_LEX_MAX_WORD + 8) / 8] = {0};    /* the word, zero-padded (lex_token.h) */
@@ -101,6 +137,19 @@ int64_t rg_lex_split(const char *text, size_t len, void (*fn)(const char *w, siz
                 if (in_word) { emit(q, n, &words, fn, ctx); in_word = 0; n = 0; }
                 i++;
                 continue;
+            }
+            if (!in_word) {
+                /* a word of ASCII only, short enough to be a key: straight from the text */
+                size_t e = ascii_run_end(p, i, len);
+                if ((e == len || p[e] < 0x80) && e - i <= RG_LEX_PAD && i + RG_LEX_PAD <= len) {
+                    ascii_key(p + i, e - i, q);
+                    if (e - i == RG_LEX_PAD) w[RG_LEX_PAD] = 0;
+                    words++;
+                    fn(w, e - i, ctx);
+                    q[0] = q[1] = q[2] = 0;
+                    i = e;
+                    continue;
+                }
             }
             in_word = 1;
             do {

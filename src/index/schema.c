@@ -73,6 +73,14 @@ static const char *migrations[] = {
     "CREATE TABLE lex_dead(chunk_id INTEGER PRIMARY KEY, ntok INTEGER NOT NULL);"
     "DROP TABLE chunks_fts;"
     "DROP VIEW chunks_searchable;",
+    /* 5: a segment's posting lists in rows of consecutive terms (index/lex_block.h), not a row
+     * per term: writing and merging a row per term was a quarter of ingestion. Rebuilt from
+     * the stored chunks by rg_lex_build. */
+    "DROP TABLE lex_term;"
+    "DELETE FROM lex_seg;"
+    "DELETE FROM lex_dead;"
+    "CREATE TABLE lex_block(seg INTEGER NOT NULL, term TEXT NOT NULL, data BLOB NOT NULL,"
+    "  PRIMARY KEY(seg, term)) WITHOUT ROWID;",
 };
 
 /* Migration 3: each table's cell rows packed into tables.cells, then the cells table dropped.
@@ -124,7 +132,7 @@ out:
 }
 
 /* C steps run after a migration's SQL, in its transaction (NULL: none). */
-static int (*const migration_steps[])(sqlite3 *) = {NULL, NULL, cells_to_blobs, rg_lex_build};
+static int (*const migration_steps[])(sqlite3 *) = {NULL, NULL, cells_to_blobs, NULL, rg_lex_build};
 _Static_assert(sizeof migration_steps / sizeof *migration_steps == sizeof migrations / sizeof *migrations,
                "one C step (or NULL) per migration");
 

@@ -2,6 +2,7 @@
  * over FAISS, both with filters. */
 #include "index/store_internal.h"
 #include "core/util.h"
+#include "index/lex_block.h"
 #include "index/vectors.h"
 #include <math.h>
 #include <sqlite3.h>
@@ -224,23 +225,27 @@ static int bm25_ranked(rg_store *s, q_terms *q, int k, const rg_search_filter *f
     double avgdl = ntok > 0 ? (double)ntok / (double)ndocs : 1.0;
 
     /* each term's list in each segment (a segment is a key range of its own), in range order */
-    st = st_prep(s, "SELECT df, post FROM lex_term WHERE seg = ?1 AND term = ?2");
+    st = st_prep(s, "SELECT data FROM lex_block WHERE seg = ?1 AND term <= ?2 ORDER BY term DESC LIMIT 1");
     if (!st) goto out;
     for (int i = 0; i < q->n; i++) {
         q_term *t = &q->t[i];
         t->p0 = nparts;
+        size_t tn = strlen(t->t);
         for (int j = 0; j < ng; j++) {
             sqlite3_reset(st);
             sqlite3_bind_int64(st, 1, g[j].id);
-            sqlite3_bind_text(st, 2, t->t, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, t->t, (int)tn, SQLITE_STATIC);
             r = sqlite3_step(st);
             if (r == SQLITE_DONE) continue;
             if (r != SQLITE_ROW) { st_done(s, st); st_fail(s, "bm25 postings"); goto out; }
-            const void *p = sqlite3_column_blob(st, 1);
-            size_t bytes = (size_t)sqlite3_column_bytes(st, 1);
-            int64_t df = sqlite3_column_int64(st, 0), cap = (int64_t)(bytes / 3);
-            if (!p || df <= 0) continue;
-            if (df > cap) df = cap;                 /* what the blob can hold, whatever the row says */
+            const unsigned char *blk = sqlite3_column_blob(st, 0);
+            rg_lex_entry e;
+            if (!blk || rg_lex_block_find(blk, (size_t)sqlite3_column_bytes(st, 0), t->t, tn, &e) != 1) continue;
+            const void *p = e.post;
+            size_t bytes = e.pn;
+            int64_t df = e.df, cap = (int64_t)(bytes / 3);
+            if (df <= 0) continue;
+            if (df > cap) df = cap;                 /* what the list can hold, whatever the row says */
             if (nparts == capparts) { capparts = capparts ? capparts * 2 : 64; parts = xrealloc(parts, (size_t)capparts * sizeof *parts); }
             parts[nparts++] = (part){j, arena.len, bytes, df};
             rg_buf_put(&arena, p, bytes);

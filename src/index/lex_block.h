@@ -1,0 +1,51 @@
+/* index/lex_block: how a segment's posting lists are laid out in lex_block rows. A row holds
+ * a run of consecutive terms (ascending, byte order) and is keyed by its first term, so a
+ * segment of a batch is a few hundred rows rather than one per term: most terms of a batch
+ * (numbers above all) have a list of a few bytes, and a row costs SQLite more than its bytes.
+ *   entry = varint(term length) term varint(df) varint(list length) list
+ * A term is found by reading the last row whose key is <= the term and scanning it. */
+#ifndef RAGD_INDEX_LEX_BLOCK_H
+#define RAGD_INDEX_LEX_BLOCK_H
+#include "core/util.h"
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RG_LEX_BLOCK_BYTES 4000   /* a row closes once its entries reach this size */
+
+typedef struct { const char *term; size_t tn; int64_t df; const unsigned char *post; size_t pn; } rg_lex_entry;
+typedef struct { const unsigned char *p; size_t n, pos; } rg_lex_block;
+
+/* LEB128 varints, as lists and blocks store every number: rg_lex_varint_at writes v at o (at
+ * most 10 bytes) and returns its length; rg_lex_varint_get reads one at p[*pos] of n bytes,
+ * -1 when it runs off the end or past 64 bits. Inline: they run once per posting. */
+static inline size_t rg_lex_varint_at(unsigned char *o, uint64_t v) {
+    size_t n = 0;
+    while (v > 0x7f) { o[n++] = (unsigned char)(v | 0x80); v >>= 7; }
+    o[n++] = (unsigned char)v;
+    return n;
+}
+static inline int rg_lex_varint_get(const unsigned char *p, size_t n, size_t *pos, uint64_t *v) {
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64 && *pos < n; shift += 7) {
+        unsigned char c = p[(*pos)++];
+        x |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) { *v = x; return 0; }
+    }
+    return -1;
+}
+
+/* The next entry of a row's blob: 1, 0 at its end, -1 when the rest cannot be read (every
+ * length is checked against the blob; a term longer than RG_LEX_MAX_WORD is damage). */
+int rg_lex_block_next(rg_lex_block *b, rg_lex_entry *e);
+/* The entry of term in a row's blob: 1 found, 0 not there, -1 damaged before it. */
+int rg_lex_block_find(const unsigned char *p, size_t n, const char *term, size_t tn, rg_lex_entry *e);
+int rg_lex_term_cmp(const char *a, size_t an, const char *b, size_t bn);   /* SQLite's BINARY order */
+
+/* Writes a segment's entries, given in ascending term order, as rows through ins
+ * ("INSERT INTO lex_block(seg, term, data) VALUES (?1, ?2, ?3)"). */
+typedef struct { sqlite3_stmt *ins; int64_t seg; rg_buf data, first; } rg_lex_rows;
+int rg_lex_rows_add(rg_lex_rows *r, const char *term, size_t tn, int64_t df, const void *post, size_t pn);
+int rg_lex_rows_end(rg_lex_rows *r);      /* writes the open row; -1 with rg_err set on failure */
+void rg_lex_rows_free(rg_lex_rows *r);
+#endif
