@@ -1,6 +1,7 @@
 /* t_qgemm: the blocked int8 GEMM (nn/qgemm.h) against its per-(row, token) scalar reference
- * for Q8_0, Q4_0 and Q4_K weights: odd row ranges and token counts (every tile edge), bias,
- * residual in place, several K, and weights stored with extreme values (-128 in Q8_0). */
+ * for Q8_0, Q4_0 and Q4_K weights: odd row ranges and token counts (every tile edge, partial
+ * row groups and quads), bias, residual in place, several K, token chunk boundaries, and
+ * extreme values (-128 in Q8_0; all-15 nibbles against full-scale activations in Q4). */
 #include "check.h"
 #include "core/util.h"
 #include "nn/qgemm.h"
@@ -19,15 +20,21 @@ static void *make_weights(int type, int N, int K, unsigned *seed, size_t *rb) {
         if (type == RG_TYPE_Q8_0) {
             rg_quantize_q8_0(row, (rg_block_q8_0 *)dst, K);
             if (r % 3 == 0) ((rg_block_q8_0 *)dst)->qs[5] = -128;     /* legal in a file, |w| = 128 */
-        } else if (type == RG_TYPE_Q4_0) rg_quantize_q4_0(row, dst, K);
-        else rg_quantize_q4_K(row, dst, K);
+        } else if (type == RG_TYPE_Q4_0) {
+            rg_quantize_q4_0(row, dst, K);
+            if (r % 3 == 0) memset(((rg_block_q4_0 *)dst)->qs, 0xFF, RG_QK4_0 / 2);   /* q = 15 throughout a block */
+        } else {
+            rg_quantize_q4_K(row, dst, K);
+            if (r % 3 == 0) memset(((rg_block_q4_K *)dst)->qs, 0xFF, 32);            /* sub-blocks 0 and 1 all 15 */
+        }
     }
     free(row);
     return w;
 }
 
 /* one type, one K, T tokens: every (r0, r1, T) below covers full tiles and 1-3 leftover
- * rows/tokens; a large K with T = 50 crosses a token chunk (CHUNK_BYTES / K tokens) */
+ * rows/tokens; a large K with T = 50 crosses a Q8_0 token chunk (CHUNK_BYTES / K tokens),
+ * K = 16384 with T = 70 a Q4 one (Q4_CHUNK_BYTES / K = 64 tokens) */
 static void check_one_t(int type, int K, int T, unsigned seed) {
     const int N = 23;
     size_t rb;
@@ -36,10 +43,13 @@ static void check_one_t(int type, int K, int T, unsigned seed) {
     int8_t *xq = malloc((size_t)T * K);
     float *xd = malloc(sizeof(float) * (size_t)T * (K / 32)), *xs = malloc(sizeof(float) * (size_t)T * (K / 32));
     for (int i = 0; i < T * K; i++) x[i] = frand(&seed) * (i % 101 == 0 ? 8.0f : 1.0f);
+    for (int t = 0; t < T; t += 2)     /* a first block of equal values: every q = 127 */
+        for (int i = 0; i < 32; i++) x[(size_t)t * K + i] = 3.0f;
     for (int r = 0; r < N; r++) bias[r] = frand(&seed);
     for (int t = 0; t < T; t++) rg_quantize_act(x + (size_t)t * K, K, xq + (size_t)t * K, xd + t * (K / 32), xs + t * (K / 32));
     float *ya = malloc(sizeof(float) * (size_t)T * N), *yb = malloc(sizeof(float) * (size_t)T * N);
-    int ranges[][3] = {{0, N, T}, {1, 6, 5}, {3, 4, 1}, {0, 8, 3}, {5, 22, 7}, {0, N, 2}};
+    int ranges[][3] = {{0, N, T}, {1, 6, 5}, {3, 4, 1}, {0, 8, 3}, {5, 22, 7}, {0, N, 2}, {2, 8, 4},
+                       {4, 7, 3}, {10, 12, 6}, {0, 20, 9}};           /* 1..8 rows left in a Q4 oct */
     for (size_t k = 0; k < sizeof ranges / sizeof ranges[0]; k++) {
         int r0 = ranges[k][0], r1 = ranges[k][1], tt = ranges[k][2];
         rg_qact a = {xq, xd, xs, tt, K};
@@ -68,8 +78,14 @@ static void test_q8_0(void) {
     check_one(RG_TYPE_Q8_0, 96, 1); check_one(RG_TYPE_Q8_0, 896, 2); check_one(RG_TYPE_Q8_0, 32, 3);
     check_one_t(RG_TYPE_Q8_0, 4096, 50, 8);
 }
-static void test_q4_0(void) { check_one(RG_TYPE_Q4_0, 96, 4); check_one(RG_TYPE_Q4_0, 896, 5); }
-static void test_q4_K(void) { check_one(RG_TYPE_Q4_K, 256, 6); check_one(RG_TYPE_Q4_K, 1280, 7); }
+static void test_q4_0(void) {
+    check_one(RG_TYPE_Q4_0, 96, 4); check_one(RG_TYPE_Q4_0, 896, 5); check_one(RG_TYPE_Q4_0, 32, 12);
+    check_one_t(RG_TYPE_Q4_0, 16384, 70, 9);
+}
+static void test_q4_K(void) {
+    check_one(RG_TYPE_Q4_K, 256, 6); check_one(RG_TYPE_Q4_K, 1280, 7);
+    check_one_t(RG_TYPE_Q4_K, 16384, 70, 10);
+}
 
 /* the product itself is right, not just the agreement: against dequantised weights in f64 */
 static void test_against_dequant(void) {
@@ -109,6 +125,10 @@ static void test_bad_input(void) {
     CHECK(rg_qgemm(RG_TYPE_F32, w, 256, 0, 1, &a, NULL, NULL, y, 1) == -1);       /* no int8 kernel */
     CHECK(rg_qgemm(RG_TYPE_Q4_K, w, 144, 0, 1, &a, NULL, NULL, y, 1) == -1);      /* K not a multiple of 256 */
     CHECK(rg_qgemm_ref(RG_TYPE_Q4_K, w, 144, 0, 1, &a, NULL, NULL, y, 1) == -1);
+    rg_qact empty = {q, d, s, 1, 0};                 /* K = 0: every product is 0 (+ bias) */
+    float bias1 = 1.5f;
+    y[0] = 7;
+    CHECK(rg_qgemm(RG_TYPE_Q4_0, w, 0, 0, 1, &empty, &bias1, NULL, y, 1) == 0 && y[0] == 1.5f);
 }
 
 int main(void) {

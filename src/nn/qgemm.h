@@ -3,8 +3,9 @@
  * once per product with rg_quantize_act (blocks of 32: int8 q, scale d, d*sum(q) in s).
  * AVX2 micro-kernels keep a tile of several weight rows x several tokens in registers; tokens
  * go in chunks that stay in L2 while each row tile, loaded into L1 once, meets every token of
- * the chunk. Other weight types with an int8-activation dot (nn/quant_k.h) use that dot per
- * (row, token). The caller splits rows between threads. */
+ * the chunk (Q4_0 and Q4_K rows are repacked, 8 rows interleaved, with float scales, once
+ * per chunk and group of 16 rows). Other weight types with an int8-activation dot (nn/quant_k.h) use that
+ * dot per (row, token). The caller splits rows between threads. */
 #ifndef RAGD_NN_QGEMM_H
 #define RAGD_NN_QGEMM_H
 #include <stddef.h>
