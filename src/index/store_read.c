@@ -98,10 +98,17 @@ void rg_chunk_row_free(rg_chunk_row *c) {
     memset(c, 0, sizeof *c);
 }
 
-#define CHUNK_COLS "c.id, d.doc_id, d.source, c.text, c.section, c.kind, c.ord, c.ntokens, c.page, " \
-                   "c.row_start, c.row_end, c.table_id, c.parent"
+/* A context-only parent whose text is the join of its children's is stored with text ''
+ * (store_write.c) and rebuilt here: its children's texts (rows with parent = its id, same
+ * document) in ord order, joined with "\n\n". Rows stored with their text (older indexes,
+ * parents that are not such a join) are returned as stored. */
+#define PARENT_JOIN "\n\n"
 
-static void chunk_from_row(sqlite3_stmt *st, rg_chunk_row *c) {
+#define CHUNK_COLS "c.id, d.doc_id, d.source, c.text, c.section, c.kind, c.ord, c.ntokens, c.page, " \
+                   "c.row_start, c.row_end, c.table_id, c.parent, c.context_only, c.doc"
+
+/* Fills c; 1 when its text is to be rebuilt from its children. */
+static int chunk_from_row(sqlite3_stmt *st, rg_chunk_row *c) {
     c->id = sqlite3_column_int64(st, 0);
     c->doc_id = st_col_text(st, 1); c->source = st_col_text(st, 2);
     c->text = st_col_text(st, 3); c->section = st_col_text(st, 4);
@@ -110,17 +117,70 @@ static void chunk_from_row(sqlite3_stmt *st, rg_chunk_row *c) {
     c->row_start = sqlite3_column_int(st, 9); c->row_end = sqlite3_column_int(st, 10);
     c->table_id = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 11);
     c->parent = sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 12);
+    if (!c->text) c->text = xstrdup("");   /* NOT NULL in the schema; never hand out NULL */
+    return sqlite3_column_int(st, 13) != 0 && c->text[0] == '\0';
 }
 
 int rg_store_get_chunk(rg_store *s, int64_t chunk_id, rg_chunk_row *out) {
     sqlite3_stmt *st = st_prep(s, "SELECT " CHUNK_COLS " FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id = ?");
     if (!st) return -1;
     sqlite3_bind_int64(st, 1, chunk_id);
-    int rc = sqlite3_step(st), found = 0;
-    if (rc == SQLITE_ROW) { chunk_from_row(st, out); found = 1; }
+    int rc = sqlite3_step(st), found = 0, join = 0;
+    int64_t doc = 0;
+    if (rc == SQLITE_ROW) { join = chunk_from_row(st, out); doc = sqlite3_column_int64(st, 14); found = 1; }
     st_done(s, st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return st_fail(s, "get chunk");
-    return found;
+    if (!join) return found;
+    /* one query for the children; chunks_doc narrows it to the document's rows */
+    st = st_prep(s, "SELECT text FROM chunks WHERE doc = ?1 AND parent = ?2 ORDER BY ord");
+    if (!st) { rg_chunk_row_free(out); return -1; }
+    sqlite3_bind_int64(st, 1, doc);
+    sqlite3_bind_int64(st, 2, chunk_id);
+    rg_buf b = {0};
+    int nkids = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (nkids++) rg_buf_puts(&b, PARENT_JOIN);
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        if (t) rg_buf_put(&b, t, (size_t)sqlite3_column_bytes(st, 0));
+    }
+    st_done(s, st);
+    if (rc != SQLITE_DONE) { rg_buf_free(&b); rg_chunk_row_free(out); return st_fail(s, "get chunk's children"); }
+    if (nkids) { free(out->text); out->text = rg_buf_take(&b); }
+    return 1;
+}
+
+typedef struct { int64_t id; int at; } id_at;
+static int cmp_id_at(const void *a, const void *b) {
+    const id_at *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Rebuilds the texts of the rows marked in join (rows in ord order) from the rows loaded:
+ * each row with a parent adds its text to that parent's, when the parent is marked. */
+static void join_parents(rg_chunk_row *rows, int n, const unsigned char *join, int njoin) {
+    id_at *ps = xmalloc((size_t)njoin * sizeof *ps);
+    rg_buf *bufs = xcalloc((size_t)njoin, sizeof *bufs);
+    int *nkids = xcalloc((size_t)njoin, sizeof *nkids);
+    int k = 0;
+    for (int i = 0; i < n; i++) if (join[i]) ps[k++] = (id_at){rows[i].id, i};
+    qsort(ps, (size_t)njoin, sizeof *ps, cmp_id_at);
+    for (int i = 0; i < n; i++) {
+        if (rows[i].parent < 0) continue;
+        id_at key = {rows[i].parent, 0};
+        id_at *p = bsearch(&key, ps, (size_t)njoin, sizeof *ps, cmp_id_at);
+        if (!p) continue;
+        size_t j = (size_t)(p - ps);
+        if (nkids[j]++) rg_buf_puts(&bufs[j], PARENT_JOIN);
+        rg_buf_puts(&bufs[j], rows[i].text);
+    }
+    for (int j = 0; j < njoin; j++) {
+        if (!nkids[j]) continue;   /* no children: '' as stored */
+        rg_chunk_row *c = &rows[ps[j].at];
+        free(c->text);
+        c->text = rg_buf_take(&bufs[j]);
+    }
+    for (int j = 0; j < njoin; j++) rg_buf_free(&bufs[j]);
+    free(bufs); free(nkids); free(ps);
 }
 
 int rg_store_doc_chunks(rg_store *s, const char *doc_id, rg_chunk_row **out, int *n) {
@@ -129,13 +189,27 @@ int rg_store_doc_chunks(rg_store *s, const char *doc_id, rg_chunk_row **out, int
                                "WHERE d.doc_id = ? ORDER BY c.ord");
     if (!st) return -1;
     sqlite3_bind_text(st, 1, doc_id, -1, SQLITE_STATIC);
-    int cap = 0, rc;
+    int cap = 0, rc, njoin = 0;
+    unsigned char *join = NULL;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) { cap = cap ? cap * 2 : 32; *out = xrealloc(*out, (size_t)cap * sizeof **out); }
-        chunk_from_row(st, &(*out)[(*n)++]);
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 32;
+            *out = xrealloc(*out, (size_t)cap * sizeof **out);
+            join = xrealloc(join, (size_t)cap);
+        }
+        join[*n] = (unsigned char)chunk_from_row(st, &(*out)[*n]);
+        njoin += join[(*n)++];
     }
     st_done(s, st);
-    return rc == SQLITE_DONE ? 0 : st_fail(s, "document chunks");
+    if (rc != SQLITE_DONE) {
+        for (int i = 0; i < *n; i++) rg_chunk_row_free(&(*out)[i]);
+        free(*out); *out = NULL; *n = 0;
+        free(join);
+        return st_fail(s, "document chunks");
+    }
+    if (njoin) join_parents(*out, *n, join, njoin);
+    free(join);
+    return 0;
 }
 
 rg_table *rg_store_get_table(rg_store *s, int64_t table_id) {

@@ -173,6 +173,44 @@ static int64_t next_chunk_id(rg_store *s) {
                        "coalesce((SELECT max(id) FROM chunks), 0)) + 1");
 }
 
+/* Which chunks are stored with empty text: a context-only parent whose text is exactly its
+ * children's texts (in order) joined with "\n\n" is stored as '' and rebuilt on read
+ * (store_read.c), so the text is not written twice. Checked byte for byte: a parent that is
+ * anything else (or has a context-only child, which would itself be rebuilt) keeps its text.
+ * Returns a calloc'ed flag per chunk. */
+static unsigned char *elided_parents(const rg_chunk *chunks, int nchunks) {
+    unsigned char *elide = xcalloc((size_t)nchunks + 1, 1);
+    /* pos[p]: bytes of p's text matched so far by its children, SIZE_MAX once it differs;
+     * len[p]: the length of p's text (measured once: linear in the texts, however many
+     * children a parent has) */
+    size_t *pos = xcalloc((size_t)nchunks + 1, sizeof *pos);
+    size_t *len = xcalloc((size_t)nchunks + 1, sizeof *len);
+    int *nkids = xcalloc((size_t)nchunks + 1, sizeof *nkids);
+    for (int i = 0; i < nchunks; i++) {
+        int p = chunks[i].parent;
+        if (p < 0 || p >= nchunks || p == i || pos[p] == SIZE_MAX) continue;
+        if (chunks[i].context_only || !chunks[p].context_only) { pos[p] = SIZE_MAX; continue; }
+        const char *pt = chunks[p].text ? chunks[p].text : "";
+        const char *ct = chunks[i].text ? chunks[i].text : "";
+        if (!nkids[p]) len[p] = strlen(pt);
+        size_t at = pos[p], plen = len[p] - at, clen = strlen(ct);
+        if (nkids[p]) {
+            if (plen < 2 || memcmp(pt + at, "\n\n", 2) != 0) { pos[p] = SIZE_MAX; continue; }
+            at += 2; plen -= 2;
+        }
+        if (clen > plen || memcmp(pt + at, ct, clen) != 0) { pos[p] = SIZE_MAX; continue; }
+        pos[p] = at + clen;
+        nkids[p]++;
+    }
+    for (int p = 0; p < nchunks; p++)
+        elide[p] = chunks[p].context_only && nkids[p] > 0 && pos[p] != SIZE_MAX &&
+                   chunks[p].text && chunks[p].text[pos[p]] == '\0';
+    free(pos);
+    free(len);
+    free(nkids);
+    return elide;
+}
+
 int rg_store_put_doc(rg_store *s, const rg_doc *d, const rg_source_stamp *stamp,
                      const rg_chunk *chunks, int nchunks, const float *vecs) {
     if (!s->writable) { rg_err("%s: index opened read-only", s->dir); return -1; }
@@ -181,6 +219,7 @@ int rg_store_put_doc(rg_store *s, const rg_doc *d, const rg_source_stamp *stamp,
     int ntables = 0;
     for (int i = 0; i < d->nblocks; i++) if (d->blocks[i].kind == RG_BLOCK_TABLE) ntables++;
     int64_t *table_ids = xcalloc((size_t)ntables + 1, sizeof *table_ids);
+    unsigned char *elide = NULL;
     sqlite3_stmt *st = NULL;
 
     rg_doc_info old;
@@ -222,13 +261,14 @@ int rg_store_put_doc(rg_store *s, const rg_doc *d, const rg_source_stamp *stamp,
     st = st_prep(s, "INSERT INTO chunks(id, doc, ord, kind, text, section, parent, table_id, row_start, row_end, ntokens, page, offset, context_only) "
                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!st) goto fail;
+    elide = elided_parents(chunks, nchunks);
     for (int i = 0; i < nchunks; i++) {
         const rg_chunk *c = &chunks[i];
         sqlite3_bind_int64(st, 1, base + i);
         sqlite3_bind_int64(st, 2, doc_rowid);
         sqlite3_bind_int(st, 3, i);
         sqlite3_bind_int(st, 4, (int)c->kind);
-        sqlite3_bind_text(st, 5, c->text ? c->text : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, c->text && !elide[i] ? c->text : "", -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 6, c->section ? c->section : "", -1, SQLITE_STATIC);
         if (c->parent >= 0 && c->parent < nchunks && c->parent != i) sqlite3_bind_int64(st, 7, base + c->parent);
         else sqlite3_bind_null(st, 7);
@@ -268,11 +308,13 @@ int rg_store_put_doc(rg_store *s, const rg_doc *d, const rg_source_stamp *stamp,
         ops_push(s, nv, ids, keep);
     }
     free(table_ids);
+    free(elide);
     return doc_commit(s, mark);
 fail:
     st_done(s, st);
     doc_rollback(s, mark);
     free(table_ids);
+    free(elide);
     return -1;
 }
 
