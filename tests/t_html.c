@@ -180,6 +180,50 @@ static void test_hostile(void) {
     CHECK_STR(rg_detect_format("page", "hello <b>", 9, "text/html; charset=utf-8"), "html");
 }
 
+/* The parser's events are read as libxml2's own tree builder would have built its tree:
+ * an unfinished start tag ends there, content after </html> stays inside the root (unless
+ * a DOCTYPE made the root a sibling), prefixed names count by their local part, text split
+ * by a comment is one text, and the tree builder's depth limit (256) ends the document. */
+static void test_tree_shape(void) {
+    rg_doc *d = html("open.html", "<html><body><p>a <a href=x <b>bold</b> c</p><div>tail");
+    CHECKF(d != NULL, "%s", rg_errmsg());
+    CHECK(d && d->nblocks == 2 && has_text(d, "a bold c") && strcmp(d->blocks[1].text, "tail") == 0);
+    if (d && d->nblocks == 2) CHECK_INT(d->blocks[1].offset, 44);
+    rg_doc_free(d);
+    d = html("after.html", "<html><body><p>a</p></body></html><p>after</p>");
+    CHECK(d && d->nblocks == 2 && strcmp(d->blocks[1].text, "after") == 0 && d->blocks[1].offset == 34);
+    rg_doc_free(d);
+    CHECK(html("hidden.html", "<html hidden><body><p>a</p></body></html><p>trail</p>") == NULL);
+    CHECKF(strstr(rg_errmsg(), "hidden.html: HTML page has no text content") != NULL, "%s", rg_errmsg());
+    d = html("dt.html", "<!DOCTYPE html><html hidden><body><p>a</p></body></html><p>trail</p>");
+    CHECK(d && d->nblocks == 1 && strcmp(d->blocks[0].text, "trail") == 0);
+    rg_doc_free(d);
+    d = html("ns.html", "<html><body><x:h1>B</x:h1><div x:hidden>shown</div><p>a<!-- c -->b<script>no</script></p>");
+    CHECK(d && d->nblocks == 3);
+    if (d && d->nblocks == 3) {
+        CHECK_INT(d->blocks[0].kind, RG_BLOCK_HEADING);
+        CHECK_INT(d->blocks[0].level, 1);
+        CHECK_STR(d->title, "B");
+        CHECK_STR(d->blocks[1].text, "shown");
+        CHECK_STR(d->blocks[2].text, "ab");
+    }
+    rg_doc_free(d);
+    rg_buf b = {0};
+    rg_buf_puts(&b, "<html><body>");
+    for (int i = 0; i < 300; i++) rg_buf_printf(&b, "<div>t%d ", i);
+    rg_buf_puts(&b, "<p>after</p>");
+    d = html("deep300.html", b.data);
+    CHECKF(d != NULL, "%s", rg_errmsg());
+    if (d) {   /* html, body and 255 divs: the 256th div stops the parse */
+        CHECK_INT(d->nblocks, 255);
+        CHECK_STR(d->blocks[d->nblocks - 1].text, "t254");
+        CHECK_INT(d->blocks[d->nblocks - 1].offset, strstr(b.data, "<div>t254") - b.data);
+        CHECK(!has_text(d, "t255") && !has_text(d, "after"));
+    }
+    rg_doc_free(d);
+    rg_buf_free(&b);
+}
+
 /* Parsers used from several threads at once (the daemon indexes in worker threads). */
 static char *files_data[3];
 static size_t files_len[3];
@@ -263,6 +307,7 @@ int main(void) {
     RUN(test_layout_and_spans);
     RUN(test_hostile);
     RUN(test_offsets);
+    RUN(test_tree_shape);
     RUN(test_concurrent);
     TESTS_DONE();
 }
