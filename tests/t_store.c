@@ -117,6 +117,21 @@ static void test_add_search_remove(void) {
     free(dir);
 }
 
+/* PRAGMA page_size of dir's database, read straight from the file */
+static int db_page_size(const char *dir) {
+    char *path = xasprintf("%s/ragd.db", dir);
+    sqlite3 *h = NULL;
+    sqlite3_stmt *q = NULL;
+    int size = -1;
+    if (sqlite3_open(path, &h) == SQLITE_OK && sqlite3_prepare_v2(h, "PRAGMA page_size", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        size = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+    free(path);
+    return size;
+}
+
 static void test_reopen_and_readonly(void) {
     char *dir = test_tmpdir();
     rg_store *s = open_store(dir, 1);
@@ -124,6 +139,7 @@ static void test_reopen_and_readonly(void) {
     int before = s ? bm25_count(s, "turbines", NULL) : -1;
     CHECK(before >= 1);
     rg_store_close(s);
+    CHECK_INT(db_page_size(dir), 16384);   /* a new index's pages */
     rg_store_opts ro = {.encoder = NULL, .dim = 0, .writable = 0, .create = 0};   /* a reader takes the manifest's encoder */
     s = rg_store_open(dir, &ro);
     CHECK(s != NULL);
@@ -664,6 +680,7 @@ static void test_migrate_v2_cells(void) {
         CHECK_INT(check_clean(s), 0);
         rg_store_close(s);
     }
+    CHECK_INT(db_page_size(dir), 4096);       /* an older index keeps its own */
     s = rg_store_open(dir, &ro);               /* and a reader then reads the packed cells */
     CHECKF(s != NULL, "%s", rg_errmsg());
     rg_table **t = NULL;

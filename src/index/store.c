@@ -342,6 +342,11 @@ rg_store *rg_store_open(const char *dir, const rg_store_opts *o) {
         goto fail;
     }
     sqlite3_busy_timeout(s->db, 10000);
+    /* A new database gets 16 KB pages (an existing one keeps its own; SQLite ignores this):
+     * ingestion writes every page twice through the WAL, and at 4 KB pages the per-page work
+     * (frames, checkpoint copies, b-tree balancing, overflow chains) cost a fifth of it; the
+     * file is also 15% smaller, and search latency is unchanged (bench/ingest, bench/search). */
+    if (s->writable && st_exec(s, "PRAGMA page_size=16384") != 0) goto fail;
     if (st_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;") != 0) goto fail;
     if (s->writable) {
         if (rg_schema_migrate(s->db, s->db_path) != 0) goto fail;
