@@ -102,10 +102,15 @@ char *rg_read_file(const char *path, size_t max_bytes, size_t *len) {
         close(fd);
         return NULL;
     }
+    /* read straight into a buffer of the file's size (one more read sees the end); a file
+     * that grows meanwhile, or a pipe, grows the buffer */
     rg_buf b = {0};
-    char tmp[65536];
+    b.cap = (S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size : 65536) + 2;
+    b.data = xmalloc(b.cap);
+    b.data[0] = 0;
     for (;;) {
-        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (b.cap - b.len - 1 == 0) buf_grow(&b, b.cap);
+        ssize_t n = read(fd, b.data + b.len, b.cap - b.len - 1);
         if (n < 0) {
             if (errno == EINTR) continue;
             rg_err("%s: %s", path, strerror(errno));
@@ -116,11 +121,11 @@ char *rg_read_file(const char *path, size_t max_bytes, size_t *len) {
             rg_err("%s: over the limit of %zu bytes", path, max_bytes);
             rg_buf_free(&b); close(fd); return NULL;
         }
-        rg_buf_put(&b, tmp, (size_t)n);
+        b.len += (size_t)n;
+        b.data[b.len] = 0;
     }
     close(fd);
     if (len) *len = b.len;
-    if (!b.data) return xcalloc(1, 1);
     return rg_buf_take(&b);
 }
 

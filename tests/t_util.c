@@ -1,0 +1,85 @@
+/* core/util: reading files whole (rg_read_file), from real files, a directory and a pipe. */
+#include "check.h"
+#include "core/util.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* n bytes of a repeating pattern with no NUL in it */
+static char *pattern(size_t n) {
+    char *p = xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++) p[i] = (char)('a' + (i * 7 + i / 251) % 26);
+    p[n] = 0;
+    return p;
+}
+
+static void test_read_sizes(void) {
+    char *dir = test_tmpdir();
+    static const size_t sizes[] = {0, 1, 4095, 65535, 65536, 65537, 300001};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        char *path = xasprintf("%s/f%zu", dir, k);
+        char *want = pattern(sizes[k]);
+        CHECK(test_write_file(path, want) == 0);
+        size_t len = 12345;
+        char *got = rg_read_file(path, 1 << 20, &len);
+        CHECKF(got && len == sizes[k] && memcmp(got, want, sizes[k]) == 0 && got[len] == 0, "size %zu: len %zu", sizes[k], len);
+        free(got);
+        /* the limit: a file of exactly max bytes reads, one byte more is refused, naming it */
+        if (sizes[k] > 0) {
+            got = rg_read_file(path, sizes[k], &len);
+            CHECK(got && len == sizes[k]);
+            free(got);
+            got = rg_read_file(path, sizes[k] - 1, &len);
+            CHECK(got == NULL && strstr(rg_errmsg(), path) && strstr(rg_errmsg(), "limit"));
+        }
+        free(want);
+        free(path);
+    }
+    CHECK(rg_read_file(dir, 100, NULL) == NULL && strstr(rg_errmsg(), "directory"));
+    char *missing = xasprintf("%s/missing", dir);
+    CHECK(rg_read_file(missing, 100, NULL) == NULL && strstr(rg_errmsg(), missing));
+    free(missing);
+    test_rm_rf(dir);
+    free(dir);
+}
+
+/* A pipe has no size: the buffer grows as it reads, and the limit still holds. */
+static void test_read_pipe(void) {
+    char *dir = test_tmpdir();
+    char *fifo = xasprintf("%s/fifo", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    const size_t n = 200000;
+    char *want = pattern(n);
+    for (int round = 0; round < 2; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            int fd = open(fifo, O_WRONLY);
+            size_t off = 0;
+            while (fd >= 0 && off < n) {
+                ssize_t w = write(fd, want + off, n - off);
+                if (w <= 0) break;
+                off += (size_t)w;
+            }
+            _exit(0);
+        }
+        size_t len = 0;
+        char *got = rg_read_file(fifo, round == 0 ? n : n / 2, &len);
+        if (round == 0) CHECK(got && len == n && memcmp(got, want, n) == 0 && got[n] == 0);
+        else CHECK(got == NULL && strstr(rg_errmsg(), "limit"));
+        free(got);
+        int status;
+        kill(pid, SIGKILL);   /* a writer the reader stopped listening to */
+        waitpid(pid, &status, 0);
+    }
+    free(want);
+    free(fifo);
+    test_rm_rf(dir);
+    free(dir);
+}
+
+int main(void) {
+    RUN(test_read_sizes);
+    RUN(test_read_pipe);
+    TESTS_DONE();
+}
