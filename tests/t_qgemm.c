@@ -1,7 +1,8 @@
 /* t_qgemm: the blocked int8 GEMM (nn/qgemm.h) against its per-(row, token) scalar reference
  * for Q8_0, Q4_0 and Q4_K weights: odd row ranges and token counts (every tile edge, partial
  * row groups and quads), bias, residual in place, several K, token chunk boundaries, and
- * extreme values (-128 in Q8_0; all-15 nibbles against full-scale activations in Q4). */
+ * extreme values (Q8_0: -128 and blocks of all -128 / all 127 against activation blocks of all
+ * 127 / -127, the largest maddubs pairs; Q4: all-15 nibbles against full-scale activations). */
 #include "check.h"
 #include "core/util.h"
 #include "nn/qgemm.h"
@@ -19,7 +20,10 @@ static void *make_weights(int type, int N, int K, unsigned *seed, size_t *rb) {
         char *dst = w + (size_t)r * *rb;
         if (type == RG_TYPE_Q8_0) {
             rg_quantize_q8_0(row, (rg_block_q8_0 *)dst, K);
-            if (r % 3 == 0) ((rg_block_q8_0 *)dst)->qs[5] = -128;     /* legal in a file, |w| = 128 */
+            rg_block_q8_0 *b0 = (rg_block_q8_0 *)dst;
+            if (r % 3 == 0) b0->qs[5] = -128;                          /* legal in a file, |w| = 128 */
+            if (r % 4 == 1) memset(b0->qs, 0x80, 32);                  /* a block of -128 throughout */
+            if (r % 4 == 2) memset(b0->qs, 127, 32);                   /* and one of 127 */
         } else if (type == RG_TYPE_Q4_0) {
             rg_quantize_q4_0(row, dst, K);
             if (r % 3 == 0) memset(((rg_block_q4_0 *)dst)->qs, 0xFF, RG_QK4_0 / 2);   /* q = 15 throughout a block */
@@ -32,9 +36,9 @@ static void *make_weights(int type, int N, int K, unsigned *seed, size_t *rb) {
     return w;
 }
 
-/* one type, one K, T tokens: every (r0, r1, T) below covers full tiles and 1-3 leftover
- * rows/tokens; a large K with T = 50 crosses a Q8_0 token chunk (CHUNK_BYTES / K tokens),
- * K = 16384 with T = 70 a Q4 one (Q4_CHUNK_BYTES / K = 64 tokens) */
+/* one type, one K, T tokens: the (r0, r1, T) below leave 1..8 rows in the last oct of 8
+ * and 1..3 tokens past full tiles of 4; K = 16384 with T = 70 crosses a token chunk
+ * (CHUNK_BYTES / K = 64 tokens) */
 static void check_one_t(int type, int K, int T, unsigned seed) {
     const int N = 23;
     size_t rb;
@@ -43,15 +47,19 @@ static void check_one_t(int type, int K, int T, unsigned seed) {
     int8_t *xq = malloc((size_t)T * K);
     float *xd = malloc(sizeof(float) * (size_t)T * (K / 32)), *xs = malloc(sizeof(float) * (size_t)T * (K / 32));
     for (int i = 0; i < T * K; i++) x[i] = frand(&seed) * (i % 101 == 0 ? 8.0f : 1.0f);
-    for (int t = 0; t < T; t += 2)     /* a first block of equal values: every q = 127 */
-        for (int i = 0; i < 32; i++) x[(size_t)t * K + i] = 3.0f;
+    for (int t = 0; t < T; t++)        /* a first block of equal values: every q = 127 or -127 */
+        for (int i = 0; i < 32; i++) x[(size_t)t * K + i] = t % 2 ? -3.0f : 3.0f;
     for (int r = 0; r < N; r++) bias[r] = frand(&seed);
     for (int t = 0; t < T; t++) rg_quantize_act(x + (size_t)t * K, K, xq + (size_t)t * K, xd + t * (K / 32), xs + t * (K / 32));
     float *ya = malloc(sizeof(float) * (size_t)T * N), *yb = malloc(sizeof(float) * (size_t)T * N);
     int ranges[][3] = {{0, N, T}, {1, 6, 5}, {3, 4, 1}, {0, 8, 3}, {5, 22, 7}, {0, N, 2}, {2, 8, 4},
-                       {4, 7, 3}, {10, 12, 6}, {0, 20, 9}};           /* 1..8 rows left in a Q4 oct */
-    for (size_t k = 0; k < sizeof ranges / sizeof ranges[0]; k++) {
-        int r0 = ranges[k][0], r1 = ranges[k][1], tt = ranges[k][2];
+                       {4, 7, 3}, {10, 12, 6}, {0, 20, 9}, {1, 13, 4}};    /* 1..8 rows left in an oct */
+    const int nr = (int)(sizeof ranges / sizeof ranges[0]);
+    /* Q8_0 takes the per-row dot below 6 tokens: a second pass with 5 more tokens per range
+     * (capped at T) puts every range on the packed path too */
+    for (int k = 0; k < (type == RG_TYPE_Q8_0 ? 2 * nr : nr); k++) {
+        int r0 = ranges[k % nr][0], r1 = ranges[k % nr][1], tt = ranges[k % nr][2] + (k >= nr ? 5 : 0);
+        if (tt > T) tt = T;
         rg_qact a = {xq, xd, xs, tt, K};
         for (int i = 0; i < T * N; i++) ya[i] = yb[i] = (float)i * 0.01f;      /* resid = y itself */
         int use_bias = k % 2, use_resid = k % 3 == 1;
@@ -66,7 +74,7 @@ static void check_one_t(int type, int K, int T, unsigned seed) {
                 }
                 double mag = 0;                  /* rounding scale of this dot */
                 for (int i = 0; i < K; i++) mag += fabs((double)xd[t * (K / 32) + i / 32] * xq[(size_t)t * K + i]);
-                CHECKF(fabs(ya[o] - yb[o]) <= 2e-5 * mag + 1e-5, "type %d K %d range %zu t %d r %d: %.7g vs %.7g", type, K, k, t, r, ya[o], yb[o]);
+                CHECKF(fabs(ya[o] - yb[o]) <= 2e-5 * mag + 1e-5, "type %d K %d range %d t %d r %d: %.7g vs %.7g", type, K, k, t, r, ya[o], yb[o]);
             }
     }
     free(w); free(x); free(bias); free(xq); free(xd); free(xs); free(ya); free(yb);
@@ -76,7 +84,7 @@ static void check_one(int type, int K, unsigned seed) { check_one_t(type, K, 11,
 
 static void test_q8_0(void) {
     check_one(RG_TYPE_Q8_0, 96, 1); check_one(RG_TYPE_Q8_0, 896, 2); check_one(RG_TYPE_Q8_0, 32, 3);
-    check_one_t(RG_TYPE_Q8_0, 4096, 50, 8);
+    check_one_t(RG_TYPE_Q8_0, 4096, 50, 8); check_one_t(RG_TYPE_Q8_0, 16384, 70, 13);
 }
 static void test_q4_0(void) {
     check_one(RG_TYPE_Q4_0, 96, 4); check_one(RG_TYPE_Q4_0, 896, 5); check_one(RG_TYPE_Q4_0, 32, 12);
@@ -89,7 +97,7 @@ static void test_q4_K(void) {
 
 /* the product itself is right, not just the agreement: against dequantised weights in f64 */
 static void test_against_dequant(void) {
-    const int N = 5, K = 512, T = 4;
+    const int N = 5, K = 512, T = 8;   /* T >= 6: Q8_0 on its packed path too */
     unsigned seed = 11;
     int types[] = {RG_TYPE_Q8_0, RG_TYPE_Q4_0, RG_TYPE_Q4_K};
     for (int k = 0; k < 3; k++) {

@@ -1,12 +1,13 @@
 /* nn/qgemm: see qgemm.h. The AVX2 tile kernels are always-inline templates, instantiated for
- * every tile shape (Q8_0: up to QG_RM rows x QG_RN tokens; Q4: 8 rows x up to QG_RN4 tokens)
- * so that edges need no scalar code and the accumulators of each shape stay in registers.
- * Integer products: Q8_0 weights are signed, so |w| (u8) x sign(x, w) (s8) goes through
- * maddubs (pairs <= 2*128*127, no int16 saturation); Q4_0 and Q4_K nibbles are unsigned and go
- * in directly, their offsets (-8, the Q4_K mins) applied through the activation sums s.
- * Q4_0 and Q4_K share one kernel: a group of rows is first repacked (nibbles to bytes, 8 rows
- * interleaved, scales and mins to floats) once per token chunk, then every token tile of the
- * chunk only multiplies. */
+ * every tile width (8 rows x up to QG_RN4 / Q8_RN tokens) so that edges need no scalar code
+ * and the accumulators of each width stay in registers.
+ * All three types share one driver: a group of rows is first repacked (8 rows interleaved so
+ * that a vector holds 4 consecutive values of each of 8 rows, scales to floats) once per
+ * token chunk, then every token tile of the chunk only multiplies: a token's 4 activations,
+ * broadcast, meet 8 rows in one maddubs, and each row's sum stays in its own lane.
+ * Integer products: Q4_0 and Q4_K nibbles are unsigned and go in directly, their offsets (-8,
+ * the Q4_K mins) applied through the activation sums s; Q8_0 weights are signed, so |w| (u8)
+ * x sign(x, w) (s8) goes through maddubs (pairs <= 2*128*127, no int16 saturation). */
 #include "nn/qgemm.h"
 #include "core/util.h"
 #include "nn/quant_k.h"
@@ -14,14 +15,11 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define QG_RM 4                /* weight rows per tile (4x3 measured best of 4x2, 3x3, 2x3: */
-#define QG_RN 3                /* 12 accumulators, few spills; Q8_0 4-row tiles: see tile_q8_r4) */
-#define CHUNK_BYTES (192 * 1024)   /* activation bytes per token chunk (L2-resident) */
-/* Q4: a larger chunk; its tokens stream from L3 past a packed group that stays in L1/L2, and
- * each weight row is read and repacked once per chunk (1 MB measured best of 192 KB, 512 KB,
- * 1 MB, 4 MB: Q4_K 4864-wide rows 1.2x faster than with 192 KB) */
-#define Q4_CHUNK_BYTES (1024 * 1024)
-#define SEG 32                 /* blocks whose scales are computed ahead (tile_q0) */
+/* Activation bytes per token chunk: its tokens stream from L3 past a packed group that stays
+ * in L1/L2, and each weight row is read and repacked once per chunk (1 MB measured best of
+ * 192 KB, 512 KB, 1 MB, 4 MB for Q4: Q4_K 4864-wide rows 1.2x faster than with 192 KB; for
+ * Q8_0 192 KB to 2 MB were within noise) */
+#define CHUNK_BYTES (1024 * 1024)
 #define GROUP 16               /* rows per group: 64 bytes of output per token */
 
 static inline void store_out(float *y, size_t ldy, int64_t r, int t, float v, const float *bias, const float *resid) {
@@ -54,111 +52,9 @@ int rg_qgemm_ref(int type, const void *w, size_t rb, int64_t r0, int64_t r1, con
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define TILE AVX2 static inline __attribute__((always_inline))
-
-/* Q8_0: out[r * QG_RN + t] for a tile of rm rows (rb bytes apart) x rn tokens (K int8 apart);
- * ws: the converted row scales of a full 4-row tile (ws[4 * block + row]), else unused */
-typedef void (*tile_fn)(const char *w, size_t rb, const int8_t *xq, const float *xd, const float *ws, int64_t K, float *out);
-
-TILE float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-/* Q8_0, four full rows: the int32 lane sums of the four rows are folded by unpacks into
- * one vector per token (lane i holds row i % 4), so one convert and one FMA against the four
- * row scales times the token scale serve 128 MACs; three accumulators instead of twelve.
- * The row scales come converted from rg_qgemm (ws[4 * b + r]), not per token tile. */
-TILE void tile_q8_r4(const char *w, size_t rb, const int8_t *xq, const float *xd, const float *ws, int64_t K, float *out,
-                     const int rn) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    const size_t bs = sizeof(rg_block_q8_0);
-    __m256 acc[QG_RN];
-#pragma GCC unroll 4
-    for (int t = 0; t < rn; t++) acc[t] = _mm256_setzero_ps();
-    const int64_t nb = K / 32;
-    for (int64_t b = 0; b < nb; b++) {
-        const char *wb = w + (size_t)b * bs + 2;
-        const __m256 dw = _mm256_broadcast_ps((const __m128 *)(ws + 4 * b));
-        __m256i half[QG_RN];
-#pragma GCC unroll 2
-        for (int pr = 0; pr < 2; pr++) {
-            __m256i w0 = _mm256_loadu_si256((const __m256i *)(wb + (size_t)(2 * pr) * rb));
-            __m256i w1 = _mm256_loadu_si256((const __m256i *)(wb + (size_t)(2 * pr + 1) * rb));
-            __m256i a0 = _mm256_sign_epi8(w0, w0), a1 = _mm256_sign_epi8(w1, w1);
-#pragma GCC unroll 4
-            for (int t = 0; t < rn; t++) {
-                __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (size_t)t * K + 32 * b));
-                __m256i m0 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(xv, w0)), ones);
-                __m256i m1 = _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(xv, w1)), ones);
-                /* per 128-bit lane: rows 2pr, 2pr+1, 2pr, 2pr+1 */
-                __m256i u = _mm256_add_epi32(_mm256_unpacklo_epi32(m0, m1), _mm256_unpackhi_epi32(m0, m1));
-                if (pr == 0) half[t] = u;
-                else {         /* rows 0..3 per 128-bit lane */
-                    __m256i hs = _mm256_add_epi32(_mm256_unpacklo_epi64(half[t], u), _mm256_unpackhi_epi64(half[t], u));
-                    __m256 sc = _mm256_mul_ps(dw, _mm256_broadcast_ss(xd + t * nb + b));
-                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hs), sc, acc[t]);
-                }
-            }
-        }
-    }
-#pragma GCC unroll 4
-    for (int t = 0; t < rn; t++) {
-        _Alignas(16) float o[4];
-        _mm_store_ps(o, _mm_add_ps(_mm256_castps256_ps128(acc[t]), _mm256_extractf128_ps(acc[t], 1)));
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++) out[r * QG_RN + t] = o[r];
-    }
-}
-
-/* Q8_0 edge tiles of fewer than 4 rows: per block the rm row scales are converted together
- * and multiplied by each token's scale into S (a segment of SEG blocks ahead), which the FMAs
- * broadcast from memory. */
-TILE void tile_q0(const char *w, size_t rb, const int8_t *xq, const float *xd, int64_t K, float *out, const int rm,
-                  const int rn) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    const size_t bs = sizeof(rg_block_q8_0);
-    __m256 acc[QG_RM][QG_RN];
-    _Alignas(16) float S[SEG][QG_RN][4];
-#pragma GCC unroll 4
-    for (int r = 0; r < rm; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < rn; t++) acc[r][t] = _mm256_setzero_ps();
-    const int64_t nb = K / 32;
-    for (int64_t b0 = 0; b0 < nb; b0 += SEG) {
-        const int ns = nb - b0 < SEG ? (int)(nb - b0) : SEG;
-        /* scales of the segment first: the FMAs below then broadcast them from stores made
-         * long before, not from a store still in flight (a forwarding stall per block) */
-        for (int j = 0; j < ns; j++) {
-            const char *wb = w + (size_t)(b0 + j) * bs;
-            uint16_t dh[4] = {0, 0, 0, 0};
-#pragma GCC unroll 4
-            for (int r = 0; r < rm; r++) memcpy(&dh[r], wb + (size_t)r * rb, 2);
-            __m128 dw4 = _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)dh));
-#pragma GCC unroll 4
-            for (int t = 0; t < rn; t++) _mm_store_ps(S[j][t], _mm_mul_ps(dw4, _mm_broadcast_ss(xd + t * nb + b0 + j)));
-        }
-        for (int j = 0; j < ns; j++) {
-            const int64_t b = b0 + j;
-            const char *wb = w + (size_t)b * bs;
-#pragma GCC unroll 4
-            for (int r = 0; r < rm; r++) {
-                __m256i wv = _mm256_loadu_si256((const __m256i *)(wb + (size_t)r * rb + 2)), aw = _mm256_sign_epi8(wv, wv);
-#pragma GCC unroll 4
-                for (int t = 0; t < rn; t++) {
-                    __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (size_t)t * K + 32 * b));
-                    __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv));
-                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), _mm256_broadcast_ss(&S[j][t][r]), acc[r][t]);
-                }
-            }
-        }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < rm; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < rn; t++) out[r * QG_RN + t] = hsum8(acc[r][t]);
-}
+/* an empty asm that "changes" v: keeps an accumulator chain in order (else GCC reassociates
+ * the integer adds into a tree, computes every product first and spills them) */
+#define KEEP(v) __asm__("" : "+x"(v))
 
 /* ---- Q4_0 and Q4_K: packed row groups ----
  * Both are blocks of 32 unsigned nibbles q with a scale D and an offset M per (row, block):
@@ -258,6 +154,19 @@ AVX2 static void pack_q4_K(const char *w, size_t rb, int rows, int64_t nb, uint8
     }
 }
 
+/* rows r..r+rm-1 (rm <= 8, lane i: row r + i) of token t: bias, then residual, as store_out */
+TILE void store_tile(__m256 v, float *y, size_t ldy, int64_t r, int t, int rm, const float *bias, const float *resid) {
+    if (rm == 8) {
+        if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + r));
+        if (resid) v = _mm256_add_ps(v, _mm256_loadu_ps(resid + (size_t)t * ldy + (size_t)r));
+        _mm256_storeu_ps(y + (size_t)t * ldy + (size_t)r, v);
+    } else {
+        _Alignas(32) float o[8];
+        _mm256_store_ps(o, v);
+        for (int i = 0; i < rm; i++) store_out(y, ldy, r + i, t, o[i], bias, resid);
+    }
+}
+
 /* One oct of packed rows x rn tokens, written to y (rm valid rows from r). Per block and
  * token the 8 maddubs products (pairs <= 2*15*128) add up in int16 (8 pairs <= 30720, no
  * overflow) and one madd widens them: lane i is row i's integer dot of the block. */
@@ -291,18 +200,7 @@ TILE void tile_q4(const uint8_t *pk, int64_t nb, const int8_t *xq, const float *
         }
     }
 #pragma GCC unroll 4
-    for (int t = 0; t < rn; t++) {
-        __m256 v = acc[t];
-        if (rm == 8) {         /* bias, then residual, as store_out */
-            if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + r));
-            if (resid) v = _mm256_add_ps(v, _mm256_loadu_ps(resid + (size_t)t * ldy + (size_t)r));
-            _mm256_storeu_ps(y + (size_t)t * ldy + (size_t)r, v);
-        } else {
-            _Alignas(32) float o[8];
-            _mm256_store_ps(o, v);
-            for (int i = 0; i < rm; i++) store_out(y, ldy, r + i, t, o[i], bias, resid);
-        }
-    }
+    for (int t = 0; t < rn; t++) store_tile(acc[t], y, ldy, r, t, rm, bias, resid);
 }
 
 typedef void (*tile4_fn)(const uint8_t *pk, int64_t nb, const int8_t *xq, const float *xd, const float *xs, int64_t K,
@@ -316,21 +214,91 @@ INST4(1) INST4(2) INST4(3) INST4(4)
 #undef INST4
 static const tile4_fn tiles_q4[QG_RN4] = {q4_x1, q4_x2, q4_x3, q4_x4};
 
-#define INST(RM_, RN_)                                                                                       \
-    AVX2 static void q8_##RM_##x##RN_(const char *w, size_t rb, const int8_t *xq, const float *xd, const float *ws, \
-                                      int64_t K, float *out) {                                               \
-        if (RM_ == 4) tile_q8_r4(w, rb, xq, xd, ws, K, out, RN_);                                            \
-        else tile_q0(w, rb, xq, xd, K, out, RM_, RN_);                                                       \
-    }
-INST(1, 1) INST(1, 2) INST(1, 3)
-INST(2, 1) INST(2, 2) INST(2, 3)
-INST(3, 1) INST(3, 2) INST(3, 3)
-INST(4, 1) INST(4, 2) INST(4, 3)
-#undef INST
+/* ---- Q8_0 on the same packed layout ----
+ * Record per (oct, block): the 8 vectors of signed q as above, then the same of |q| (u8;
+ * |-128| = 128), then the 8 rows' d as floats. maddubs needs one unsigned operand, so |w|
+ * meets sign(x, w), the broadcast activations negated where w < 0 (x >= -127 from
+ * rg_quantize_act, so the negation is exact). A pair of products reaches 2*128*127 = 32512,
+ * so two maddubs results cannot share int16 lanes: each is widened by madd before adding.
+ * Measured on Zen 3 (single thread, Qwen2.5-0.5B shapes, 512 tokens): about 1.45x the
+ * 4-row tiles this replaces, and near the bound of maddubs + madd (both on the multiply
+ * pipes) per 32 MACs; tiles of 8 rows x 3, 5 or 6 tokens, 16 rows x 2 or 3, |q| computed per
+ * tile instead of stored, the token loop outside the vector loop, and chunks of 192 KB,
+ * 512 KB or 2 MB were all within noise of this shape. Splitting q + 128 into two nibble
+ * planes (two maddubs in int16, no sign, no madd per step) measured slower. */
+#define Q8_REC (2 * 8 * 32 + 8 * 4)
+#define Q8_RN 4                /* tokens per Q8_0 tile */
+/* Below this many tokens the packing does not pay: the per-row dot is faster (T = 2: 1.5x;
+ * crossover at 5 to 6 tokens) */
+#define Q8_MIN_T 6
 
-#define ROW(p, m) {p##_##m##x1, p##_##m##x2, p##_##m##x3}
-static const tile_fn tiles_q8[QG_RM][QG_RN] = {ROW(q8, 1), ROW(q8, 2), ROW(q8, 3), ROW(q8, 4)};
-#undef ROW
+AVX2 static void pack_q8_0(const char *w, size_t rb, int rows, int64_t nb, uint8_t *pk) {
+    for (int o = 0; 8 * o < rows; o++) {
+        const int n = rows - 8 * o < 8 ? rows - 8 * o : 8;
+        uint8_t *rec = pk + (size_t)o * (size_t)nb * Q8_REC;
+        for (int64_t b = 0; b < nb; b++, rec += Q8_REC) {
+            __m256i v[8];
+            float *d = (float *)(rec + 512);
+            for (int i = 0; i < 8; i++) {
+                if (i >= n) { v[i] = _mm256_setzero_si256(); d[i] = 0; continue; }
+                const rg_block_q8_0 *blk = (const rg_block_q8_0 *)(w + (size_t)(8 * o + i) * rb) + b;
+                v[i] = _mm256_loadu_si256((const __m256i *)blk->qs);
+                d[i] = _cvtsh_ss(blk->d);
+            }
+            pack_oct(v, rec);
+            for (int s = 0; s < 8; s++) {
+                __m256i q = _mm256_load_si256((const __m256i *)(rec + 32 * s));
+                _mm256_store_si256((__m256i *)(rec + 256 + 32 * s), _mm256_sign_epi8(q, q));
+            }
+        }
+    }
+}
+
+/* One oct of packed rows x rn tokens. Each vector pair (q, |q|) is loaded once for the rn
+ * tokens; per (token, vector): broadcast, sign, maddubs, madd, add. */
+TILE void tile_q8(const uint8_t *pk, int64_t nb, const int8_t *xq, const float *xd, int64_t K, float *y, size_t ldy,
+                  int64_t r, int rm, const float *bias, const float *resid, const int rn) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[Q8_RN];
+#pragma GCC unroll 4
+    for (int t = 0; t < rn; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *rec = pk + (size_t)b * Q8_REC;
+        __m256i is[Q8_RN];
+#pragma GCC unroll 4
+        for (int t = 0; t < rn; t++) is[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int s = 0; s < 8; s++) {
+            const __m256i W = _mm256_load_si256((const __m256i *)(rec + 32 * s));
+            const __m256i A = _mm256_load_si256((const __m256i *)(rec + 256 + 32 * s));
+#pragma GCC unroll 4
+            for (int t = 0; t < rn; t++) {
+                int32_t x4;
+                memcpy(&x4, xq + (size_t)t * K + 32 * b + 4 * s, 4);
+                __m256i p = _mm256_maddubs_epi16(A, _mm256_sign_epi8(_mm256_set1_epi32(x4), W));
+                is[t] = _mm256_add_epi32(is[t], _mm256_madd_epi16(p, ones));
+                KEEP(is[t]);
+            }
+        }
+        const __m256 D = _mm256_load_ps((const float *)(rec + 512));
+#pragma GCC unroll 4
+        for (int t = 0; t < rn; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[t]), _mm256_mul_ps(D, _mm256_broadcast_ss(xd + t * nb + b)), acc[t]);
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < rn; t++) store_tile(acc[t], y, ldy, r, t, rm, bias, resid);
+}
+
+typedef void (*tile8_fn)(const uint8_t *pk, int64_t nb, const int8_t *xq, const float *xd, int64_t K, float *y,
+                         size_t ldy, int64_t r, int rm, const float *bias, const float *resid);
+#define INST8(RN_)                                                                                                \
+    AVX2 static void q8_x##RN_(const uint8_t *pk, int64_t nb, const int8_t *xq, const float *xd, int64_t K, float *y, \
+                               size_t ldy, int64_t r, int rm, const float *bias, const float *resid) {            \
+        tile_q8(pk, nb, xq, xd, K, y, ldy, r, rm, bias, resid, RN_);                                           \
+    }
+INST8(1) INST8(2) INST8(3) INST8(4)
+#undef INST8
+static const tile8_fn tiles_q8[Q8_RN] = {q8_x1, q8_x2, q8_x3, q8_x4};
 
 int rg_qgemm_blocked(int type) {
     rg_type_get(RG_TYPE_F32);          /* CPU check done (rg_quant_k_init) */
@@ -343,26 +311,34 @@ static int chunk_tokens(size_t bytes, int64_t K, int rn) {
     return chunk < rn ? rn : chunk;
 }
 
-/* Q4_0 / Q4_K: per token chunk and group of GROUP rows, the group is packed once (pk), then
- * every token tile of the chunk meets each oct of it */
-static int qgemm_q4(int type, const char *w, size_t rb, int64_t r0, int64_t r1, const rg_qact *x, const float *bias,
-                    const float *resid, float *y, size_t ldy) {
+/* Per token chunk and group of GROUP rows, the group is packed once (pk), then every token
+ * tile of the chunk meets each oct of it */
+static int qgemm_packed(int type, const char *w, size_t rb, int64_t r0, int64_t r1, const rg_qact *x, const float *bias,
+                        const float *resid, float *y, size_t ldy) {
     const int64_t K = x->K, nb = K / 32;
-    uint8_t *pk = aligned_alloc(32, (size_t)(GROUP / 8) * (size_t)nb * PK_REC);   /* PK_REC is a multiple of 32 */
+    const int q8 = type == RG_TYPE_Q8_0;
+    const size_t rec = q8 ? Q8_REC : PK_REC;                  /* both multiples of 32 */
+    const int tn = q8 ? Q8_RN : QG_RN4;
+    uint8_t *pk = aligned_alloc(32, (size_t)(GROUP / 8) * (size_t)nb * rec);
     if (!pk) return qgemm_rowwise(rg_dot_q8_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
-    const int chunk = chunk_tokens(Q4_CHUNK_BYTES, K, QG_RN4);
+    const int chunk = chunk_tokens(CHUNK_BYTES, K, tn);
     for (int t0 = 0; t0 < x->T; t0 += chunk) {
         int t1 = x->T - t0 < chunk ? x->T : t0 + chunk;
         for (int64_t g = r0; g < r1; g += GROUP) {
             int rows = r1 - g < GROUP ? (int)(r1 - g) : GROUP;
-            if (type == RG_TYPE_Q4_0) pack_q4_0(w + (size_t)g * rb, rb, rows, nb, pk);
+            if (q8) pack_q8_0(w + (size_t)g * rb, rb, rows, nb, pk);
+            else if (type == RG_TYPE_Q4_0) pack_q4_0(w + (size_t)g * rb, rb, rows, nb, pk);
             else pack_q4_K(w + (size_t)g * rb, rb, rows, nb, pk);
-            for (int t = t0; t < t1; t += QG_RN4) {
-                int rn = t1 - t < QG_RN4 ? t1 - t : QG_RN4;
+            for (int t = t0; t < t1; t += tn) {
+                int rn = t1 - t < tn ? t1 - t : tn;
+                const int8_t *xq = x->q + (size_t)t * K;
+                const float *xd = x->d + t * nb, *rs = resid ? resid + (size_t)t * ldy : NULL;
+                float *yt = y + (size_t)t * ldy;
                 for (int o = 0; 8 * o < rows; o++) {
                     int rm = rows - 8 * o < 8 ? rows - 8 * o : 8;
-                    tiles_q4[rn - 1](pk + (size_t)o * (size_t)nb * PK_REC, nb, x->q + (size_t)t * K, x->d + t * nb, x->s + t * nb, K,
-                                     y + (size_t)t * ldy, ldy, g + 8 * o, rm, bias, resid ? resid + (size_t)t * ldy : NULL);
+                    const uint8_t *po = pk + (size_t)o * (size_t)nb * rec;
+                    if (q8) tiles_q8[rn - 1](po, nb, xq, xd, K, yt, ldy, g + 8 * o, rm, bias, rs);
+                    else tiles_q4[rn - 1](po, nb, xq, xd, x->s + t * nb, K, yt, ldy, g + 8 * o, rm, bias, rs);
                 }
             }
         }
@@ -377,39 +353,7 @@ int rg_qgemm(int type, const void *w, size_t rb, int64_t r0, int64_t r1, const r
     const rg_type_traits *tr = rg_type_get(type);
     if (!rg_qgemm_blocked(type) || !tr || x->K <= 0 || x->K % tr->blck || x->K % 32)
         return qgemm_rowwise(rg_dot_q8_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
-    if (type != RG_TYPE_Q8_0) return qgemm_q4(type, w, rb, r0, r1, x, bias, resid, y, ldy);
-    const int64_t K = x->K, nb = K / 32;
-    /* Q8_0: the f16 scales of a row group, converted once per (chunk, group) instead of once
-     * per token tile: [quad][block][row in quad] */
-    float *ws = malloc(sizeof(float) * (GROUP / QG_RM) * (size_t)nb * QG_RM);
-    if (!ws) return qgemm_rowwise(rg_dot_q8_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
-    const int chunk = chunk_tokens(CHUNK_BYTES, K, QG_RN);
-    const char *wb = w;
-    for (int t0 = 0; t0 < x->T; t0 += chunk) {
-        int t1 = x->T - t0 < chunk ? x->T : t0 + chunk;
-        /* row groups of GROUP rows: their weights stay in L1/L2 across the chunk's tokens,
-         * and each token's outputs of the group fill whole cache lines of y at once */
-        for (int64_t g = r0; g < r1; g += GROUP) {
-            int64_t g1 = r1 - g < GROUP ? r1 : g + GROUP;
-            for (int64_t r = g; r + QG_RM <= g1; r += QG_RM)
-                for (int64_t b = 0; b < nb; b++)
-                    for (int i = 0; i < QG_RM; i++) {
-                        const rg_block_q8_0 *blk = (const rg_block_q8_0 *)(wb + (size_t)(r + i) * rb) + b;
-                        ws[((size_t)((r - g) / QG_RM) * (size_t)nb + (size_t)b) * QG_RM + (size_t)i] = rg_f16_to_f32(blk->d);
-                    }
-            for (int t = t0; t < t1; t += QG_RN) {
-                int rn = t1 - t < QG_RN ? t1 - t : QG_RN;
-                for (int64_t r = g; r < g1; r += QG_RM) {
-                    int rm = g1 - r < QG_RM ? (int)(g1 - r) : QG_RM;
-                    float o[QG_RM * QG_RN];
-                    const float *wsq = ws + (size_t)((r - g) / QG_RM) * (size_t)nb * QG_RM;
-                    tiles_q8[rm - 1][rn - 1](wb + (size_t)r * rb, rb, x->q + (size_t)t * K, x->d + t * nb, wsq, K, o);
-                    for (int i = 0; i < rm; i++)
-                        for (int j = 0; j < rn; j++) store_out(y, ldy, r + i, t + j, o[i * QG_RN + j], bias, resid);
-                }
-            }
-        }
-    }
-    free(ws);
-    return 0;
+    if (type == RG_TYPE_Q8_0 && x->T < Q8_MIN_T)
+        return qgemm_rowwise(rg_dot_q8_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
+    return qgemm_packed(type, w, rb, r0, r1, x, bias, resid, y, ldy);
 }

@@ -2,17 +2,17 @@
  * decoder. Weights stay in their file format (Q8_0, Q4_0, Q4_K); activations are quantised
  * once per product with rg_quantize_act (blocks of 32: int8 q, scale d, d*sum(q) in s).
  * AVX2 micro-kernels keep a tile of several weight rows x several tokens in registers; tokens
- * go in chunks that stay in L2 while each row tile, loaded into L1 once, meets every token of
- * the chunk (Q4_0 and Q4_K rows are repacked, 8 rows interleaved, with float scales, once
- * per chunk and group of 16 rows). Other weight types with an int8-activation dot (nn/quant_k.h) use that
- * dot per (row, token). The caller splits rows between threads. */
+ * go in chunks while each group of 16 rows, repacked once per chunk (8 rows interleaved, float
+ * scales) and held in L1/L2, meets every token of the chunk. Q8_0 products of fewer than 6
+ * tokens, and other weight types with an int8-activation dot (nn/quant_k.h), use that dot per
+ * (row, token). The caller splits rows between threads. */
 #ifndef RAGD_NN_QGEMM_H
 #define RAGD_NN_QGEMM_H
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
-    const int8_t *q;           /* T rows of K int8 values */
+    const int8_t *q;           /* T rows of K int8 values in -127..127 (as rg_quantize_act makes) */
     const float *d, *s;        /* T rows of K/32 block scales and scaled sums */
     int T;
     int64_t K;
