@@ -47,7 +47,6 @@ static int64_t df_bound(int64_t df, size_t n) {
 #define POST_INLINE 20
 typedef struct {
     uint32_t off, len;      /* the stem in the arena */
-    uint32_t wtf;           /* in the chunk being added */
     uint32_t ninl;          /* bytes in inl, while post is unused */
     int64_t last_id;
     int64_t df;
@@ -82,6 +81,8 @@ struct rg_lex_writer {
     rg_buf arena;
     lx_map words, stems;    /* folded word -> term; stem -> term */
     lx_term *terms;
+    uint32_t *wtf;          /* per term, in the chunk being added: a dense array that stays in
+                             * cache, where touching the term itself per word missed it */
     int32_t nterms, capterms;
     int32_t *touched;
     int32_t ntouched, captouched;
@@ -174,9 +175,11 @@ static int32_t stem_term(rg_lex_writer *w, const char *stem, size_t sn) {
     if (w->nterms == w->capterms) {
         w->capterms = w->capterms ? w->capterms * 2 : 1024;
         w->terms = xrealloc(w->terms, (size_t)w->capterms * sizeof *w->terms);
+        w->wtf = xrealloc(w->wtf, (size_t)w->capterms * sizeof *w->wtf);
     }
     lx_term *nt = &w->terms[w->nterms];
     memset(nt, 0, sizeof *nt);
+    w->wtf[w->nterms] = 0;
     nt->off = arena_put(&w->arena, stem, sn);
     nt->len = (uint32_t)sn;
     map_fill(se, &w->arena, &sk, w->nterms);
@@ -231,15 +234,15 @@ static void on_word(const char *word, size_t n, void *ctx) {
     if (n == 0) return;
     int32_t t = word_term(w, word, n);
     if (t < 0) return;
-    lx_term *term = &w->terms[t];
-    if (term->wtf == 0) {
+    uint32_t *wtf = &w->wtf[t];
+    if (*wtf == 0) {
         if (w->ntouched == w->captouched) {
             w->captouched = w->captouched ? w->captouched * 2 : 256;
             w->touched = xrealloc(w->touched, (size_t)w->captouched * sizeof *w->touched);
         }
         w->touched[w->ntouched++] = t;
     }
-    if (term->wtf < UINT32_MAX - 2) term->wtf += w->weight;
+    if (*wtf < UINT32_MAX - 2) *wtf += w->weight;
 }
 
 static void count_word(const char *word, size_t n, void *ctx) { (void)word; (void)n; (void)ctx; }
@@ -257,7 +260,9 @@ void rg_lex_discard(rg_lex_writer *w) {
     if (!w) return;
     for (int32_t i = 0; i < w->nterms; i++) rg_buf_free(&w->terms[i].post);
     free(w->terms);
+    free(w->wtf);
     w->terms = NULL;
+    w->wtf = NULL;
     w->nterms = w->capterms = 0;
     map_free(&w->words);
     map_free(&w->stems);
@@ -282,12 +287,15 @@ void rg_lex_add(rg_lex_writer *w, int64_t id, const char *text, const char *sect
     w->weight = 1;
     len += rg_lex_split(section ? section : "", section ? strlen(section) : 0, on_word, w);
     if (len > UINT32_MAX) len = UINT32_MAX;
+    /* the chunk's terms, fetched a few ahead: a batch's terms outgrow the caches */
     for (int32_t i = 0; i < w->ntouched; i++) {
-        lx_term *t = &w->terms[w->touched[i]];
-        term_post(t, (uint64_t)(id - t->last_id), t->wtf, (uint64_t)len);
+        if (i + 6 < w->ntouched) __builtin_prefetch(&w->terms[w->touched[i + 6]], 1);
+        int32_t k = w->touched[i];
+        lx_term *t = &w->terms[k];
+        term_post(t, (uint64_t)(id - t->last_id), w->wtf[k], (uint64_t)len);
         t->last_id = id;
         t->df++;
-        t->wtf = 0;
+        w->wtf[k] = 0;
     }
     w->ntouched = 0;
     if (!w->ndocs) w->first = id;
