@@ -3,6 +3,7 @@
 #include "core/util.h"
 #include "embed/encoder.h"
 #include "index/store.h"
+#include "store_check.h"
 #include "index/vectors.h"
 #include "index/cellpack.h"
 #include <sqlite3.h>
@@ -352,14 +353,6 @@ static int64_t faiss_count(rg_store *s) {
     rg_store_stats st;
     rg_store_stats_get(s, &st);
     return st.faiss_vectors;
-}
-
-static int check_clean(rg_store *s) {
-    char *rep = NULL;
-    int rc = rg_store_check(s, &rep);
-    if (rc != 0) fprintf(stderr, "check: %s\n", rep ? rep : rg_errmsg());
-    free(rep);
-    return rc;
 }
 
 /* Documents put in a batch are in SQL at once, in BM25 and FAISS at the commit; a rolled-back

@@ -5,6 +5,7 @@
 #include "core/util.h"
 #include "embed/encoder.h"
 #include "index/store.h"
+#include "store_check.h"
 #include "ingest/chunk.h"
 #include "ingest/parse.h"
 #include <dirent.h>
@@ -49,14 +50,6 @@ static int db_exec(const char *dir, const char *sql) {
     int rc = sqlite3_open(path, &h) == SQLITE_OK && sqlite3_exec(h, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
     sqlite3_close(h);
     free(path);
-    return rc;
-}
-
-static int check_clean(rg_store *s) {
-    char *rep = NULL;
-    int rc = rg_store_check(s, &rep);
-    if (rc != 0) fprintf(stderr, "check: %s\n", rep ? rep : rg_errmsg());
-    free(rep);
     return rc;
 }
 
