@@ -1,4 +1,5 @@
-/* core/util: reading files whole (rg_read_file), from real files, a directory and a pipe. */
+/* core/util: reading files whole (rg_read_file), from real files, a directory and a pipe;
+ * string pools. */
 #include "check.h"
 #include "core/util.h"
 #include <fcntl.h>
@@ -78,8 +79,40 @@ static void test_read_pipe(void) {
     free(dir);
 }
 
+/* Strings copied into a pool keep their bytes while more are added (blocks never move), one
+ * larger than a block gets a block of its own, and a pool adopted by another lives with it. */
+static void test_strpool(void) {
+    rg_strpool a = {0}, b = {0};
+    enum { N = 20000 };
+    char **p = xmalloc(N * sizeof *p);
+    char want[64];
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(want, sizeof want, "cell %d of %d", i, N);
+        p[i] = rg_strpool_dup(i % 2 ? &a : &b, want, (size_t)n, 64);
+    }
+    char *big = pattern(200000);
+    char *pb = rg_strpool_dup(&a, big, 200000, 64);
+    char *empty = rg_strpool_dup(&a, "", 0, 64);
+    rg_strpool_adopt(&a, &b);
+    CHECK(b.head == NULL);
+    for (int i = 0; i < N; i++) {
+        snprintf(want, sizeof want, "cell %d of %d", i, N);
+        if (strcmp(p[i], want) != 0) bad++;
+    }
+    CHECK_INT(bad, 0);
+    CHECK(memcmp(pb, big, 200000) == 0 && pb[200000] == 0);
+    CHECK(empty[0] == 0);
+    rg_strpool_free(&a);
+    CHECK(a.head == NULL);
+    rg_strpool_free(&b);   /* empty: nothing to do */
+    free(big);
+    free(p);
+}
+
 int main(void) {
     RUN(test_read_sizes);
     RUN(test_read_pipe);
+    RUN(test_strpool);
     TESTS_DONE();
 }

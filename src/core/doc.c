@@ -13,9 +13,13 @@ rg_doc *rg_doc_new(const char *id, const char *source, const char *kind) {
     return d;
 }
 
+char *rg_table_strdup(rg_table *t, const char *s, size_t n) {
+    return rg_strpool_dup(&t->strs, s, n, 16 * ((size_t)t->nrows * (size_t)t->ncols + 1));
+}
+
 void rg_table_free(rg_table *t) {
     if (!t) return;
-    for (int i = 0; i < t->nrows * t->ncols; i++) free(t->cells[i].raw);
+    rg_strpool_free(&t->strs);
     free(t->cells);
     free(t->caption);
     free(t);
@@ -77,7 +81,7 @@ rg_cell *rg_table_cell(rg_table *t, int r, int c) {
 void rg_table_set(rg_table *t, int r, int c, const char *raw) {
     rg_cell *cell = rg_table_cell(t, r, c);
     if (!cell) return;
-    free(cell->raw);
-    cell->raw = xstrdup(raw ? raw : "");
+    if (!raw) raw = "";
+    cell->raw = rg_table_strdup(t, raw, strlen(raw));   /* a replaced text stays in its block */
     rg_cell_parse(cell->raw, &cell->type, &cell->value, cell->unit);
 }

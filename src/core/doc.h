@@ -4,6 +4,7 @@
  * (ingest/chunk.h) turns blocks into rg_chunk records that the store (index/store.h) keeps. */
 #ifndef RAGD_CORE_DOC_H
 #define RAGD_CORE_DOC_H
+#include "core/util.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,7 +17,7 @@ typedef enum {
 } rg_cell_type;
 
 typedef struct {
-    char *raw;           /* text as it appeared */
+    char *raw;           /* text as it appeared; owned by the table's string blocks */
     rg_cell_type type;
     double value;        /* for NUMBER, PERCENT, YEAR */
     char unit[12];       /* "$", "%", "€", "" ... */
@@ -29,6 +30,7 @@ typedef struct {
     int header_cols;     /* leading columns that are row labels */
     char *caption;       /* may be NULL */
     char scale[12];      /* "", "thousand", "million", "billion" */
+    rg_strpool strs;     /* the cells' texts (rg_table_strdup), freed with the table */
 } rg_table;
 
 typedef enum { RG_BLOCK_HEADING, RG_BLOCK_PARA, RG_BLOCK_TABLE } rg_block_kind;
@@ -64,6 +66,9 @@ void rg_table_free(rg_table *t);
 rg_cell *rg_table_cell(rg_table *t, int r, int c);
 /* Sets a cell's raw text (copied) and parses it (see ingest/numparse.h). */
 void rg_table_set(rg_table *t, int r, int c, const char *raw);
+/* A copy of s[0..n) that lives as long as the table: what a cell's raw points to. Cells are
+ * many and small, so their texts share blocks instead of a malloc (and a free) each. */
+char *rg_table_strdup(rg_table *t, const char *s, size_t n);
 
 /* A chunk: the unit of retrieval. */
 typedef enum { RG_CHUNK_TEXT = 0, RG_CHUNK_TABLE = 1 } rg_chunk_kind;

@@ -91,6 +91,46 @@ char *rg_buf_take(rg_buf *b) {
 }
 void rg_buf_free(rg_buf *b) { free(b->data); b->data = NULL; b->len = b->cap = 0; }
 
+struct rg_strblock {
+    struct rg_strblock *next;
+    size_t used, cap;
+    char data[];
+};
+#define STRBLOCK_MAX (64 * 1024)
+
+char *rg_strpool_dup(rg_strpool *p, const char *s, size_t n, size_t first) {
+    struct rg_strblock *b = p->head;
+    if (!b || b->cap - b->used < n + 1) {
+        size_t cap = b ? 2 * b->cap : first;
+        if (cap > STRBLOCK_MAX) cap = STRBLOCK_MAX;
+        if (cap < n + 1) cap = n + 1;
+        struct rg_strblock *nb = xmalloc(sizeof *nb + cap);
+        nb->next = b;
+        nb->used = 0;
+        nb->cap = cap;
+        p->head = b = nb;
+    }
+    char *d = b->data + b->used;
+    if (n) memcpy(d, s, n);
+    d[n] = 0;
+    b->used += n + 1;
+    return d;
+}
+
+void rg_strpool_adopt(rg_strpool *into, rg_strpool *from) {
+    if (!from->head) return;
+    if (!into->head) { into->head = from->head; from->head = NULL; return; }
+    struct rg_strblock *tail = into->head;
+    while (tail->next) tail = tail->next;
+    tail->next = from->head;   /* behind into's head, which stays the block being filled */
+    from->head = NULL;
+}
+
+void rg_strpool_free(rg_strpool *p) {
+    for (struct rg_strblock *b = p->head, *next; b; b = next) { next = b->next; free(b); }
+    p->head = NULL;
+}
+
 char *rg_read_file(const char *path, size_t max_bytes, size_t *len) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) { rg_err("%s: %s", path, strerror(errno)); return NULL; }

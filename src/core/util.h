@@ -2,7 +2,8 @@
  * - rg_err/rg_errmsg: a per-thread "last error" message; functions return -1 or NULL and
  *   set it, callers print it once, naming the input.
  * - xmalloc & co: abort with a message on out-of-memory (the only thing we do not recover from).
- * - rg_buf: a growable byte buffer; rg_read_file with a size cap; sha256 hex digests. */
+ * - rg_buf: a growable byte buffer; rg_read_file with a size cap; sha256 hex digests.
+ * - rg_strpool: many small strings freed together (blocks that never move). */
 #ifndef RAGD_CORE_UTIL_H
 #define RAGD_CORE_UTIL_H
 #include <stddef.h>
@@ -27,6 +28,13 @@ void rg_buf_putc(rg_buf *b, char c);
 void rg_buf_printf(rg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *rg_buf_take(rg_buf *b);     /* NUL-terminated string; the buffer is reset */
 void rg_buf_free(rg_buf *b);
+
+/* Copies of strings that live until rg_strpool_free: one malloc per block, not per string.
+ * first: the size of the first block (later ones double, up to 64 KB). */
+typedef struct { struct rg_strblock *head; } rg_strpool;
+char *rg_strpool_dup(rg_strpool *p, const char *s, size_t n, size_t first);   /* NUL-terminated */
+void rg_strpool_free(rg_strpool *p);
+void rg_strpool_adopt(rg_strpool *into, rg_strpool *from);   /* from's strings now live as long as into's */
 
 /* Reads a whole file, NUL-terminated (the NUL is not counted in *len). Fails, with rg_err set,
  * when the file is unreadable or larger than max_bytes. */

@@ -78,14 +78,11 @@ int rg_cells_unpack(rg_table *t, const void *blob, size_t len) {
         }
         size_t rl;
         if (get_varint(&r, &rl) != 0 || rl > (size_t)(r.end - r.p)) { rg_err("table cells: cell %zu text truncated", i); return -1; }
-        char *raw = xmalloc(rl + 1);
-        memcpy(raw, r.p, rl);
-        raw[rl] = 0;
+        const unsigned char *raw = r.p;
         r.p += rl;
         size_t ul = r.p < r.end ? *r.p++ : sizeof c->unit;
-        if (ul >= sizeof c->unit || ul > (size_t)(r.end - r.p)) { free(raw); rg_err("table cells: cell %zu unit truncated", i); return -1; }
-        free(c->raw);
-        c->raw = raw;
+        if (ul >= sizeof c->unit || ul > (size_t)(r.end - r.p)) { rg_err("table cells: cell %zu unit truncated", i); return -1; }
+        c->raw = rg_table_strdup(t, (const char *)raw, rl);
         c->type = (rg_cell_type)type;
         c->value = value;
         memcpy(c->unit, r.p, ul);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *migrations[] = {
     /* 1: the first schema */
@@ -105,8 +106,7 @@ static int cells_to_blobs(sqlite3 *db) {
             if (!c) continue;
             const unsigned char *raw = sqlite3_column_text(cells, 2), *unit = sqlite3_column_text(cells, 5);
             int type = sqlite3_column_int(cells, 3);
-            free(c->raw);
-            c->raw = xstrdup(raw ? (const char *)raw : "");
+            c->raw = rg_table_strdup(t, raw ? (const char *)raw : "", raw ? strlen((const char *)raw) : 0);
             c->type = type >= RG_CELL_EMPTY && type <= RG_CELL_YEAR ? (rg_cell_type)type : RG_CELL_TEXT;
             c->value = sqlite3_column_double(cells, 4);
             snprintf(c->unit, sizeof c->unit, "%s", unit ? (const char *)unit : "");

@@ -19,6 +19,7 @@ typedef struct {
     char delim;
     int line;            /* current line, 1-based, for messages */
     rg_buf field;
+    rg_strpool *strs;    /* where the fields' texts live (freed by the caller) */
     char **fields;
     int nf, capf;
     int count_only;      /* first pass: count fields, keep no text */
@@ -36,7 +37,7 @@ static void push_field(csv_reader *r) {
         r->capf = r->capf ? r->capf * 2 : 16;
         r->fields = xrealloc(r->fields, (size_t)r->capf * sizeof *r->fields);
     }
-    r->fields[r->nf++] = xstrndup(r->field.data ? r->field.data : "", r->field.len);
+    r->fields[r->nf++] = rg_strpool_dup(r->strs, r->field.data ? r->field.data : "", r->field.len, 16384);
     r->field.len = 0;
 }
 
@@ -47,12 +48,11 @@ static void push_span(csv_reader *r, const char *s, size_t n) {
         r->capf = r->capf ? r->capf * 2 : 16;
         r->fields = xrealloc(r->fields, (size_t)r->capf * sizeof *r->fields);
     }
-    r->fields[r->nf++] = xstrndup(s, n);
+    r->fields[r->nf++] = rg_strpool_dup(r->strs, s, n, 16384);
 }
 
 static void clear_fields(csv_reader *r) {
-    for (int i = 0; i < r->nf && !r->count_only; i++) free(r->fields[i]);
-    r->nf = 0;
+    r->nf = 0;   /* their texts stay in the pool until the parse ends */
 }
 
 /* Reads one record into r->fields. 1: a record, 0: end of input, -1: error (rg_err set). */
@@ -131,7 +131,7 @@ static void reader_free(csv_reader *r) {
 
 /* Fraction of the first records having the most common field count (>= 2). */
 static double consistency(const char *text, size_t len, char delim, int *fields) {
-    csv_reader r = {text, text + len, delim, 1, {0}, NULL, 0, 0, 1, 0};
+    csv_reader r = {text, text + len, delim, 1, {0}, NULL, NULL, 0, 0, 1, 0};
     int counts[SNIFF_RECORDS], n = 0;
     while (n < SNIFF_RECORDS) {
         int rc = next_record(&r, "sniff");
@@ -182,7 +182,8 @@ rg_doc *rg_parse_csv(const char *doc_id, const char *source, const char *text, s
     }
     /* read: the non-blank records, their fields taken over from the reader into one list
      * (record k is fields[start[k] .. start[k + 1])), and the table's shape */
-    csv_reader r = {text, text + len, delim, 1, {0}, NULL, 0, 0, 0, 0};
+    rg_strpool strs = {0};
+    csv_reader r = {text, text + len, delim, 1, {0}, &strs, NULL, 0, 0, 0, 0};
     char **fields = NULL;
     size_t nfields = 0, capfields = 0, *start = xmalloc(sizeof *start), capstart = 1;
     start[0] = 0;
@@ -204,7 +205,7 @@ rg_doc *rg_parse_csv(const char *doc_id, const char *source, const char *text, s
         }
         memcpy(fields + nfields, r.fields, (size_t)r.nf * sizeof *fields);
         nfields += (size_t)r.nf;
-        r.nf = 0;   /* the strings are in fields now */
+        r.nf = 0;
         if ((size_t)rows + 1 > capstart) {
             capstart *= 2;
             start = xrealloc(start, capstart * sizeof *start);
@@ -214,7 +215,7 @@ rg_doc *rg_parse_csv(const char *doc_id, const char *source, const char *text, s
     reader_free(&r);
     if (rc < 0 || !rows) {
         if (rc >= 0) rg_err("%s: empty CSV file", source);
-        for (size_t i = 0; i < nfields; i++) free(fields[i]);
+        rg_strpool_free(&strs);
         free(fields);
         free(start);
         return NULL;
@@ -242,16 +243,14 @@ rg_doc *rg_parse_csv(const char *doc_id, const char *source, const char *text, s
         in_caption = 0;
         if (!t) t = rg_table_new((int)rows, cols);
         for (int c = 0; c < nf; c++) {
-            /* the field's string moves into the cell (no copy) */
             rg_cell *cell = rg_table_cell(t, row, c);
-            cell->raw = f[c];
-            f[c] = NULL;
+            cell->raw = f[c];   /* the fields' pool becomes the table's, below */
             rg_cell_parse(cell->raw, &cell->type, &cell->value, cell->unit);
         }
         for (int c = nf; c < cols; c++) rg_table_set(t, row, c, "");
         row++;
     }
-    for (size_t i = 0; i < nfields; i++) free(fields[i]);   /* the caption records' */
+    rg_strpool_adopt(&t->strs, &strs);
     free(fields);
     free(start);
     if (caption.len) t->caption = rg_buf_take(&caption);
@@ -275,10 +274,7 @@ rg_doc *rg_parse_csv(const char *doc_id, const char *source, const char *text, s
     rg_doc_add_table(d, t, section);
     for (int r = t->nrows; r < t->nrows + notes; r++) {
         rg_doc_add_text(d, RG_BLOCK_PARA, 0, t->cells[(size_t)r * (size_t)cols].raw, section);
-        for (int c = 0; c < cols; c++) {
-            free(t->cells[(size_t)r * (size_t)cols + (size_t)c].raw);
-            t->cells[(size_t)r * (size_t)cols + (size_t)c].raw = NULL;
-        }
+        for (int c = 0; c < cols; c++) t->cells[(size_t)r * (size_t)cols + (size_t)c].raw = NULL;
     }
     return d;
 }
