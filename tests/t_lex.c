@@ -6,6 +6,7 @@
 #include "index/lex_block.h"
 #include "index/lex_token.h"
 #include "index/store.h"
+#include "index/store_internal.h"
 #include <math.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -370,6 +371,37 @@ static void removals(rg_store *s, rg_lex_tok *tok, ref_index *ref, const char *d
 }
 static void test_removals(void) { with_fixture(removals); }
 
+/* A transaction whose postings outgrow the writer's limit is written as several segments
+ * as it goes (memory stays bounded); the rankings are the reference's all the same. */
+static void limited_writer(rg_store *s, rg_lex_tok *tok, ref_index *ref, const char *dir) {
+    rg_lex_writer_limit(s->lex, 600);   /* a few segments: fewer than a merge takes */
+    char id[32];
+    CHECK_INT(rg_store_batch_begin(s), 0);
+    for (int d = 0; d < 100; d++) {
+        snprintf(id, sizeof id, "doc%04d", d);
+        CHECK_INT(put_doc(s, ref, id, d), 0);
+    }
+    CHECK_INT(rg_store_batch_commit(s), 0);
+    int64_t segs = db_count(dir, "SELECT count(*) FROM lex_seg");
+    CHECKF(segs > 1, "%lld segments", (long long)segs);
+    CHECK_INT(db_count(dir, "SELECT sum(ndocs) FROM lex_seg"), 200);
+    CHECK_INT(db_count(dir, "SELECT count(*) FROM lex_seg a JOIN lex_seg b ON a.id < b.id AND a.last >= b.first AND b.last >= a.first"), 0);
+    CHECK_INT(rankings_match(s, ref, tok), 0);
+    expect_clean(s);
+    /* a rolled-back transaction leaves none of its early segments */
+    ref_index dropped = {0};
+    CHECK_INT(rg_store_batch_begin(s), 0);
+    for (int d = 100; d < 140; d++) {
+        snprintf(id, sizeof id, "doc%04d", d);
+        CHECK_INT(put_doc(s, &dropped, id, d), 0);
+    }
+    CHECK_INT(rg_store_batch_rollback(s), 0);
+    free_ref(&dropped);
+    CHECK_INT(db_count(dir, "SELECT sum(ndocs) FROM lex_seg"), 200);
+    CHECK_INT(rankings_match(s, ref, tok), 0);
+}
+static void test_limited_writer(void) { with_fixture(limited_writer); }
+
 /* A damaged posting list is reported by the check and never crashes a search. */
 static void test_damage(void) {
     char *dir = test_tmpdir();
@@ -526,6 +558,7 @@ int main(void) {
     RUN(test_stem_stop);
     RUN(test_segments_merges);
     RUN(test_removals);
+    RUN(test_limited_writer);
     RUN(test_damage);
     RUN(test_random_input);
     TESTS_DONE();

@@ -42,17 +42,11 @@ static int64_t df_bound(int64_t df, size_t n) {
 
 /* ---- the writer's in-memory index ---- */
 
-/* A term's postings so far. Most terms of a batch (numbers above all) occur in one chunk or
- * two: their postings fit in the term itself, and only longer lists take a buffer. */
-#define POST_INLINE 20
-typedef struct {
-    uint32_t off, len;      /* the stem in the arena */
-    uint32_t ninl;          /* bytes in inl, while post is unused */
-    int64_t last_id;
-    int64_t df;
-    rg_buf post;
-    unsigned char inl[POST_INLINE];
-} lx_term;
+/* A batch's postings are collected as records in the order chunks come, and sorted by term
+ * only when the segment is written: appending to a list per term touched a random list for
+ * nearly every number of a table (numbers are most of a batch's terms), a cache miss each. */
+typedef struct { uint32_t off, len; } lx_term;          /* the stem in the arena */
+typedef struct { uint32_t term, chunk, wtf; } lx_rec;   /* chunk: ordinal in the batch */
 
 /* Open addressing, 32-byte slots. A key of up to 24 bytes (nearly every word) sits in the
  * slot zero-padded, so a lookup compares three integers of the line it already loaded (words
@@ -63,7 +57,15 @@ typedef struct {
 typedef struct { uint64_t k[3]; uint32_t hash; int32_t val; } lx_slot;
 typedef struct { lx_slot *slot; uint32_t cap, used; } lx_map;
 typedef struct { uint64_t k[3]; const char *s; uint32_t len, hash; } lx_key;
+/* A word of the chunk being added: its key (a long one's bytes at offset s in long_words
+ * until the chunk is all split), its weight, and whether it is a number. */
+typedef struct { lx_key key; uint16_t weight, number; } lx_word;
 _Static_assert(sizeof(lx_slot) == 32, "two slots a cache line");
+
+/* Records a batch may hold (12 bytes each, and as many again to sort them) before its
+ * postings are written as a segment of their own, inside the same transaction: 4M records
+ * are about 100 MB at the flush. */
+#define LX_MAX_RECS (4u << 20)
 
 /* The writer's statements, prepared once (a document's own commit runs each of them). */
 enum { W_DEAD, W_SEG, W_TERM, W_LEVEL, W_NSTMT };
@@ -81,13 +83,22 @@ struct rg_lex_writer {
     rg_buf arena;
     lx_map words, stems;    /* folded word -> term; stem -> term */
     lx_term *terms;
-    uint32_t *wtf;          /* per term, in the chunk being added: a dense array that stays in
-                             * cache, where touching the term itself per word missed it */
+    uint32_t *wtf;          /* per term, in the chunk being added (a dense array) */
     int32_t nterms, capterms;
-    int32_t *touched;
+    int32_t *touched;       /* the chunk's terms */
     int32_t ntouched, captouched;
+    lx_word *queue;         /* the chunk's words, keyed, their slots fetched ahead */
+    int32_t nq, capq;
+    rg_buf long_words;      /* the bytes of queued words longer than a padded key */
     uint32_t weight;        /* of the words being split: 2 text, 1 section */
+    lx_rec *recs;           /* the batch's postings, chunk by chunk */
+    size_t nrecs, caprecs;
+    int64_t *ids;           /* per chunk of the batch: its id and length */
+    uint32_t *lens;
+    size_t capchunks;
+    size_t max_recs;        /* LX_MAX_RECS unless rg_lex_writer_limit says otherwise */
     int64_t first, last, ndocs, ntok;
+    int failed;             /* a segment written early failed: the next flush says so */
 };
 
 /* s holds n bytes and, when n <= RG_LEX_PAD, zeros up to s[RG_LEX_PAD] (lex_token.h): the
@@ -166,83 +177,86 @@ static void map_fill(lx_slot *e, rg_buf *arena, const lx_key *k, int32_t val) {
     e->val = val;
 }
 
-/* The term of a stem (padded as make_key wants), made on first sight. */
-static int32_t stem_term(rg_lex_writer *w, const char *stem, size_t sn) {
-    lx_key sk;
-    make_key(&sk, stem, sn);
-    lx_slot *se = map_slot(&w->stems, &w->arena, &sk);
+/* The term of a stem's key, made on first sight. */
+static int32_t key_term(rg_lex_writer *w, const lx_key *sk) {
+    lx_slot *se = map_slot(&w->stems, &w->arena, sk);
     if (se->val != INT32_MIN) return se->val;
     if (w->nterms == w->capterms) {
         w->capterms = w->capterms ? w->capterms * 2 : 1024;
         w->terms = xrealloc(w->terms, (size_t)w->capterms * sizeof *w->terms);
         w->wtf = xrealloc(w->wtf, (size_t)w->capterms * sizeof *w->wtf);
     }
-    lx_term *nt = &w->terms[w->nterms];
-    memset(nt, 0, sizeof *nt);
     w->wtf[w->nterms] = 0;
-    nt->off = arena_put(&w->arena, stem, sn);
-    nt->len = (uint32_t)sn;
-    map_fill(se, &w->arena, &sk, w->nterms);
+    w->terms[w->nterms] = (lx_term){arena_put(&w->arena, sk->s, sk->len), sk->len};
+    map_fill(se, &w->arena, sk, w->nterms);
     w->stems.used++;
     return w->nterms++;
 }
 
-/* The term a folded word belongs to (-1: a stopword), stemming it the first time it is seen.
+/* The term of a queued folded word (-1: a stopword), stemming it the first time it is seen.
  * A number is its own stem: it skips the word map (reports are full of distinct numbers). */
-static int32_t word_term(rg_lex_writer *w, const char *word, size_t n) {
-    size_t d = 0;
-    while (d < n && word[d] >= '0' && word[d] <= '9') d++;
-    if (d == n) return stem_term(w, word, n);
-    lx_key key;
-    make_key(&key, word, n);
-    lx_slot *e = map_slot(&w->words, &w->arena, &key);
+static int32_t word_term(rg_lex_writer *w, const lx_word *q) {
+    const lx_key *key = &q->key;
+    if (q->number) return key_term(w, key);
+    lx_slot *e = map_slot(&w->words, &w->arena, key);
     if (e->val != INT32_MIN) return e->val;
     int32_t t = -1;
-    if (!rg_lex_stopword(word, n)) {
+    if (!rg_lex_stopword(key->s, key->len)) {
         union { uint64_t q[(RG_LEX_MAX_WORD + 8) / 8]; char c[RG_LEX_MAX_WORD + 8]; } stem = {{0}};
-        size_t sn = rg_lex_stem(w->tok, word, n, stem.c);
-        t = stem_term(w, stem.c, sn);
+        size_t sn = rg_lex_stem(w->tok, key->s, key->len, stem.c);
+        lx_key sk;
+        make_key(&sk, stem.c, sn);
+        t = key_term(w, &sk);
     }
-    map_fill(e, &w->arena, &key, t);
+    map_fill(e, &w->arena, key, t);
     w->words.used++;
     return t;
 }
 
-static void term_post(lx_term *t, uint64_t delta, uint64_t wtf, uint64_t len) {
-    if (!t->post.cap) {
-        unsigned char tmp[30];
-        size_t n = rg_lex_varint_at(tmp, delta);
-        n += rg_lex_varint_at(tmp + n, wtf);
-        n += rg_lex_varint_at(tmp + n, len);
-        if (t->ninl + n <= POST_INLINE) { memcpy(t->inl + t->ninl, tmp, n); t->ninl += (uint32_t)n; return; }
-        t->post.cap = 128;
-        t->post.data = xmalloc(t->post.cap);
-        memcpy(t->post.data, t->inl, t->ninl);
-        t->post.len = t->ninl;
-    }
-    post_put(&t->post, delta, wtf, len);
-}
-
-static const unsigned char *term_bytes(const lx_term *t, size_t *n) {
-    if (t->post.cap) { *n = t->post.len; return (const unsigned char *)t->post.data; }
-    *n = t->ninl;
-    return t->inl;
-}
-
-static void on_word(const char *word, size_t n, void *ctx) {
+/* rg_lex_split's callback: queues the word with its key made and its map slot fetched. The
+ * batch's maps outgrow the caches: keyed all at once, the chunk's lookups overlap instead of
+ * each waiting on memory in turn. */
+static void queue_word(const char *word, size_t n, void *ctx) {
     rg_lex_writer *w = ctx;
     if (n == 0) return;
-    int32_t t = word_term(w, word, n);
-    if (t < 0) return;
-    uint32_t *wtf = &w->wtf[t];
-    if (*wtf == 0) {
-        if (w->ntouched == w->captouched) {
-            w->captouched = w->captouched ? w->captouched * 2 : 256;
-            w->touched = xrealloc(w->touched, (size_t)w->captouched * sizeof *w->touched);
-        }
-        w->touched[w->ntouched++] = t;
+    if (w->nq == w->capq) {
+        w->capq = w->capq ? w->capq * 2 : 512;
+        w->queue = xrealloc(w->queue, (size_t)w->capq * sizeof *w->queue);
     }
-    if (*wtf < UINT32_MAX - 2) *wtf += w->weight;
+    lx_word *q = &w->queue[w->nq++];
+    size_t d = 0;
+    while (d < n && word[d] >= '0' && word[d] <= '9') d++;
+    q->number = d == n;
+    q->weight = (uint16_t)w->weight;
+    make_key(&q->key, word, n);
+    if (n > RG_LEX_PAD) {   /* the word is in the splitter's buffer: keep its bytes */
+        q->key.s = (const char *)(uintptr_t)w->long_words.len;
+        rg_buf_put(&w->long_words, word, n);
+    }
+    const lx_map *m = q->number ? &w->stems : &w->words;
+    if (m->cap) __builtin_prefetch(&m->slot[q->key.hash & (m->cap - 1)]);
+}
+
+/* Counts the queued words into the chunk's per-term weights. */
+static void count_queued(rg_lex_writer *w) {
+    for (int32_t i = 0; i < w->nq; i++) {
+        lx_word *q = &w->queue[i];
+        /* a short key's bytes are its padded integers (what make_key reads) */
+        q->key.s = q->key.len > RG_LEX_PAD ? w->long_words.data + (uintptr_t)q->key.s : (const char *)q->key.k;
+        int32_t t = word_term(w, q);
+        if (t < 0) continue;
+        uint32_t *wtf = &w->wtf[t];
+        if (*wtf == 0) {
+            if (w->ntouched == w->captouched) {
+                w->captouched = w->captouched ? w->captouched * 2 : 256;
+                w->touched = xrealloc(w->touched, (size_t)w->captouched * sizeof *w->touched);
+            }
+            w->touched[w->ntouched++] = t;
+        }
+        if (*wtf < UINT32_MAX - 2) *wtf += q->weight;
+    }
+    w->nq = 0;
+    w->long_words.len = 0;
 }
 
 static void count_word(const char *word, size_t n, void *ctx) { (void)word; (void)n; (void)ctx; }
@@ -253,12 +267,14 @@ rg_lex_writer *rg_lex_writer_new(sqlite3 *db) {
     rg_lex_writer *w = xcalloc(1, sizeof *w);
     w->db = db;
     w->tok = tok;
+    w->max_recs = LX_MAX_RECS;
     return w;
 }
 
-void rg_lex_discard(rg_lex_writer *w) {
-    if (!w) return;
-    for (int32_t i = 0; i < w->nterms; i++) rg_buf_free(&w->terms[i].post);
+void rg_lex_writer_limit(rg_lex_writer *w, size_t max_records) { w->max_recs = max_records ? max_records : 1; }
+
+/* Forgets the batch's terms and postings (buffers kept for the next batch). */
+static void forget_batch(rg_lex_writer *w) {
     free(w->terms);
     free(w->wtf);
     w->terms = NULL;
@@ -268,7 +284,14 @@ void rg_lex_discard(rg_lex_writer *w) {
     map_free(&w->stems);
     rg_buf_free(&w->arena);
     w->ntouched = 0;
+    w->nrecs = 0;
     w->first = w->last = w->ndocs = w->ntok = 0;
+}
+
+void rg_lex_discard(rg_lex_writer *w) {
+    if (!w) return;
+    forget_batch(w);
+    w->failed = 0;
 }
 
 void rg_lex_writer_free(rg_lex_writer *w) {
@@ -276,27 +299,52 @@ void rg_lex_writer_free(rg_lex_writer *w) {
     rg_lex_discard(w);
     for (int i = 0; i < W_NSTMT; i++) sqlite3_finalize(w->st[i]);
     free(w->touched);
+    free(w->queue);
+    rg_buf_free(&w->long_words);
+    free(w->recs);
+    free(w->ids);
+    free(w->lens);
     rg_lex_tok_free(w->tok);
     free(w);
 }
 
+static int write_segment(rg_lex_writer *w);
+
 void rg_lex_add(rg_lex_writer *w, int64_t id, const char *text, const char *section) {
     w->ntouched = 0;
     w->weight = 2;
-    int64_t len = rg_lex_split(text ? text : "", text ? strlen(text) : 0, on_word, w);
+    int64_t len = rg_lex_split(text ? text : "", text ? strlen(text) : 0, queue_word, w);
     w->weight = 1;
-    len += rg_lex_split(section ? section : "", section ? strlen(section) : 0, on_word, w);
+    len += rg_lex_split(section ? section : "", section ? strlen(section) : 0, queue_word, w);
+    count_queued(w);
     if (len > UINT32_MAX) len = UINT32_MAX;
-    /* the chunk's terms, fetched a few ahead: a batch's terms outgrow the caches */
+    if (w->nrecs + (size_t)w->ntouched > w->max_recs && w->ndocs) {
+        /* a segment of its own keeps memory bounded however large the transaction */
+        if (!w->failed && write_segment(w) != 0) w->failed = 1;
+        forget_batch(w);
+        /* the chunk's terms went with the batch: count it again */
+        rg_lex_add(w, id, text, section);
+        return;
+    }
+    if ((size_t)w->ndocs == w->capchunks) {
+        w->capchunks = w->capchunks ? w->capchunks * 2 : 1024;
+        w->ids = xrealloc(w->ids, w->capchunks * sizeof *w->ids);
+        w->lens = xrealloc(w->lens, w->capchunks * sizeof *w->lens);
+    }
+    uint32_t chunk = (uint32_t)w->ndocs;
+    w->ids[chunk] = id;
+    w->lens[chunk] = (uint32_t)len;
+    if (w->nrecs + (size_t)w->ntouched > w->caprecs) {
+        while (w->nrecs + (size_t)w->ntouched > w->caprecs) w->caprecs = w->caprecs ? w->caprecs * 2 : 65536;
+        w->recs = xrealloc(w->recs, w->caprecs * sizeof *w->recs);
+    }
+    lx_rec *r = w->recs + w->nrecs;
     for (int32_t i = 0; i < w->ntouched; i++) {
-        if (i + 6 < w->ntouched) __builtin_prefetch(&w->terms[w->touched[i + 6]], 1);
         int32_t k = w->touched[i];
-        lx_term *t = &w->terms[k];
-        term_post(t, (uint64_t)(id - t->last_id), w->wtf[k], (uint64_t)len);
-        t->last_id = id;
-        t->df++;
+        r[i] = (lx_rec){(uint32_t)k, chunk, w->wtf[k]};
         w->wtf[k] = 0;
     }
+    w->nrecs += (size_t)w->ntouched;
     w->ntouched = 0;
     if (!w->ndocs) w->first = id;
     w->last = id;
@@ -339,18 +387,30 @@ int rg_lex_remove(rg_lex_writer *w, int64_t chunk_id, const char *text, const ch
 }
 
 static const rg_buf *sort_arena;
+static const lx_term *sort_terms;
 static int cmp_term(const void *a, const void *b) {
-    const lx_term *x = a, *y = b;
+    const lx_term *x = &sort_terms[*(const int32_t *)a], *y = &sort_terms[*(const int32_t *)b];
     return rg_lex_term_cmp(sort_arena->data + x->off, x->len, sort_arena->data + y->off, y->len);
 }
 
-static int merge_level(rg_lex_writer *w, int level, int *merged);
+/* Sorts the records by term rank, keeping chunk order within a term: least significant
+ * byte first, each pass stable (a byte at a time keeps the 256 write streams in cache). */
+static lx_rec *sort_recs(lx_rec *a, lx_rec *tmp, size_t n, uint32_t nranks) {
+    for (int shift = 0; shift < 32 && (nranks - 1) >> shift; shift += 8) {
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++) count[((a[i].term >> shift) & 255) + 1]++;
+        for (int b = 0; b < 256; b++) count[b + 1] += count[b];
+        for (size_t i = 0; i < n; i++) tmp[count[(a[i].term >> shift) & 255]++] = a[i];
+        lx_rec *t = a; a = tmp; tmp = t;
+    }
+    return a;
+}
 
-int rg_lex_flush(rg_lex_writer *w) {
-    if (!w->ndocs) { rg_lex_discard(w); return 0; }
+/* Writes the batch's postings as a level-0 segment: terms in key order (the b-tree takes
+ * them as appends), each term's chunks in id order. */
+static int write_segment(rg_lex_writer *w) {
     sqlite3_stmt *seg = w_stmt(w, W_SEG), *ins = w_stmt(w, W_TERM);
-    int rc = -1;
-    if (!seg || !ins) goto out;
+    if (!seg || !ins) return -1;
     sqlite3_bind_int(seg, 1, 0);
     sqlite3_bind_int64(seg, 2, w->first);
     sqlite3_bind_int64(seg, 3, w->last);
@@ -358,26 +418,55 @@ int rg_lex_flush(rg_lex_writer *w) {
     sqlite3_bind_int64(seg, 5, w->ntok);
     int r = sqlite3_step(seg);
     sqlite3_reset(seg);
-    if (r != SQLITE_DONE) { lx_fail(w->db, "write a segment"); goto out; }
+    if (r != SQLITE_DONE) return lx_fail(w->db, "write a segment");
     int64_t id = sqlite3_last_insert_rowid(w->db);
-    /* terms in key order: the b-tree takes them as appends */
+    int32_t *order = xmalloc(((size_t)w->nterms + 1) * sizeof *order);
+    uint32_t *rank = xmalloc(((size_t)w->nterms + 1) * sizeof *rank);
+    for (int32_t i = 0; i < w->nterms; i++) order[i] = i;
     sort_arena = &w->arena;
-    if (w->nterms > 1) qsort(w->terms, (size_t)w->nterms, sizeof *w->terms, cmp_term);
+    sort_terms = w->terms;
+    if (w->nterms > 1) qsort(order, (size_t)w->nterms, sizeof *order, cmp_term);
     sort_arena = NULL;
+    sort_terms = NULL;
+    for (int32_t i = 0; i < w->nterms; i++) rank[order[i]] = (uint32_t)i;
+    for (size_t i = 0; i < w->nrecs; i++) w->recs[i].term = rank[w->recs[i].term];
+    lx_rec *tmp = xmalloc((w->nrecs + 1) * sizeof *tmp);
+    lx_rec *sorted = sort_recs(w->recs, tmp, w->nrecs, (uint32_t)w->nterms);
     rg_lex_rows rows = {ins, id, {0}, {0}};
-    for (int32_t i = 0; i < w->nterms; i++) {
-        lx_term *t = &w->terms[i];
-        if (!t->df) continue;
-        size_t pn;
-        const unsigned char *pd = term_bytes(t, &pn);
-        if (rg_lex_rows_add(&rows, w->arena.data + t->off, t->len, t->df, pd, pn) != 0) { rg_lex_rows_free(&rows); goto out; }
+    rg_buf post = {0};
+    int rc = 0;
+    for (size_t i = 0; i < w->nrecs && rc == 0;) {
+        uint32_t t = sorted[i].term;
+        int64_t prev = 0, df = 0;
+        post.len = 0;
+        for (; i < w->nrecs && sorted[i].term == t; i++, df++) {
+            const lx_rec *e = &sorted[i];
+            post_put(&post, (uint64_t)(w->ids[e->chunk] - prev), e->wtf, w->lens[e->chunk]);
+            prev = w->ids[e->chunk];
+        }
+        const lx_term *term = &w->terms[order[t]];
+        rc = rg_lex_rows_add(&rows, w->arena.data + term->off, term->len, df, post.data, post.len);
     }
-    r = rg_lex_rows_end(&rows);
+    if (rc == 0) rc = rg_lex_rows_end(&rows);
     rg_lex_rows_free(&rows);
-    if (r != 0) goto out;
-    rc = 0;
+    rg_buf_free(&post);
+    free(tmp);
+    free(rank);
+    free(order);
+    return rc;
+}
+
+static int merge_level(rg_lex_writer *w, int level, int *merged);
+
+int rg_lex_flush(rg_lex_writer *w) {
+    if (w->failed) {
+        rg_err("BM25 index: a segment could not be written during this transaction");
+        rg_lex_discard(w);
+        return -1;
+    }
+    if (!w->ndocs) { rg_lex_discard(w); return 0; }
+    int rc = write_segment(w);
     for (int level = 0, merged = 1; rc == 0 && merged; level++) rc = merge_level(w, level, &merged);
-out:
     rg_lex_discard(w);
     return rc;
 }

@@ -5,8 +5,9 @@
  *   lex_block(seg, term, data)                     a run of a segment's terms, each with its
  *                                                 df and posting list (index/lex_block.h)
  *   lex_dead(chunk_id, ntok)                       removed chunks whose postings remain
- * The chunks added in one transaction are held in memory (rg_lex_writer) and written as one
- * segment just before the commit; LEX_MERGE segments of a level are merged into one of the
+ * The chunks added in one transaction are held in memory (rg_lex_writer: postings as
+ * records, sorted by term at the end) and written as one segment just before the commit, or
+ * several when they outgrow the writer's limit; LEX_MERGE segments of a level are merged into one of the
  * next, dropping removed chunks' postings, so a term has O(log n) lists. A posting is three
  * varints: chunk id delta, weighted term frequency (2 per word of the text, 1 per word of the
  * section path: FTS5's bm25() weights 1.0 and 0.5) and the chunk's length in words. */
@@ -22,6 +23,9 @@
 typedef struct rg_lex_writer rg_lex_writer;
 rg_lex_writer *rg_lex_writer_new(sqlite3 *db);   /* NULL with rg_err set */
 void rg_lex_writer_free(rg_lex_writer *w);
+/* Postings held in memory before they are written as a segment within the transaction
+ * (default about 4M, some 100 MB); smaller makes more level-0 segments. */
+void rg_lex_writer_limit(rg_lex_writer *w, size_t max_records);
 /* Indexes a searchable chunk (ids increase from one call to the next). */
 void rg_lex_add(rg_lex_writer *w, int64_t chunk_id, const char *text, const char *section);
 /* Marks a chunk removed (its text and section as they were added); in the open transaction. */
