@@ -402,6 +402,50 @@ static void limited_writer(rg_store *s, rg_lex_tok *tok, ref_index *ref, const c
 }
 static void test_limited_writer(void) { with_fixture(limited_writer); }
 
+/* Numbers are terms by their digits: "7", "07" and "007" are three terms (short numbers
+ * take the writer's direct table, longer ones its hash map), in one batch and across. */
+static void test_number_terms(void) {
+    char *dir = test_tmpdir();
+    rg_store *s = open_store(dir, 1);
+    CHECK(s != NULL);
+    if (!s) { free(dir); return; }
+    static const char *texts[] = {"value 7", "value 07 in 2019", "value 007", "value 0007 12345", "value 00007 123456789 7"};
+    enum { NT = sizeof texts / sizeof *texts };
+    rg_doc *d = rg_doc_new("nums", "nums", "text");
+    rg_chunk ch[NT];
+    for (int i = 0; i < NT; i++)
+        ch[i] = (rg_chunk){.kind = RG_CHUNK_TEXT, .text = xstrdup(texts[i]), .section = xstrdup(""), .parent = -1,
+                           .table_index = -1, .ntokens = 3, .offset = -1};
+    CHECK_INT(rg_store_put_doc(s, d, &(rg_source_stamp){"0", 1, 0, NULL, NULL}, ch, NT, NULL), 0);
+    /* query -> the chunks (ordinals) it must find, exactly */
+    static const struct { const char *q; unsigned want; } cases[] = {
+        {"7", 1u | 16u}, {"07", 2u}, {"007", 4u}, {"0007", 8u}, {"00007", 16u},
+        {"2019", 2u}, {"12345", 8u}, {"123456789", 16u}, {"1234", 0u}, {"70", 0u},
+    };
+    rg_chunk_row *rows = NULL;
+    int nr = 0;
+    CHECK_INT(rg_store_doc_chunks(s, "nums", &rows, &nr), 0);
+    CHECK_INT(nr, NT);
+    for (size_t c = 0; c < sizeof cases / sizeof *cases && nr == NT; c++) {
+        rg_hit *h = NULL;
+        int n = 0;
+        CHECK_INT(rg_store_search_bm25(s, cases[c].q, 10, NULL, &h, &n), 0);
+        unsigned got = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < nr; j++) if (rows[j].id == h[i].chunk_id) got |= 1u << j;
+        CHECKF(got == cases[c].want, "query \"%s\": found %#x, want %#x", cases[c].q, got, cases[c].want);
+        free(h);
+    }
+    for (int i = 0; i < nr; i++) rg_chunk_row_free(&rows[i]);
+    free(rows);
+    for (int i = 0; i < NT; i++) { free(ch[i].text); free(ch[i].section); }
+    rg_doc_free(d);
+    expect_clean(s);
+    rg_store_close(s);
+    test_rm_rf(dir);
+    free(dir);
+}
+
 /* A damaged posting list is reported by the check and never crashes a search. */
 static void test_damage(void) {
     char *dir = test_tmpdir();
@@ -559,6 +603,7 @@ int main(void) {
     RUN(test_segments_merges);
     RUN(test_removals);
     RUN(test_limited_writer);
+    RUN(test_number_terms);
     RUN(test_damage);
     RUN(test_random_input);
     TESTS_DONE();

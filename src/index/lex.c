@@ -58,8 +58,18 @@ typedef struct { uint64_t k[3]; uint32_t hash; int32_t val; } lx_slot;
 typedef struct { lx_slot *slot; uint32_t cap, used; } lx_map;
 typedef struct { uint64_t k[3]; const char *s; uint32_t len, hash; } lx_key;
 /* A word of the chunk being added: its key (a long one's bytes at offset s in long_words
- * until the chunk is all split), its weight, and whether it is a number. */
-typedef struct { lx_key key; uint16_t weight, number; } lx_word;
+ * until the chunk is all split), its weight, and what it is: a word, a number, or a number
+ * of at most SMALL_DIGITS digits, whose term is found by its code in a direct table. */
+enum { Q_WORD, Q_NUMBER, Q_SMALL };
+typedef struct { lx_key key; uint32_t code; uint16_t weight, kind; } lx_word;
+
+/* Numbers of up to 4 digits (thousands groups, years: nearly every number of a report, as
+ * "1,452.4" splits into 1, 452 and 4) have a slot each, keyed by length and value (so "07"
+ * is not "7"): 10 + 100 + 1000 + 10000 slots of a term id, which stay in cache where a hash
+ * map of the batch's terms does not. */
+#define SMALL_DIGITS 4
+#define SMALL_CODES 11110
+static const uint32_t small_base[SMALL_DIGITS + 1] = {0, 0, 10, 110, 1110};
 _Static_assert(sizeof(lx_slot) == 32, "two slots a cache line");
 
 /* Records a batch may hold (12 bytes each, and as many again to sort them) before its
@@ -82,6 +92,7 @@ struct rg_lex_writer {
     rg_lex_tok *tok;
     rg_buf arena;
     lx_map words, stems;    /* folded word -> term; stem -> term */
+    int32_t *small;         /* SMALL_CODES: small number -> term + 1 (0: none yet) */
     lx_term *terms;
     uint32_t *wtf;          /* per term, in the chunk being added (a dense array) */
     int32_t nterms, capterms;
@@ -197,7 +208,16 @@ static int32_t key_term(rg_lex_writer *w, const lx_key *sk) {
  * A number is its own stem: it skips the word map (reports are full of distinct numbers). */
 static int32_t word_term(rg_lex_writer *w, const lx_word *q) {
     const lx_key *key = &q->key;
-    if (q->number) return key_term(w, key);
+    if (q->kind == Q_SMALL) {
+        int32_t *slot = &w->small[q->code];
+        if (!*slot) {
+            lx_key sk;
+            make_key(&sk, (const char *)q->key.k, q->key.len);
+            *slot = key_term(w, &sk) + 1;
+        }
+        return *slot - 1;
+    }
+    if (q->kind == Q_NUMBER) return key_term(w, key);
     lx_slot *e = map_slot(&w->words, &w->arena, key);
     if (e->val != INT32_MIN) return e->val;
     int32_t t = -1;
@@ -225,20 +245,30 @@ static void queue_word(const char *word, size_t n, void *ctx) {
     }
     lx_word *q = &w->queue[w->nq++];
     size_t d = 0;
-    while (d < n && word[d] >= '0' && word[d] <= '9') d++;
-    q->number = d == n;
+    uint32_t value = 0;
+    while (d < n && word[d] >= '0' && word[d] <= '9') value = value * 10 + (uint32_t)(word[d++] - '0');
     q->weight = (uint16_t)w->weight;
+    if (d == n && n <= SMALL_DIGITS) {
+        q->kind = Q_SMALL;
+        q->code = small_base[n] + value;
+        memcpy(&q->key.k[0], word, 8);   /* the padded digits, for the term's first sight */
+        q->key.k[1] = q->key.k[2] = 0;
+        q->key.len = (uint32_t)n;
+        return;
+    }
+    q->kind = d == n ? Q_NUMBER : Q_WORD;
     make_key(&q->key, word, n);
     if (n > RG_LEX_PAD) {   /* the word is in the splitter's buffer: keep its bytes */
         q->key.s = (const char *)(uintptr_t)w->long_words.len;
         rg_buf_put(&w->long_words, word, n);
     }
-    const lx_map *m = q->number ? &w->stems : &w->words;
+    const lx_map *m = q->kind == Q_NUMBER ? &w->stems : &w->words;
     if (m->cap) __builtin_prefetch(&m->slot[q->key.hash & (m->cap - 1)]);
 }
 
 /* Counts the queued words into the chunk's per-term weights. */
 static void count_queued(rg_lex_writer *w) {
+    if (!w->small) w->small = xcalloc(SMALL_CODES, sizeof *w->small);
     for (int32_t i = 0; i < w->nq; i++) {
         lx_word *q = &w->queue[i];
         /* a short key's bytes are its padded integers (what make_key reads) */
@@ -282,6 +312,8 @@ static void forget_batch(rg_lex_writer *w) {
     w->nterms = w->capterms = 0;
     map_free(&w->words);
     map_free(&w->stems);
+    free(w->small);
+    w->small = NULL;
     rg_buf_free(&w->arena);
     w->ntouched = 0;
     w->nrecs = 0;
