@@ -426,13 +426,26 @@ static int cmp_term(const void *a, const void *b) {
 }
 
 /* Sorts the records by term rank, keeping chunk order within a term: least significant
- * byte first, each pass stable (a byte at a time keeps the 256 write streams in cache). */
-static lx_rec *sort_recs(lx_rec *a, lx_rec *tmp, size_t n, uint32_t nranks) {
-    for (int shift = 0; shift < 32 && (nranks - 1) >> shift; shift += 8) {
+ * byte first, each pass stable (a byte at a time keeps the 256 write streams in cache). The
+ * first pass also turns term ids into ranks. Returns the sorted array (a or tmp). */
+static lx_rec *sort_recs(lx_rec *a, lx_rec *tmp, size_t n, const uint32_t *rank, uint32_t nranks) {
+    int first = 1;
+    for (int shift = 0; shift < 32 && (first || (nranks - 1) >> shift); shift += 8) {
         size_t count[257] = {0};
-        for (size_t i = 0; i < n; i++) count[((a[i].term >> shift) & 255) + 1]++;
-        for (int b = 0; b < 256; b++) count[b + 1] += count[b];
-        for (size_t i = 0; i < n; i++) tmp[count[(a[i].term >> shift) & 255]++] = a[i];
+        if (first) {
+            for (size_t i = 0; i < n; i++) count[(rank[a[i].term] & 255) + 1]++;
+            for (int b = 0; b < 256; b++) count[b + 1] += count[b];
+            for (size_t i = 0; i < n; i++) {
+                lx_rec r = a[i];
+                r.term = rank[r.term];
+                tmp[count[r.term & 255]++] = r;
+            }
+        } else {
+            for (size_t i = 0; i < n; i++) count[((a[i].term >> shift) & 255) + 1]++;
+            for (int b = 0; b < 256; b++) count[b + 1] += count[b];
+            for (size_t i = 0; i < n; i++) tmp[count[(a[i].term >> shift) & 255]++] = a[i];
+        }
+        first = 0;
         lx_rec *t = a; a = tmp; tmp = t;
     }
     return a;
@@ -461,9 +474,8 @@ static int write_segment(rg_lex_writer *w) {
     sort_arena = NULL;
     sort_terms = NULL;
     for (int32_t i = 0; i < w->nterms; i++) rank[order[i]] = (uint32_t)i;
-    for (size_t i = 0; i < w->nrecs; i++) w->recs[i].term = rank[w->recs[i].term];
     lx_rec *tmp = xmalloc((w->nrecs + 1) * sizeof *tmp);
-    lx_rec *sorted = sort_recs(w->recs, tmp, w->nrecs, (uint32_t)w->nterms);
+    lx_rec *sorted = sort_recs(w->recs, tmp, w->nrecs, rank, (uint32_t)w->nterms);
     rg_lex_rows rows = {ins, id, {0}, {0}};
     rg_buf post = {0};
     int rc = 0;
