@@ -27,15 +27,16 @@ void rg_table_free(rg_table *t) {
 
 void rg_doc_free(rg_doc *d) {
     if (!d) return;
-    for (int i = 0; i < d->nblocks; i++) {
-        free(d->blocks[i].text);
-        free(d->blocks[i].section);
-        rg_table_free(d->blocks[i].table);
-    }
+    for (int i = 0; i < d->nblocks; i++) rg_table_free(d->blocks[i].table);
     free(d->blocks);
+    rg_strpool_free(&d->strs);
     free(d->id); free(d->source); free(d->kind); free(d->title); free(d->meta_json);
     free(d);
 }
+
+/* A copy in the doc's pool: blocks are many and their strings live as long as the doc, so
+ * they share blocks of memory instead of a malloc (and a free) each. */
+static char *doc_strdup(rg_doc *d, const char *s, size_t n) { return rg_strpool_dup(&d->strs, s, n, 4096); }
 
 static rg_block *add_block(rg_doc *d, rg_block_kind kind, const char *section) {
     if (d->nblocks == d->cap) {
@@ -45,7 +46,11 @@ static rg_block *add_block(rg_doc *d, rg_block_kind kind, const char *section) {
     rg_block *b = &d->blocks[d->nblocks++];
     memset(b, 0, sizeof *b);
     b->kind = kind;
-    b->section = xstrdup(section ? section : "");
+    if (!section) section = "";
+    /* every block of a section names the same path: the previous block's copy serves */
+    const rg_block *prev = d->nblocks >= 2 ? b - 1 : NULL;
+    if (prev && strcmp(prev->section, section) == 0) b->section = prev->section;
+    else b->section = doc_strdup(d, section, strlen(section));
     b->offset = -1;
     return b;
 }
@@ -53,7 +58,8 @@ static rg_block *add_block(rg_doc *d, rg_block_kind kind, const char *section) {
 rg_block *rg_doc_add_text(rg_doc *d, rg_block_kind kind, int level, const char *text, const char *section) {
     rg_block *b = add_block(d, kind, section);
     b->level = level;
-    b->text = xstrdup(text ? text : "");
+    if (!text) text = "";
+    b->text = doc_strdup(d, text, strlen(text));
     return b;
 }
 

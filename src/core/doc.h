@@ -38,9 +38,10 @@ typedef enum { RG_BLOCK_HEADING, RG_BLOCK_PARA, RG_BLOCK_TABLE } rg_block_kind;
 typedef struct {
     rg_block_kind kind;
     int level;           /* heading level 1..6 */
-    char *text;          /* heading or paragraph text (for tables: NULL) */
+    char *text;          /* heading or paragraph text (for tables: NULL); in the doc's strs */
     rg_table *table;     /* RG_BLOCK_TABLE */
-    char *section;       /* section path "A > B > C" in force for this block */
+    char *section;       /* section path "A > B > C" in force for this block; in the doc's
+                          * strs, one copy shared by consecutive blocks of a section */
     int page;            /* 1-based page for paged formats, else 0 */
     int64_t offset;      /* byte offset in the source, -1 unknown */
 } rg_block;
@@ -53,11 +54,13 @@ typedef struct {
     char *meta_json;     /* JSON object text, may be NULL */
     rg_block *blocks;
     int nblocks, cap;
+    rg_strpool strs;     /* the blocks' texts and sections, freed with the doc */
 } rg_doc;
 
 rg_doc *rg_doc_new(const char *id, const char *source, const char *kind);
 void rg_doc_free(rg_doc *d);
-/* Append blocks; strings are copied; the table is taken over. */
+/* Append blocks; strings are copied (into d->strs: never free a block's text or section);
+ * the table is taken over. */
 rg_block *rg_doc_add_text(rg_doc *d, rg_block_kind kind, int level, const char *text, const char *section);
 rg_block *rg_doc_add_table(rg_doc *d, rg_table *t, const char *section);
 

@@ -107,25 +107,30 @@ static void strip_footnote(char *s, int *n) {
 
 /* Currency at p (symbol or ISO-like code); returns bytes consumed and writes the unit. */
 static int read_currency(const char *p, char unit[12]) {
-    static const char *codes[] = {"US$", "NT$", "HK$", "A$", "C$", "S$", "R$", "USD", "EUR",
-                                  "GBP", "RMB", "CHF", "JPY", "CAD", "AUD", "CNY", "INR", "SEK",
-                                  "NOK", "DKK", "HKD", "SGD", "ZAR", NULL};
-    /* the letters codes start with, as a bit set: most words are rejected by one test */
-    enum { FIRSTS = 1u << ('A' - 'A') | 1u << ('C' - 'A') | 1u << ('D' - 'A') | 1u << ('E' - 'A') |
-                    1u << ('G' - 'A') | 1u << ('H' - 'A') | 1u << ('I' - 'A') | 1u << ('J' - 'A') |
-                    1u << ('N' - 'A') | 1u << ('R' - 'A') | 1u << ('S' - 'A') | 1u << ('U' - 'A') |
-                    1u << ('Z' - 'A') };
-    unsigned char c0 = (unsigned char)toupper((unsigned char)*p);
-    int may_be_code = c0 >= 'A' && c0 <= 'Z' && (FIRSTS >> (c0 - 'A') & 1u);
-    for (int i = 0; may_be_code && codes[i]; i++) {
-        if ((unsigned char)codes[i][0] != c0 || codes[i][1] != toupper((unsigned char)p[1])) continue;
-        size_t n = strlen(codes[i]);
-        if (strncasecmp(p, codes[i], n) == 0 && !isalpha((unsigned char)p[n])) {
-            snprintf(unit, 12, "%s", codes[i]);
-            for (char *u = unit; *u; u++) *u = (char)toupper((unsigned char)*u);
+    /* the codes by first letter (at most one of them can match: codes sharing two letters
+     * differ in the third) */
+    static const char *const codes[26] = {
+        ['A' - 'A'] = "A$ AUD", ['C' - 'A'] = "C$ CAD CHF CNY", ['D' - 'A'] = "DKK", ['E' - 'A'] = "EUR",
+        ['G' - 'A'] = "GBP", ['H' - 'A'] = "HK$ HKD", ['I' - 'A'] = "INR", ['J' - 'A'] = "JPY",
+        ['N' - 'A'] = "NT$ NOK", ['R' - 'A'] = "R$ RMB", ['S' - 'A'] = "S$ SEK SGD", ['U' - 'A'] = "US$ USD",
+        ['Z' - 'A'] = "ZAR"};
+    /* toupper and strncasecmp as the C locale has them (ragd never calls setlocale), inline:
+     * this runs on most cells */
+#define UP(c) ((unsigned char)(c) >= 'a' && (unsigned char)(c) <= 'z' ? (unsigned char)(c) - 32 : (unsigned char)(c))
+    unsigned c0 = UP(*p);
+    const char *c = c0 >= 'A' && c0 <= 'Z' ? codes[c0 - 'A'] : NULL;
+    while (c && *c) {
+        size_t n = c[2] && c[2] != ' ' ? 3 : 2;
+        /* p[0] matched; p[1], then p[2], are no NUL when they match a code's letter */
+        if ((unsigned char)c[1] == UP(p[1]) && (n == 2 || (unsigned char)c[2] == UP(p[2])) && !isalpha((unsigned char)p[n])) {
+            memcpy(unit, c, n);
+            unit[n] = 0;
             return (int)n;
         }
+        c += n;
+        if (*c == ' ') c++;
     }
+#undef UP
     switch ((unsigned char)*p) {
     case '$': strcpy(unit, "$"); return 1;
     case CUR_EUR: strcpy(unit, "\xE2\x82\xAC"); return 1;
@@ -273,33 +278,65 @@ static int read_plain(const char *s, numread *r) {
 
 /* ---- period expressions ---- */
 
-static int month_word(const char *w) {
-    static const char *m[] = {"jan", "january", "feb", "february", "mar", "march", "apr", "april",
-                              "may", "jun", "june", "jul", "july", "aug", "august", "sep", "sept",
-                              "september", "oct", "october", "nov", "november", "dec", "december",
-                              NULL};
-    for (int i = 0; m[i]; i++) if (m[i][0] == w[0] && strcmp(w, m[i]) == 0) return 1;
+/* 1 when w (lower case) is one of the space-separated words of lists[its first letter]:
+ * a word is compared with the few that share its first letter only. */
+static int word_in(const char *w, const char *const lists[26]) {
+    if (w[0] < 'a' || w[0] > 'z') return 0;
+    size_t n = strlen(w);
+    for (const char *p = lists[w[0] - 'a']; p && *p;) {
+        size_t k = 0;
+        while (p[k] && p[k] != ' ') k++;
+        if (k == n && memcmp(p, w, n) == 0) return 1;
+        p += k;
+        if (*p) p++;
+    }
     return 0;
 }
 
+static int month_word(const char *w) {
+    static const char *const m[26] = {
+        ['a' - 'a'] = "apr april aug august", ['d' - 'a'] = "dec december", ['f' - 'a'] = "feb february",
+        ['j' - 'a'] = "jan january jun june jul july", ['m' - 'a'] = "mar march may", ['n' - 'a'] = "nov november",
+        ['o' - 'a'] = "oct october", ['s' - 'a'] = "sep sept september"};
+    return word_in(w, m);
+}
+
 static int filler_word(const char *w) {
-    static const char *f[] = {"fiscal", "year", "years", "yr", "ended", "ending", "end", "as", "of",
-                              "at", "for", "the", "quarter", "quarters", "month", "months", "week",
-                              "weeks", "three", "six", "nine", "twelve", "first", "second", "third",
-                              "fourth", "half", "restated", "actual", "reported", "calendar", "on",
-                              "ytd", "fy", "full", "period", "financial", "year-end", "yearend",
-                              "audited", "unaudited", NULL};
-    for (int i = 0; f[i]; i++) if (f[i][0] == w[0] && strcmp(w, f[i]) == 0) return 1;
-    return 0;
+    static const char *const f[26] = {
+        ['a' - 'a'] = "as at actual audited", ['c' - 'a'] = "calendar", ['e' - 'a'] = "ended ending end",
+        ['f' - 'a'] = "fiscal for first fourth fy full financial", ['h' - 'a'] = "half", ['m' - 'a'] = "month months",
+        ['n' - 'a'] = "nine", ['o' - 'a'] = "of on", ['p' - 'a'] = "period", ['q' - 'a'] = "quarter quarters",
+        ['r' - 'a'] = "restated reported", ['s' - 'a'] = "six second", ['t' - 'a'] = "the three twelve third",
+        ['u' - 'a'] = "unaudited", ['w' - 'a'] = "week weeks", ['y' - 'a'] = "year years yr year-end yearend ytd"};
+    return word_in(w, f);
 }
 
 /* Unit words allowed after the year ("2017 €m", "2018 $'000", "2019 (in millions)"). */
 static int unit_word(const char *w) {
-    static const char *u[] = {"m", "mn", "bn", "k", "000", "000s", "in", "thousands", "millions",
-                              "billions", "usd", "eur", "gbp", "rmb", "us", "chf", "dollars",
-                              "s", NULL};
-    for (int i = 0; u[i]; i++) if (u[i][0] == w[0] && strcmp(w, u[i]) == 0) return 1;
+    /* chars, not pointers: one array to scan */
+    static const char u[][10] = {"m", "mn", "bn", "k", "000", "000s", "in", "thousands", "millions",
+                                 "billions", "usd", "eur", "gbp", "rmb", "us", "chf", "dollars",
+                                 "s", ""};
+    for (int i = 0; u[i][0]; i++) if (u[i][0] == w[0] && strcmp(w, u[i]) == 0) return 1;
     return 0;
+}
+
+/* 0 when read_period(s) is sure to fail at its first word, s starting with a letter: a word
+ * that names no month, quarter, half or fiscal year and is no filler. The word is read (and
+ * lower-cased) as read_period reads it. */
+static int period_may_start(const char *s) {
+    char w[32];
+    int n = 0;
+    for (const char *p = s; isalnum((unsigned char)*p) || (*p == '-' && n && isalpha((unsigned char)p[1]) &&
+                                                            isalpha((unsigned char)w[n - 1])); p++) {
+        if (n >= 31) return 0;
+        w[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);   /* tolower in the C locale ragd runs in */
+    }
+    w[n] = 0;
+    if (w[0] == 'f' && w[1] == 'y' && n > 2 && strspn(w + 2, "0123456789") == (size_t)(n - 2) && (n == 4 || n == 6)) return 1;
+    if (w[0] == 'f' && n == 3 && isdigit((unsigned char)w[1]) && isdigit((unsigned char)w[2])) return 1;
+    if ((w[0] == 'q' || w[0] == 'h') && n == 2 && w[1] >= '1' && w[1] <= (w[0] == 'q' ? '4' : '2')) return 1;
+    return month_word(w) || filler_word(w);
 }
 
 static int two_digit_year(int yy) { return yy < 70 ? 2000 + yy : 1900 + yy; }
@@ -393,7 +430,33 @@ void rg_cell_parse(const char *raw, rg_cell_type *type, double *value, char unit
     unit[0] = 0;
     if (!raw) { *type = RG_CELL_EMPTY; return; }
     /* fast path: a plain amount ("1,234.5"), the bulk of big tables */
-    {
+#if FLT_EVAL_METHOD == 0
+    {   /* read in one pass when it has at most 15 digits: what read_plain and digits_value
+         * give (m and the power of ten are exact doubles, one division rounds correctly) */
+        static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+        const char *p = raw;
+        uint64_t m = 0;
+        int nd = 0, intd = 0, dec = -1, comma = 0;
+        while ((*p >= '0' && *p <= '9') || (*p == ',' && p > raw && p[1] >= '0' && p[1] <= '9')) {
+            if (*p == ',') comma = 1;
+            else { m = m * 10 + (uint64_t)(*p - '0'); nd++; intd++; }
+            if (nd > 15) break;
+            p++;
+        }
+        if (*p == '.' && nd <= 15) {
+            dec = 0;
+            for (p++; *p >= '0' && *p <= '9' && nd <= 15; p++) { m = m * 10 + (uint64_t)(*p - '0'); nd++; dec++; }
+        }
+        if (*p == ',' && !p[1]) p++;
+        if (!*p && intd && nd <= 15 && p - raw <= 40) {
+            double v = dec > 0 ? (double)m / pow10[dec] : (double)m;
+            *type = dec < 0 && !comma && intd == 4 && v >= 1900 && v <= 2099 ? RG_CELL_YEAR : RG_CELL_NUMBER;
+            *value = v;
+            return;
+        }
+    }
+#endif
+    {   /* the same with more digits (read_plain, strtod) */
         size_t k = 0;
         while (k < 40 && ((raw[k] >= '0' && raw[k] <= '9') || raw[k] == ',' || raw[k] == '.')) k++;
         numread r;
@@ -403,6 +466,16 @@ void rg_cell_parse(const char *raw, rg_cell_type *type, double *value, char unit
             *value = r.value;
             return;
         }
+    }
+    /* a label starting with an ASCII letter ("Europe", "Product revenue, unit 12"): text,
+     * decided on raw without normalising it. normalise keeps that letter first and every
+     * byte up to the first space or non-ASCII one, where it puts a byte that is no letter
+     * or '$': read_currency reads the same there, no digit appears or goes, and the first
+     * word read_period would see is raw's or (a Unicode dash made '-') one going on past it,
+     * which no word list takes unless it takes raw's. So this is the label test below. */
+    if ((raw[0] >= 'a' && raw[0] <= 'z') || (raw[0] >= 'A' && raw[0] <= 'Z')) {
+        char cur[12];
+        if (!read_currency(raw, cur) && (!strpbrk(raw, "0123456789") || !period_may_start(raw))) return;
     }
     char s[NORM_MAX];
     int n = normalise(raw, s);
@@ -423,6 +496,13 @@ void rg_cell_parse(const char *raw, rg_cell_type *type, double *value, char unit
     }
     /* no digit (normalise makes none): no number or period below can be read; text */
     if (!strpbrk(s, "0123456789")) return;
+    /* a label ("Product revenue, unit 12"): a first word that is no currency code does not
+     * start a number (read_number wants a sign, parenthesis, currency or digit first), and a
+     * period only starts with some words: text, without the steps below */
+    if (isalpha((unsigned char)s[0])) {
+        char cur[12];
+        if (!read_currency(s, cur) && !period_may_start(s)) return;
+    }
     /* "2 0 1 8": a year typed with spaces between the digits */
     if (n == 7 && isdigit((unsigned char)s[0]) && s[1] == ' ' && isdigit((unsigned char)s[2]) && s[3] == ' ' &&
         isdigit((unsigned char)s[4]) && s[5] == ' ' && isdigit((unsigned char)s[6])) {

@@ -13,6 +13,7 @@
 #include "ingest/sentence.h"
 #include "core/util.h"
 #include <ctype.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,22 +146,48 @@ int rg_approx_tokens(const char *text) { return text ? approx_tokens_n(text, str
 
 /* ---- chunk list ---- */
 
-typedef struct { rg_chunk *v; int n, cap; } chunk_list;
+/* The array rg_chunk_doc returns sits behind this header, which holds the pool of every
+ * chunk's text and section: one malloc per 64 KB of text instead of two per chunk, and
+ * rg_chunks_free finds the pool from the array. */
+typedef struct { rg_strpool strs; } chunk_head;
+#define HEAD_SIZE ((sizeof(chunk_head) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) * _Alignof(max_align_t))
+
+typedef struct {
+    rg_chunk *v;
+    int n, cap;
+    char *base;              /* the allocation: header, then v */
+    rg_strpool strs;         /* moves into the header at the end */
+    const char *sec;         /* the section of the last chunk pushed (in strs) */
+    rg_buf text, cur;        /* scratch: the text chunk being packed; table groups, parents */
+} chunk_list;
+
+static char *keep(chunk_list *l, const char *s, size_t n) { return rg_strpool_dup(&l->strs, s, n, 16384); }
 
 static rg_chunk *push(chunk_list *l, rg_chunk_kind kind, const char *section, int page, int64_t offset) {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
-        l->v = xrealloc(l->v, (size_t)l->cap * sizeof *l->v);
+        l->base = xrealloc(l->base, HEAD_SIZE + (size_t)l->cap * sizeof *l->v);
+        l->v = (rg_chunk *)(void *)(l->base + HEAD_SIZE);
     }
     rg_chunk *c = &l->v[l->n++];
     memset(c, 0, sizeof *c);
     c->kind = kind;
-    c->section = xstrdup(section ? section : "");
+    if (!section) section = "";
+    /* chunks in a row share their section: one copy */
+    if (!l->sec || (section != l->sec && strcmp(section, l->sec) != 0)) l->sec = keep(l, section, strlen(section));
+    c->section = (char *)l->sec;
     c->parent = -1;
     c->table_index = -1;
     c->page = page;
     c->offset = offset;
     return c;
+}
+
+/* b's text as the chunk's; b is emptied for the next one */
+static void take_text(chunk_list *l, rg_chunk *c, rg_buf *b) {
+    c->text = keep(l, b->data ? b->data : "", b->len);
+    b->len = 0;
+    if (b->data) b->data[0] = 0;
 }
 
 /* ---- tables ---- */
@@ -200,27 +227,50 @@ static void put_clean(rg_buf *b, const char *s) {
     }
 }
 
-/* Column headers: the header rows' cells of each column, joined, repeats (from spans) once. */
-static char **column_headers(const rg_table *t) {
+/* put_clean of a cell that also returns approx_tokens_n of what it wrote, in the same pass:
+ * white space only separates runs there, so the count of the cleaned text is the count of
+ * the cell's own bytes. Word by word (cells are short). */
+static int put_clean_tokens(rg_buf *b, const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    int space = 0, tok = 0;
+    while (*p) {
+        if (CLASS[*p] == CL_SPACE) { space = 1; p++; continue; }
+        if (space && b->len && b->data[b->len - 1] != ' ' && b->data[b->len - 1] != '\n') put(b, " ", 1);
+        space = 0;
+        const unsigned char *w = p;
+        unsigned k;
+        while (*p && (k = CLASS[*p]) != CL_SPACE) {
+            const unsigned char *run = p++;
+            if (k == CL_OTHER) { tok++; continue; }
+            while (*p && CLASS[*p] == k) p++;
+            size_t len = (size_t)(p - run);
+            if (k == CL_ALPHA) tok += len <= 7 ? 1 : len <= 12 ? 2 : 2 + (int)((len - 12) / 5);
+            else tok += len <= 4 ? 1 : 1 + (int)((len - 2) / 3);
+        }
+        put(b, w, (size_t)(p - w));
+    }
+    return tok;
+}
+
+/* Column headers: the header rows' cells of each column, joined, repeats (from spans) once.
+ * Built in b (scratch), kept in pool (the caller frees it with the array). */
+static char **column_headers(const rg_table *t, rg_buf *b, rg_strpool *pool) {
     char **h = xcalloc((size_t)t->ncols + 1, sizeof *h);
     for (int c = 0; c < t->ncols; c++) {
-        rg_buf b = {0};
+        b->len = 0;
         const char *prev = NULL;
         for (int r = 0; r < t->header_rows && r < t->nrows; r++) {
             const char *s = cell_raw(t, r, c);
             if (!*s || (prev && strcmp(prev, s) == 0)) continue;
-            if (b.len) rg_buf_putc(&b, ' ');
-            put_clean(&b, s);
+            if (b->len) rg_buf_putc(b, ' ');
+            put_clean(b, s);
             prev = s;
         }
-        h[c] = rg_buf_take(&b);
+        h[c] = rg_strpool_dup(pool, b->len ? b->data : "", b->len, 1024);
     }
+    b->len = 0;
+    if (b->data) b->data[0] = 0;
     return h;
-}
-
-static void free_headers(char **h, int n) {
-    for (int i = 0; i < n; i++) free(h[i]);
-    free(h);
 }
 
 /* The lines every chunk of the table starts with: caption (with its scale) and headers. */
@@ -247,57 +297,63 @@ static char *table_head(const rg_table *t, const char *caption, char **heads) {
     return xstrdup("");
 }
 
+/* The column headers with their lengths and token counts. */
+typedef struct { char **s; size_t *len; int *tok; } col_heads;
+
 /* One body row: "label | header: value | header: value". Returns its approx_tokens_n count,
- * summed part by part (head_tok[c] holds each header's): every part written is bounded by
+ * summed part by part (h->tok[c] holds each header's): every part written is bounded by
  * white space, ':' or '|', so no letter or digit run spans two parts and the sum is the
  * count of the whole line, without reading the repeated headers again. */
-static int table_row(rg_buf *b, const rg_table *t, int r, char **heads, const int *head_tok) {
-    int hc = t->header_cols > 0 ? t->header_cols : 0, tok = 0;
+static int table_row(rg_buf *b, const rg_table *t, int r, const col_heads *h) {
+    int hc = t->header_cols > 0 ? t->header_cols : 0, tok = 0, nc = t->ncols;
     size_t start = b->len;
-    for (int c = 0; c < hc && c < t->ncols; c++) {
+    for (int c = 0; c < hc && c < nc; c++) {
         const char *s = cell_raw(t, r, c);
         if (!*s) continue;
         if (b->len > start) put(b, " ", 1);
-        size_t at = b->len;
-        put_clean(b, s);
-        if (b->len > at) tok += approx_tokens_n(b->data + at, b->len - at);
+        tok += put_clean_tokens(b, s);
     }
-    for (int c = hc; c < t->ncols; c++) {
+    for (int c = hc; c < nc; c++) {
         const char *s = cell_raw(t, r, c);
         if (!*s) continue;
         if (b->len > start) { put(b, " | ", 3); tok++; }
-        if (heads[c][0]) {
-            put(b, heads[c], strlen(heads[c]));
+        if (h->len[c]) {
+            put(b, h->s[c], h->len[c]);
             put(b, ": ", 2);
-            tok += head_tok[c] + 1;
+            tok += h->tok[c] + 1;
         }
-        size_t at = b->len;
-        put_clean(b, s);
-        if (b->len > at) tok += approx_tokens_n(b->data + at, b->len - at);
+        tok += put_clean_tokens(b, s);
     }
     if (b->len > start) put(b, "\n", 1);
     return tok;
 }
 
-static int *header_tokens(const rg_table *t, char **heads) {
-    int *ht = xcalloc((size_t)t->ncols + 1, sizeof *ht);
-    for (int c = 0; c < t->ncols; c++) ht[c] = rg_approx_tokens(heads[c]);
-    return ht;
+static col_heads header_info(const rg_table *t, char **heads) {
+    col_heads h = {heads, xcalloc((size_t)t->ncols + 1, sizeof *h.len), xcalloc((size_t)t->ncols + 1, sizeof *h.tok)};
+    for (int c = 0; c < t->ncols; c++) {
+        h.len[c] = strlen(heads[c]);
+        h.tok[c] = approx_tokens_n(heads[c], h.len[c]);
+    }
+    return h;
 }
+
+static void header_info_free(col_heads *h) { free(h->len); free(h->tok); }
 
 char *rg_table_linearize(const rg_table *t, const char *caption, int row_start, int row_end) {
     if (!t) return xstrdup("");
-    char **heads = column_headers(t);
-    char *head = table_head(t, caption, heads);
     rg_buf b = {0};
+    rg_strpool hp = {0};
+    char **heads = column_headers(t, &b, &hp);
+    char *head = table_head(t, caption, heads);
     rg_buf_puts(&b, head);
     if (row_start < t->header_rows) row_start = t->header_rows;
     if (row_end > t->nrows) row_end = t->nrows;
-    int *head_tok = header_tokens(t, heads);
-    for (int r = row_start; r < row_end; r++) table_row(&b, t, r, heads, head_tok);
-    free(head_tok);
+    col_heads hi = header_info(t, heads);
+    for (int r = row_start; r < row_end; r++) table_row(&b, t, r, &hi);
+    header_info_free(&hi);
     free(head);
-    free_headers(heads, t->ncols);
+    free(heads);
+    rg_strpool_free(&hp);
     while (b.len && b.data[b.len - 1] == '\n') b.data[--b.len] = 0;
     if (b.len) return rg_buf_take(&b);
     rg_buf_free(&b);   /* an empty head still allocated the buffer */
@@ -306,48 +362,51 @@ char *rg_table_linearize(const rg_table *t, const char *caption, int row_start, 
 
 static void chunk_table(chunk_list *l, const rg_block *blk, int table_index, int budget) {
     const rg_table *t = blk->table;
-    char **heads = column_headers(t);
+    rg_strpool hp = {0};
+    char **heads = column_headers(t, &l->cur, &hp);
     char *head = table_head(t, t->caption, heads);
-    int head_tok = rg_approx_tokens(head), *head_toks = header_tokens(t, heads);
+    size_t head_len = strlen(head);
+    int head_tok = rg_approx_tokens(head);
+    col_heads hi = header_info(t, heads);
     int body = t->header_rows < t->nrows ? t->header_rows : t->nrows;
-    rg_buf cur = {0}, line = {0};
+    /* cur: the group's text, the head then its rows; each row is written at its end and, when
+     * it would overflow the group, moved behind the head of the next */
+    rg_buf *cur = &l->cur;
+    cur->len = 0;
+    rg_buf_put(cur, head, head_len);
     int cur_tok = 0, start = body;
     for (int r = body; r <= t->nrows; r++) {
         int ltok = 0;
-        if (r < t->nrows) {
-            line.len = 0;
-            if (line.data) line.data[0] = 0;
-            ltok = table_row(&line, t, r, heads, head_toks);
-        }
+        size_t row_at = cur->len;
+        if (r < t->nrows) ltok = table_row(cur, t, r, &hi);
         /* close the group when the table ends or this row would overflow a non-empty group */
         if (r == t->nrows || (r > start && head_tok + cur_tok + ltok > budget)) {
-            rg_buf txt = {0};
-            rg_buf_puts(&txt, head);
-            if (cur.len) rg_buf_put(&txt, cur.data, cur.len);
-            while (txt.len && txt.data[txt.len - 1] == '\n') txt.data[--txt.len] = 0;
-            if (txt.len && (r > start || (r == t->nrows && start == body))) {
+            size_t n = row_at;
+            while (n && cur->data[n - 1] == '\n') n--;
+            if (n && (r > start || (r == t->nrows && start == body))) {
                 rg_chunk *c = push(l, RG_CHUNK_TABLE, blk->section, blk->page, blk->offset);
-                c->text = rg_buf_take(&txt);
+                c->text = keep(l, cur->data, n);
                 c->table_index = table_index;
                 c->row_start = start;
                 c->row_end = r;
                 c->ntokens = head_tok + cur_tok;
             }
-            rg_buf_free(&txt);
             if (r == t->nrows) break;
-            cur.len = 0;
-            if (cur.data) cur.data[0] = 0;
+            size_t row_n = cur->len - row_at;
+            memmove(cur->data + head_len, cur->data + row_at, row_n);
+            cur->len = head_len + row_n;
+            cur->data[cur->len] = 0;
             cur_tok = 0;
             start = r;
         }
-        if (line.len) rg_buf_put(&cur, line.data, line.len);
         cur_tok += ltok;
     }
-    rg_buf_free(&cur);
-    rg_buf_free(&line);
-    free(head_toks);
+    cur->len = 0;
+    cur->data[0] = 0;
+    header_info_free(&hi);
     free(head);
-    free_headers(heads, t->ncols);
+    free(heads);
+    rg_strpool_free(&hp);
 }
 
 /* ---- text ---- */
@@ -356,7 +415,7 @@ typedef struct {
     chunk_list *l;
     const rg_chunk_opts *o;
     const char *section;
-    rg_buf text;            /* current chunk */
+    rg_buf *text;           /* current chunk (the list's scratch) */
     int ntok;
     int page;
     int64_t offset;
@@ -364,19 +423,19 @@ typedef struct {
 } packer;
 
 static void flush(packer *p) {
-    while (p->text.len && isspace((unsigned char)p->text.data[p->text.len - 1])) p->text.data[--p->text.len] = 0;
-    if (!p->text.len) { p->ntok = 0; return; }
+    while (p->text->len && isspace((unsigned char)p->text->data[p->text->len - 1])) p->text->data[--p->text->len] = 0;
+    if (!p->text->len) { p->ntok = 0; return; }
     rg_chunk *c = push(p->l, RG_CHUNK_TEXT, p->section, p->page, p->offset);
-    c->text = rg_buf_take(&p->text);
+    take_text(p->l, c, p->text);
     c->ntokens = p->ntok;
     if (!p->nchildren++) p->first_child = p->l->n - 1;
     p->ntok = 0;
 }
 
 static void append(packer *p, const char *s, size_t n, int ntok, const char *sep, const rg_block *b) {
-    if (!p->text.len) { p->page = b->page; p->offset = b->offset; }
-    else rg_buf_puts(&p->text, sep);
-    rg_buf_put(&p->text, s, n);
+    if (!p->text->len) { p->page = b->page; p->offset = b->offset; }
+    else rg_buf_puts(p->text, sep);
+    rg_buf_put(p->text, s, n);
     p->ntok += ntok;
 }
 
@@ -467,19 +526,19 @@ static void add_parents(chunk_list *l, const int *idx, int n, int budget) {
         int j = i, tok = 0;
         while (j < n && (j == i || tok + l->v[idx[j]].ntokens <= budget)) tok += l->v[idx[j++]].ntokens;
         if (j - i >= 2) {
-            rg_buf b = {0};
+            rg_buf *b = &l->cur;   /* free here: tables are done with it */
+            b->len = 0;
             for (int k = i; k < j; k++) {
-                if (b.len) rg_buf_puts(&b, "\n\n");
-                rg_buf_puts(&b, l->v[idx[k]].text);
+                if (b->len) rg_buf_put(b, "\n\n", 2);
+                rg_buf_puts(b, l->v[idx[k]].text);
             }
             const rg_chunk *c0 = &l->v[idx[i]];
-            char *section = xstrdup(c0->section);
+            const char *section = c0->section;   /* in the pool: stays where it is */
             int page = c0->page;
             int64_t off = c0->offset;
             rg_chunk *pc = push(l, RG_CHUNK_TEXT, section, page, off);   /* may move l->v */
-            free(section);
             pc->ntokens = tok;   /* a child's ntokens counts its text; "\n\n" joins add none */
-            pc->text = rg_buf_take(&b);
+            take_text(l, pc, b);
             pc->context_only = 1;
             int pi = l->n - 1;
             for (int k = i; k < j; k++) l->v[idx[k]].parent = pi;
@@ -489,6 +548,7 @@ static void add_parents(chunk_list *l, const int *idx, int n, int budget) {
 }
 
 static int same_section(const rg_block *a, const rg_block *b) {
+    if (a->section == b->section) return 1;   /* the doc keeps one copy per run of a section */
     return strcmp(a->section ? a->section : "", b->section ? b->section : "") == 0;
 }
 
@@ -507,7 +567,7 @@ int rg_chunk_doc(const rg_doc *d, const rg_chunk_opts *o, rg_chunk **out, int *n
         /* one section: blocks sharing a section path */
         int e = i + 1;
         while (e < d->nblocks && same_section(&d->blocks[e], &d->blocks[i])) e++;
-        packer p = {&l, &eff, d->blocks[i].section ? d->blocks[i].section : "", {0}, 0, 0, -1, 0, 0};
+        packer p = {&l, &eff, d->blocks[i].section ? d->blocks[i].section : "", &l.text, 0, 0, -1, 0, 0};
         for (int k = i; k < e; k++) {
             const rg_block *b = &d->blocks[k];
             if (b->kind == RG_BLOCK_TABLE) {
@@ -520,7 +580,6 @@ int rg_chunk_doc(const rg_doc *d, const rg_chunk_opts *o, rg_chunk **out, int *n
             add_para(&p, b);
         }
         flush(&p);
-        rg_buf_free(&p.text);
         if (p.nchildren >= 2) {
             int hi = l.n, cnt = 0;
             int *idx = xmalloc((size_t)(hi - p.first_child) * sizeof *idx);
@@ -530,13 +589,25 @@ int rg_chunk_doc(const rg_doc *d, const rg_chunk_opts *o, rg_chunk **out, int *n
         }
         i = e;
     }
+    rg_buf_free(&l.text);
+    rg_buf_free(&l.cur);
+    if (!l.n) {
+        rg_strpool_free(&l.strs);
+        free(l.base);
+        *out = NULL;
+        *n = 0;
+        return 0;
+    }
+    ((chunk_head *)(void *)l.base)->strs = l.strs;
     *out = l.v;
     *n = l.n;
     return 0;
 }
 
 void rg_chunks_free(rg_chunk *c, int n) {
+    (void)n;
     if (!c) return;
-    for (int i = 0; i < n; i++) { free(c[i].text); free(c[i].section); }
-    free(c);
+    chunk_head *h = (chunk_head *)(void *)((char *)c - HEAD_SIZE);
+    rg_strpool_free(&h->strs);
+    free(h);
 }

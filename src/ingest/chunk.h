@@ -17,6 +17,8 @@ typedef struct {
 void rg_chunk_opts_default(rg_chunk_opts *o);
 /* Chunks d into *out (*n chunks). Returns 0, or -1 with rg_err set. */
 int rg_chunk_doc(const rg_doc *d, const rg_chunk_opts *o, rg_chunk **out, int *n);
+/* Frees what rg_chunk_doc returned (the chunks' texts and sections live in one pool behind
+ * the array: free no text or section alone, and pass no other array). */
 void rg_chunks_free(rg_chunk *c, int n);
 /* Approximate word-piece count of text (cheap; no vocabulary needed). */
 int rg_approx_tokens(const char *text);

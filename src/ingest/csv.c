@@ -71,13 +71,21 @@ static int next_record(csv_reader *r, const char *source) {
             size_t first_n = 0;
             r->p++;
             for (;;) {
-                /* copy up to the next quote in one go */
-                const char *q = memchr(r->p, '"', (size_t)(r->end - r->p));
-                if (!q) {
-                    rg_err("%s: unterminated quoted field starting at line %d", source, start_line);
-                    return -1;
+                /* the next quote, counting lines: most fields are short, read here byte by
+                 * byte; past 64 bytes memchr takes over */
+                const char *q = r->p, *lim = r->end - r->p > 64 ? r->p + 64 : r->end;
+                int nl = 0;
+                while (q < lim && *q != '"') nl += *q++ == '\n';
+                r->line += nl;
+                if (q == lim) {
+                    const char *from = q;
+                    q = q < r->end ? memchr(q, '"', (size_t)(r->end - q)) : NULL;
+                    if (!q) {
+                        rg_err("%s: unterminated quoted field starting at line %d", source, start_line);
+                        return -1;
+                    }
+                    for (const char *c = from; c < q && (c = memchr(c, '\n', (size_t)(q - c))); c++) r->line++;
                 }
-                for (const char *c = r->p; c < q && (c = memchr(c, '\n', (size_t)(q - c))); c++) r->line++;
                 if (!r->nonblank) r->nonblank = has_ink(r->p, (size_t)(q - r->p));
                 if (!pieces++) { first = r->p; first_n = (size_t)(q - r->p); }
                 else if (!r->count_only) rg_buf_put(&r->field, r->p, (size_t)(q - r->p));
@@ -95,8 +103,9 @@ static int next_record(csv_reader *r, const char *source) {
             /* text after the closing quote (not RFC 4180) is kept as it is */
             int trailing = r->p < r->end && *r->p != r->delim && *r->p != '\n' && *r->p != '\r';
             if (trailing && pieces == 1 && !r->count_only) rg_buf_put(&r->field, first, first_n);
-            while (r->p < r->end && *r->p != r->delim && *r->p != '\n' && *r->p != '\r')
-                rg_buf_putc(&r->field, *r->p++);
+            const char *t = r->p;
+            while (r->p < r->end && *r->p != r->delim && *r->p != '\n' && *r->p != '\r') r->p++;
+            if (!r->count_only && r->p > t) rg_buf_put(&r->field, t, (size_t)(r->p - t));   /* at once; sniffing keeps none */
             if (pieces == 1 && !trailing) { span = first; span_n = first_n; }   /* "plain": no copy but one */
         } else {
             const char *s = r->p;
@@ -242,8 +251,9 @@ rg_doc *rg_parse_csv(const char *doc_id, const char *source, const char *text, s
         }
         in_caption = 0;
         if (!t) t = rg_table_new((int)rows, cols);
+        rg_cell *cells = t->cells + (size_t)row * (size_t)cols;   /* row < rows, nf <= cols */
         for (int c = 0; c < nf; c++) {
-            rg_cell *cell = rg_table_cell(t, row, c);
+            rg_cell *cell = &cells[c];
             cell->raw = f[c];   /* the fields' pool becomes the table's, below */
             rg_cell_parse(cell->raw, &cell->type, &cell->value, cell->unit);
         }

@@ -25,10 +25,11 @@ typedef struct {
     rg_doc *d;
     rg_buf para;
     int space;              /* a space is pending before the next word */
-    char *heads[6];
+    /* heads and last_*: block texts, which live in the doc's pool as long as the doc */
+    const char *heads[6];
     char *section;
-    char *last_heading;     /* caption for a following table without <caption> */
-    char *last_para;        /* context (scale statement) for a following table */
+    const char *last_heading;  /* caption for a following table without <caption> */
+    const char *last_para;     /* context (scale statement) for a following table */
     int content;            /* inside article/main/section: <header> is content there */
     int64_t at;             /* source offset of the innermost element being walked, -1 unknown */
     int64_t para_at;        /* offset of the paragraph being gathered */
@@ -131,15 +132,11 @@ static char *node_text(const hctx *h, size_t n) {
     return rg_buf_take(&b);
 }
 
-static void set_last(char **slot, const char *s) {
-    free(*slot);
-    *slot = s ? xstrdup(s) : NULL;
-}
-
 static void flush_para(hctx *h) {
     if (!h->para.len) { h->space = 0; return; }
-    rg_doc_add_text(h->d, RG_BLOCK_PARA, 0, h->para.data, h->section)->offset = h->para_at;
-    set_last(&h->last_para, h->para.data);
+    rg_block *b = rg_doc_add_text(h->d, RG_BLOCK_PARA, 0, h->para.data, h->section);
+    b->offset = h->para_at;
+    h->last_para = b->text;
     h->para.len = 0;
     h->para.data[0] = 0;
     h->space = 0;
@@ -160,13 +157,15 @@ static void heading(hctx *h, size_t n, int level) {
     flush_para(h);
     char *text = node_text(h, n);
     if (!*text) { free(text); return; }
-    for (int i = level - 1; i < 6; i++) { free(h->heads[i]); h->heads[i] = NULL; }
-    h->heads[level - 1] = xstrdup(text);
+    for (int i = level - 1; i < 6; i++) h->heads[i] = NULL;
+    h->heads[level - 1] = text;   /* for set_section; then the block's copy */
     set_section(h);
-    rg_doc_add_text(h->d, RG_BLOCK_HEADING, level, text, h->section)->offset = ev(h, n)->u.offset;
+    rg_block *b = rg_doc_add_text(h->d, RG_BLOCK_HEADING, level, text, h->section);
+    b->offset = ev(h, n)->u.offset;
+    h->heads[level - 1] = b->text;
     if (!h->d->title && level == 1) h->d->title = xstrdup(text);
-    set_last(&h->last_heading, text);
-    set_last(&h->last_para, NULL);
+    h->last_heading = b->text;
+    h->last_para = NULL;
     free(text);
 }
 
@@ -176,7 +175,8 @@ typedef struct { char **cells; int *origin; int n, cap; int all_th, any; int the
 static char OCCUPIED[] = "";   /* a grid slot covered by a span but left empty */
 
 /* origin: for a slot left empty under a body cell's colspan, that cell's column (else -1);
- * if the row turns out to be a header row, the text is copied there after all. */
+ * if the row turns out to be a header row, the text is copied there after all. Texts live
+ * in the table's cell pool (read_table), so a replaced one is just dropped. */
 static void row_set(hrow *row, int c, char *text, int origin) {
     if (c >= row->cap) {
         int nc = row->cap ? row->cap : 8;
@@ -187,7 +187,6 @@ static void row_set(hrow *row, int c, char *text, int origin) {
         for (int i = row->cap; i < nc; i++) row->origin[i] = -1;
         row->cap = nc;
     }
-    if (row->cells[c] && row->cells[c] != OCCUPIED) free(row->cells[c]);
     row->cells[c] = text;
     row->origin[c] = origin;
     if (c >= row->n) row->n = c + 1;
@@ -231,6 +230,10 @@ static void read_table(hctx *h, size_t tab, int depth) {
     free(foot.thead);
     int R = trs.n;
     hrow *rows = xcalloc((size_t)R + 1, sizeof *rows);
+    /* the cells' texts, gathered in one scratch buffer and kept in one pool, which the
+     * table takes over: no malloc and free per cell */
+    rg_strpool cell_strs = {0};
+    rg_buf scratch = {0};
     long cells = 0;
     int truncated = 0;
     for (int r = 0; r < R && !truncated; r++) {
@@ -243,18 +246,20 @@ static void read_table(hctx *h, size_t tab, int depth) {
             int cs = ev(h, c)->colspan, rs = ev(h, c)->rowspan;
             if (r + rs > R) rs = R - r;
             while (slot_taken(&rows[r], col)) col++;
-            char *text = node_text(h, c);
+            scratch.len = 0;
+            int space = 0;
+            gather(h, c, &scratch, &space, 0);
+            char *text = rg_strpool_dup(&cell_strs, scratch.len ? scratch.data : "", scratch.len, 4096);
             if (!th) rows[r].all_th = 0;
             rows[r].any = 1;
             int header = th || trs.thead[r];
-            if ((cells += (long)cs * rs) > TABLE_MAX_CELLS) { free(text); truncated = 1; break; }
+            if ((cells += (long)cs * rs) > TABLE_MAX_CELLS) { truncated = 1; break; }
             for (int dr = 0; dr < rs; dr++)
                 for (int dc = 0; dc < cs; dc++) {
                     char *v;
                     int origin = -1;
-                    if (!dr && !dc) v = text;
-                    else if (dc && !header) { v = OCCUPIED; origin = col; }   /* a body label spanning columns: once */
-                    else v = xstrdup(text);
+                    if (dc && !header) { v = OCCUPIED; origin = col; }   /* a body label spanning columns: once */
+                    else v = text;   /* one copy in the pool serves every slot */
                     row_set(&rows[r + dr], col + dc, v, origin);
                 }
             col += cs;
@@ -269,8 +274,11 @@ static void read_table(hctx *h, size_t tab, int depth) {
         for (int r = 0; r < R; r++) {
             if (!rows[r].any && !rows[r].n) continue;
             for (int c = 0; c < C; c++) {
-                const char *v = c < rows[r].n && rows[r].cells[c] ? rows[r].cells[c] : "";
-                rg_table_set(t, out, c, v);
+                char *v = c < rows[r].n ? rows[r].cells[c] : NULL;
+                if (!v || !*v) { rg_table_set(t, out, c, ""); continue; }
+                rg_cell *cell = rg_table_cell(t, out, c);   /* as rg_table_set, the text kept where it is */
+                cell->raw = v;
+                rg_cell_parse(v, &cell->type, &cell->value, cell->unit);
             }
             if (leading && rows[r].any && (rows[r].thead || rows[r].all_th)) header_rows = out + 1;
             else leading = 0;
@@ -292,6 +300,7 @@ static void read_table(hctx *h, size_t tab, int depth) {
             }
             o++;
         }
+        rg_strpool_adopt(&t->strs, &cell_strs);
         rg_doc_add_table(h->d, t, h->section)->offset = tab_at;
     } else {
         /* one column: the cells are just text */
@@ -302,16 +311,16 @@ static void read_table(hctx *h, size_t tab, int depth) {
                     rg_doc_add_text(h->d, RG_BLOCK_PARA, 0, rows[r].cells[c], h->section)->offset = tab_at;
     }
     for (int r = 0; r < R; r++) {
-        for (int c = 0; c < rows[r].n; c++)
-            if (rows[r].cells[c] != OCCUPIED) free(rows[r].cells[c]);
         free(rows[r].cells);
         free(rows[r].origin);
     }
+    rg_strpool_free(&cell_strs);   /* empty when the table took it */
+    rg_buf_free(&scratch);
     free(rows);
     free(trs.tr);
     free(trs.thead);
     free(caption);
-    set_last(&h->last_para, NULL);
+    h->last_para = NULL;
 }
 
 static void walk(hctx *h, size_t n, int depth) {
@@ -410,10 +419,7 @@ rg_doc *rg_parse_html(const char *doc_id, const char *source, const char *text, 
                 }
     walk(&h, DOC, 0);
     flush_para(&h);
-    for (int i = 0; i < 6; i++) free(h.heads[i]);
     free(h.section);
-    free(h.last_heading);
-    free(h.last_para);
     rg_buf_free(&h.para);
     events_give_back(ep, kept);
     if (!h.d->nblocks) {

@@ -25,12 +25,14 @@ static int blank(const char *s, size_t n) {
     return 1;
 }
 
-static void flush_para(rg_doc *d, rg_buf *para, const char *section, int64_t off) {
-    if (!para->len) return;
+/* The paragraph's block text (in the doc's pool, as long as the doc), or NULL if none. */
+static const char *flush_para(rg_doc *d, rg_buf *para, const char *section, int64_t off) {
+    if (!para->len) return NULL;
     rg_block *b = rg_doc_add_text(d, RG_BLOCK_PARA, 0, para->data, section);
     b->offset = off;
     para->len = 0;
     para->data[0] = 0;
+    return b->text;
 }
 
 rg_doc *rg_parse_text(const char *doc_id, const char *source, const char *text, size_t len) {
@@ -112,7 +114,8 @@ rg_doc *rg_parse_markdown(const char *doc_id, const char *source, const char *te
     rg_buf para = {0};
     int64_t off = 0;
     int in_fence = 0;
-    char *last_para = NULL;  /* a paragraph just before a table may carry its caption/scale */
+    const char *last_para = NULL;  /* a paragraph just before a table may carry its caption/scale;
+                                    * a block text, no copy */
     while (next_line(&it, &s, &n)) {
         if (n >= 3 && (strncmp(s, "```", 3) == 0 || strncmp(s, "~~~", 3) == 0)) { in_fence = !in_fence; continue; }
         if (!in_fence && n && s[0] == '#') {
@@ -139,8 +142,7 @@ rg_doc *rg_parse_markdown(const char *doc_id, const char *source, const char *te
             line_iter peek = it;
             const char *s2; size_t n2;
             if (next_line(&peek, &s2, &n2) && is_pipe_sep(s2, n2)) {
-                if (para.len) { free(last_para); last_para = xstrdup(para.data); }
-                flush_para(d, &para, section, off);
+                if (para.len) last_para = flush_para(d, &para, section, off);
                 int64_t toff = s - text;
                 char ***rows = NULL;
                 int *widths = NULL, nrows = 0, ncols = 0;
@@ -174,13 +176,12 @@ rg_doc *rg_parse_markdown(const char *doc_id, const char *source, const char *te
                 }
                 rg_block *b = rg_doc_add_table(d, t, section);
                 b->offset = toff;
-                free(last_para); last_para = NULL;
+                last_para = NULL;
                 continue;
             }
         }
         if (blank(s, n)) {
-            if (para.len) { free(last_para); last_para = xstrdup(para.data); }
-            flush_para(d, &para, section, off);
+            if (para.len) last_para = flush_para(d, &para, section, off);
             continue;
         }
         if (!para.len) off = s - text;
@@ -192,6 +193,5 @@ rg_doc *rg_parse_markdown(const char *doc_id, const char *source, const char *te
     rg_buf_free(&para);
     for (int i = 0; i < 6; i++) free(heads[i]);
     free(section);
-    free(last_para);
     return d;
 }
