@@ -310,15 +310,19 @@ int main(int argc, char **argv) {
         o.filter.nmeta = 1;
         o.filter.meta_key[0] = "year";
         o.filter.meta_value[0] = "2019";
+        double stage[4] = {0, 0, 0, 0};
         for (int i = 0; i < nq; i++) {
             rg_results r;
             double t = rg_now(), c0 = cpu_now();
             if (rg_search_vec(s, qtext[i], qvec + (size_t)i * DIM, &o, &r) != 0) { fprintf(stderr, "bench: %s\n", rg_errmsg()); return 1; }
             ms[i] = (rg_now() - t) * 1e3;
             cpu_ms[i] = (cpu_now() - c0) * 1e3;
+            stage[0] += r.t_bm25; stage[1] += r.t_dense; stage[2] += r.t_fuse; stage[3] += r.t_fetch;
             rg_results_free(&r);
         }
         pct("hybrid, filter year=2019 (10%)", ms, nq);
+        printf("  %34s stage means: bm25 %.2f, dense %.2f, fuse %.2f, fetch %.2f ms\n", "", stage[0] / nq * 1e3,
+               stage[1] / nq * 1e3, stage[2] / nq * 1e3, stage[3] / nq * 1e3);
     }
     if (allvec) {
         /* recall@10 of the FAISS index against exact inner-product search; chunk ids are
