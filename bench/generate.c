@@ -6,12 +6,17 @@
  * Types: q8_0 (every matrix Q8_0) and q4_k (Q4_K where rows are a multiple of 256, which for
  * this shape is ffn_down only, Q4_0 elsewhere: llama.cpp also falls back for 896-wide rows).
  * usage: generate [--type q8_0|q4_k|all] [--threads N] [--reps N] [--keep DIR] [--model FILE.gguf]
- *                 [--only pp|tg]
+ *                 [--only pp|tg] [--gemm]
  * (--keep DIR leaves the written models there; --model benches an existing file instead;
- * --only runs one phase, for profiling; the other's figure is then meaningless). */
+ * --only runs one phase, for profiling; the other's figure is then meaningless).
+ * pp512 is also given as GMAC/s: the weight products' multiply-adds per token (attention not
+ * counted) times tokens/s. --gemm instead times the int8 GEMM alone (nn/qgemm.h) on one
+ * thread over the same products for 512 tokens, with weights read from memory as in a
+ * model: what the whole prompt pass is compared with. */
 #include "core/util.h"
 #include "generate/llama.h"
 #include "nn/gguf_write.h"
+#include "nn/qgemm.h"
 #include "nn/quant_k.h"
 #include "nn/tensor.h"
 #include <stdlib.h>
@@ -106,6 +111,50 @@ static int write_model(const char *path, int q4) {
     return rc;
 }
 
+/* --gemm: the int8 GEMM alone, one thread, on the model's products for 512 tokens (q, k, v
+ * as one 1152-row matrix, output, gate and up as one, down), 8 copies of each weight matrix
+ * used in turn so that weights come from memory; CPU time, best of reps. */
+static int bench_gemm(int q4, int reps) {
+    const int T = 512, shapes[4][2] = {{D, (H + 2 * KVH) * HD}, {H * HD, D}, {D, 2 * F}, {F, D}};   /* in, out */
+    const char *names[4] = {"qkv", "output", "gate+up", "down"};
+    double tot_macs = 0, tot_s = 0;
+    for (int k = 0; k < 4; k++) {
+        int K = shapes[k][0], N = shapes[k][1], type = !q4 ? RG_TYPE_Q8_0 : K % 256 == 0 ? RG_TYPE_Q4_K : RG_TYPE_Q4_0;
+        size_t rb = rg_type_row_bytes(type, K), wb = rb * (size_t)N;
+        char *w = xmalloc(wb * 8);
+        float *row = xmalloc(sizeof(float) * (size_t)K), *x = xmalloc(sizeof(float) * (size_t)T * K);
+        for (int r = 0; r < N; r++) {
+            for (int i = 0; i < K; i++) row[i] = frand() * 0.1f;
+            if (type == RG_TYPE_Q8_0) rg_quantize_q8_0(row, (rg_block_q8_0 *)(w + (size_t)r * rb), K);
+            else if (type == RG_TYPE_Q4_K) rg_quantize_q4_K(row, w + (size_t)r * rb, K);
+            else rg_quantize_q4_0(row, w + (size_t)r * rb, K);
+        }
+        for (int c = 1; c < 8; c++) memcpy(w + (size_t)c * wb, w, wb);
+        for (size_t i = 0; i < (size_t)T * K; i++) x[i] = frand();
+        int8_t *q = xmalloc((size_t)T * K);
+        float *d = xmalloc(sizeof(float) * (size_t)T * (K / 32)), *sm = xmalloc(sizeof(float) * (size_t)T * (K / 32));
+        for (int t = 0; t < T; t++) rg_quantize_act(x + (size_t)t * K, K, q + (size_t)t * K, d + t * (K / 32), sm + t * (K / 32));
+        float *y = xmalloc(sizeof(float) * (size_t)T * N);
+        rg_qact a = {q, d, sm, T, K};
+        double best = 1e30;
+        for (int r = 0; r < 2 * reps + 2; r++) {
+            double c0 = cpu_s();
+            if (rg_qgemm(type, w + (size_t)(r % 8) * wb, rb, 0, N, &a, NULL, NULL, y, (size_t)N) < 0) { fprintf(stderr, "bench: %s\n", rg_errmsg()); return -1; }
+            double dt = cpu_s() - c0;
+            if (dt < best) best = dt;
+        }
+        double macs = (double)T * K * N;
+        printf("gemm %-4s %-7s %4d x %5d, 512 tokens: %6.1f GMAC/s (one thread)\n", q4 ? "q4_k" : "q8_0", names[k], K, N, macs / best / 1e9);
+        tot_macs += macs * L;
+        tot_s += best * L;
+        free(w); free(row); free(x); free(q); free(d); free(sm); free(y);
+    }
+    printf("gemm %-4s all products of a 512-token prompt: %.1f GMAC/s on one thread (%.2f s of CPU)\n", q4 ? "q4_k" : "q8_0",
+           tot_macs / tot_s / 1e9, tot_s);
+    fflush(stdout);
+    return 0;
+}
+
 static double load1(void) {
     double l[1] = {0};
     return getloadavg(l, 1) == 1 ? l[0] : -1;
@@ -143,9 +192,11 @@ static int bench(const char *path, const char *label, int threads, int reps) {
         if (pp_cpu > best_pp_cpu) best_pp_cpu = pp_cpu;
         if (tg_cpu > best_tg_cpu) best_tg_cpu = tg_cpu;
     }
-    printf("%-6s weights %-5s threads %d: pp512 %7.1f tok/s   tg128 %6.1f tok/s   peak RSS %ld MB"
+    double macs = (double)I->n_layer * ((double)I->n_embd * (I->n_head + 2 * I->n_head_kv) * I->head_dim +
+                                        (double)I->n_head * I->head_dim * I->n_embd + 3.0 * I->n_embd * I->n_ff);
+    printf("%-6s weights %-5s threads %d: pp512 %7.1f tok/s (%.1f GMAC/s)   tg128 %6.1f tok/s   peak RSS %ld MB"
            "   (per CPU-second/thread: pp %.1f, tg %.1f; load average %.1f)\n", label, I->weight_type, threads,
-           best_pp, best_tg, rg_peak_rss_kb() / 1024, best_pp_cpu, best_tg_cpu, load1());
+           best_pp, best_pp * macs / 1e9, best_tg, rg_peak_rss_kb() / 1024, best_pp_cpu, best_tg_cpu, load1());
     fflush(stdout);
     free(ids);
     free(logits);
@@ -155,7 +206,7 @@ static int bench(const char *path, const char *label, int threads, int reps) {
 
 int main(int argc, char **argv) {
     const char *type = "all", *model = NULL, *keep_dir = NULL;
-    int threads = 2, reps = 2;
+    int threads = 2, reps = 2, gemm = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--type") && i + 1 < argc) type = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
@@ -163,12 +214,18 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--keep") && i + 1 < argc) keep_dir = argv[++i];
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) { i++; do_pp = !strcmp(argv[i], "pp"); do_tg = !strcmp(argv[i], "tg"); }
-        else { fprintf(stderr, "usage: %s [--type q8_0|q4_k|all] [--threads N] [--reps N] [--keep DIR] [--model FILE.gguf] [--only pp|tg]\n", argv[0]); return 2; }
+        else if (!strcmp(argv[i], "--gemm")) gemm = 1;
+        else { fprintf(stderr, "usage: %s [--type q8_0|q4_k|all] [--threads N] [--reps N] [--keep DIR] [--model FILE.gguf] [--only pp|tg] [--gemm]\n", argv[0]); return 2; }
     }
     if (reps < 1) reps = 1;
     if (model) return bench(model, "file", threads, reps) < 0;
     rg_quant_k_init();
     const char *types[] = {"q8_0", "q4_k"};
+    if (gemm) {
+        for (int t = 0; t < 2; t++)
+            if ((!strcmp(type, "all") || !strcmp(type, types[t])) && bench_gemm(t, reps) < 0) return 1;
+        return 0;
+    }
     for (int t = 0; t < 2; t++) {
         if (strcmp(type, "all") && strcmp(type, types[t])) continue;
         char path[128];

@@ -369,17 +369,18 @@ static void test_corrupt_headers(void) {
     free(dir);
 }
 
-/* Attention kernels (AVX2: transposed keys, 16/8-position blocks, 64-wide value sums) against
- * the portable loops, on a random F32 qwen2 model with head size 64, 3 query heads per KV
- * head and 45 positions (every block size and tail), in one batch and in batches of 7. */
+/* Attention kernels (AVX2: keys transposed in blocks of 16 positions, 16/8-position score
+ * blocks, 64-wide value sums over blocks of 64 positions) against the portable loops, on a
+ * random F32 qwen2 model with head size 64, 3 query heads per KV head and 150 positions
+ * (every block size and tail), in one batch and in batches of 7. */
 static float lrand(unsigned *s) { *s = *s * 1664525u + 1013904223u; return (float)((*s >> 8) & 0xFFFF) / 32768.0f - 1.0f; }
 static void test_attention_simd_vs_portable(void) {
-    enum { D = 192, H = 3, KVH = 1, HD = 64, F = 96, V = 50, NT = 45 };
+    enum { D = 192, H = 3, KVH = 1, HD = 64, F = 96, V = 50, NT = 150 };
     char *dir = test_tmpdir(), path[512];
     snprintf(path, sizeof path, "%s/att.gguf", dir);
     rg_gguf_writer *w = rg_gguf_writer_new();
     rg_gguf_w_str(w, "general.architecture", "qwen2");
-    rg_gguf_w_u32(w, "qwen2.context_length", 128);
+    rg_gguf_w_u32(w, "qwen2.context_length", 256);
     rg_gguf_w_u32(w, "qwen2.embedding_length", D);
     rg_gguf_w_u32(w, "qwen2.block_count", 1);
     rg_gguf_w_u32(w, "qwen2.feed_forward_length", F);
@@ -414,7 +415,7 @@ static void test_attention_simd_vs_portable(void) {
     float *lg[3];
     for (int k = 0; k < 3; k++) {
         rg_llama_simd(k != 1);              /* 0: AVX2 one batch, 1: portable, 2: AVX2 batches of 7 */
-        rg_llama_params lp = {.n_ctx = 64, .n_threads = 2, .n_batch = k == 2 ? 7 : 64};
+        rg_llama_params lp = {.n_ctx = 160, .n_threads = 2, .n_batch = k == 2 ? 7 : 160};
         rg_llama *m = rg_llama_load(path, &lp);
         CHECKF(m != NULL, "%s", rg_errmsg());
         lg[k] = calloc((size_t)NT * V, sizeof(float));

@@ -55,9 +55,9 @@ static void check_one_t(int type, int K, int T, unsigned seed) {
     int ranges[][3] = {{0, N, T}, {1, 6, 5}, {3, 4, 1}, {0, 8, 3}, {5, 22, 7}, {0, N, 2}, {2, 8, 4},
                        {4, 7, 3}, {10, 12, 6}, {0, 20, 9}, {1, 13, 4}};    /* 1..8 rows left in an oct */
     const int nr = (int)(sizeof ranges / sizeof ranges[0]);
-    /* Q8_0 takes the per-row dot below 6 tokens: a second pass with 5 more tokens per range
-     * (capped at T) puts every range on the packed path too */
-    for (int k = 0; k < (type == RG_TYPE_Q8_0 ? 2 * nr : nr); k++) {
+    /* Q8_0 and Q4_K take the per-row dot below 6 tokens: a second pass with 5 more tokens per
+     * range (capped at T) puts every range on the packed path too */
+    for (int k = 0; k < (type == RG_TYPE_Q8_0 || type == RG_TYPE_Q4_K ? 2 * nr : nr); k++) {
         int r0 = ranges[k % nr][0], r1 = ranges[k % nr][1], tt = ranges[k % nr][2] + (k >= nr ? 5 : 0);
         if (tt > T) tt = T;
         rg_qact a = {xq, xd, xs, tt, K};
@@ -97,7 +97,7 @@ static void test_q4_K(void) {
 
 /* the product itself is right, not just the agreement: against dequantised weights in f64 */
 static void test_against_dequant(void) {
-    const int N = 5, K = 512, T = 8;   /* T >= 6: Q8_0 on its packed path too */
+    const int N = 5, K = 512, T = 8;   /* T >= 6: Q8_0 and Q4_K on their packed path too */
     unsigned seed = 11;
     int types[] = {RG_TYPE_Q8_0, RG_TYPE_Q4_0, RG_TYPE_Q4_K};
     for (int k = 0; k < 3; k++) {

@@ -153,6 +153,61 @@ static void test_q8_activation_dots(void) {
     free(w); free(x); free(wd); free(xq);
 }
 
+/* rg_matvec_q8_for: each output equals rg_dot_q8_for on that row bit for bit, and the scalar
+ * reference within rounding; row counts that are not multiples of anything, widths from one
+ * block up to past the 8192 of Q4_0's offset table, and the portable matvec too. */
+static void test_matvec(void) {
+    struct { int type; int K; } cases[] = {
+        {RG_TYPE_Q8_0, 32}, {RG_TYPE_Q8_0, 96}, {RG_TYPE_Q8_0, 896}, {RG_TYPE_Q4_0, 32}, {RG_TYPE_Q4_0, 160},
+        {RG_TYPE_Q4_0, 896}, {RG_TYPE_Q4_0, 8192}, {RG_TYPE_Q4_0, 8224}, {RG_TYPE_Q4_K, 256}, {RG_TYPE_Q4_K, 4864},
+        {RG_TYPE_Q6_K, 256}, {RG_TYPE_Q6_K, 4864}};
+    unsigned seed = 4242;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int type = cases[c].type, K = cases[c].K, N = 7;
+        size_t rb = rg_type_row_bytes(type, K);
+        char *w = malloc(rb * N);
+        float *row = malloc(sizeof(float) * K), *x = malloc(sizeof(float) * K);
+        int8_t *xq = malloc(K);
+        float *xd = malloc(sizeof(float) * (K / 32)), *xs = malloc(sizeof(float) * (K / 32));
+        for (int r = 0; r < N; r++) {
+            for (int i = 0; i < K; i++) row[i] = frand(&seed) * (i % 37 == 0 ? 3.0f : 1.0f);
+            if (type == RG_TYPE_Q8_0) rg_quantize_q8_0(row, (rg_block_q8_0 *)(w + r * rb), K);
+            else if (type == RG_TYPE_Q4_0) rg_quantize_q4_0(row, w + r * rb, K);
+            else if (type == RG_TYPE_Q4_K) rg_quantize_q4_K(row, w + r * rb, K);
+            else rg_quantize_q6_K(row, w + r * rb, K);
+        }
+        for (int i = 0; i < K; i++) x[i] = frand(&seed) * (i % 29 == 0 ? 6.0f : 1.0f);
+        rg_quantize_act(x, K, xq, xd, xs);
+        rg_matvec_q8_fn mv = rg_matvec_q8_for(type), mvs = rg_matvec_q8_scalar_for(type);
+        rg_dot_q8_fn dot = rg_dot_q8_for(type), ref = rg_dot_q8_scalar_for(type);
+        CHECK(mv && mvs && dot && ref);
+        if (!mv || !mvs || !dot || !ref) break;
+        float y[8], ys[8];
+        y[N] = ys[N] = 12345.0f;                  /* nothing written past the rows */
+        mv(w, rb, N, xq, xd, xs, K, y);
+        mvs(w, rb, N, xq, xd, xs, K, ys);
+        CHECK(y[N] == 12345.0f && ys[N] == 12345.0f);
+        for (int r = 0; r < N; r++) {
+            const char *wr = w + r * rb;
+            double mag = 0, deq = 0;
+            float *wd = malloc(sizeof(float) * K);
+            rg_type_get(type)->to_float(wr, wd, K);
+            for (int i = 0; i < K; i++) {
+                mag += fabs((double)wd[i] * xd[i / 32] * xq[i]);
+                deq += (double)wd[i] * xd[i / 32] * xq[i];
+            }
+            free(wd);
+            CHECKF(y[r] == dot(wr, xq, xd, xs, K), "type %d K %d row %d: matvec %.9g vs dot %.9g", type, K, r, y[r], dot(wr, xq, xd, xs, K));
+            CHECKF(ys[r] == ref(wr, xq, xd, xs, K), "type %d K %d row %d: scalar matvec", type, K, r);
+            CHECKF(fabs(y[r] - deq) <= 1e-5 * mag + 1e-6, "type %d K %d row %d: %.9g vs %.9g", type, K, r, y[r], deq);
+        }
+        mv(w + rb, rb, N - 2, xq, xd, xs, K, y);   /* a run starting at row 1 */
+        for (int r = 0; r < N - 2; r++) CHECK(y[r] == dot(w + (r + 1) * rb, xq, xd, xs, K));
+        free(w); free(row); free(x); free(xq); free(xd); free(xs);
+    }
+    CHECK(rg_matvec_q8_for(RG_TYPE_F32) == NULL && rg_matvec_q8_scalar_for(RG_TYPE_F16) == NULL);
+}
+
 int main(void) {
     RUN(test_registered);
     RUN(test_layouts);
@@ -160,6 +215,7 @@ int main(void) {
     RUN(test_q4_K);
     RUN(test_q6_K);
     RUN(test_q8_activation_dots);
+    RUN(test_matvec);
     if (!rg_quant_k_avx2()) printf("skip avx2_kernels: CPU lacks AVX2/FMA/F16C (scalar checked only)\n");
     TESTS_DONE();
 }

@@ -1,8 +1,11 @@
 /* generate/llama: see llama.h. One forward pass handles T tokens at positions pos..pos+T-1:
- * weights are applied with rg_matmul (T > 1) or a row-parallel matrix-vector product (T = 1,
- * where reading each weight once with the type's dot kernel is what bounds the speed);
- * attention runs (token, KV group) tasks on the pool against the f32 KV cache, whose keys are
- * stored transposed so that scores come 8 positions at a time. */
+ * quantised weights meet int8 activations, through the int8 GEMM (nn/qgemm.h) for T > 1 and
+ * a row-parallel matrix-vector product for T = 1 (where reading each weight once is what
+ * bounds the speed), other types through rg_matmul; rows go to threads in units from a
+ * shared counter. Attention runs (4 tokens, KV group, up to 4 heads) tasks on the pool
+ * against the f32 KV cache, whose keys are stored transposed in blocks of 16 positions so
+ * that scores come 8 positions at a time; per-token work (norms, rotary embedding, cache
+ * writes, quantisation, SwiGLU) is split by rows over the pool too. */
 #include "generate/llama.h"
 #include "core/util.h"
 #include "nn/gguf.h"
@@ -24,6 +27,14 @@
 #define MAX_VOCAB (1 << 21)
 #define MAX_CTX 131072
 #define ATT_HEADS 4            /* query heads of one KV group scored together */
+/* The key cache of one (layer, KV head) is transposed in blocks of KBLK positions: block j
+ * holds [head_dim][KBLK] floats for positions j*KBLK.. . Scores read KBLK positions of
+ * every dimension contiguously; a plain [head_dim][n_ctx] transpose put the 64 dimension
+ * rows n_ctx * 4 bytes apart (4 KB for 1024 positions), all in one L1 set, which thrashed. */
+#define KBLK 16
+#define ATT_TOK 4              /* query tokens of a prompt per attention task */
+#define ATT_PBLK 64            /* key/value positions per block (16 KB each at head size 64) */
+static inline size_t kidx(int hd, int i, int s) { return ((size_t)(s / KBLK) * (size_t)hd + (size_t)i) * KBLK + (size_t)(s % KBLK); }
 
 typedef struct {
     const void *data;
@@ -47,9 +58,10 @@ struct rg_llama {
     wt tok_embd, output;
     float *out_norm;
     layer *L;
-    float *kc;                 /* keys transposed: [layer][kv head][head_dim][ctx] */
+    float *kc;                 /* keys transposed in blocks of KBLK positions: see kidx */
     float *vc;                 /* values: [layer][ctx][kv_dim] */
     int pos, n_batch, qdim, kvdim, exact;
+    int kctx;                  /* n_ctx rounded up to KBLK: positions per (layer, KV head) of kc */
     int8_t *xq;                /* int8 activations for the matrix-vector path */
     float *xd, *xs;
     float *inv_freq;
@@ -89,6 +101,20 @@ AVX2 static double exp_sum_avx2(float *p, int n, float mx) {
     for (; i < n; i++) { p[i] = expf(p[i] - mx); t += p[i]; }
     return t;
 }
+/* max of p[0..n), n >= 1 */
+AVX2 static float max_avx2(const float *p, int n) {
+    float mx = p[0];
+    int i = 0;
+    if (n >= 8) {
+        __m256 v = _mm256_loadu_ps(p);
+        for (i = 8; i + 8 <= n; i += 8) v = _mm256_max_ps(v, _mm256_loadu_ps(p + i));
+        float l[8];
+        _mm256_storeu_ps(l, v);
+        for (int k = 0; k < 8; k++) if (l[k] > mx) mx = l[k];
+    }
+    for (; i < n; i++) if (p[i] > mx) mx = p[i];
+    return mx;
+}
 /* g[i] = silu(g[i]) * u[i] */
 AVX2 static void swiglu_avx2(float *g, const float *u, size_t n) {
     size_t i = 0;
@@ -104,9 +130,26 @@ static void vaxpy(float a, const float *x, float *y, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+/* sum of x[i]^2 in double, 8 lanes (the scalar loop does not vectorise: ordered adds) */
+AVX2 static double sumsq_avx2(const float *x, int n) {
+    __m256d a = _mm256_setzero_pd(), b = _mm256_setzero_pd();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256d lo = _mm256_cvtps_pd(_mm_loadu_ps(x + i)), hi = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4));
+        a = _mm256_fmadd_pd(lo, lo, a);
+        b = _mm256_fmadd_pd(hi, hi, b);
+    }
+    double l[4];
+    _mm256_storeu_pd(l, _mm256_add_pd(a, b));
+    double ss = (l[0] + l[1]) + (l[2] + l[3]);
+    for (; i < n; i++) ss += (double)x[i] * x[i];
+    return ss;
+}
+
 static void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     double ss = 0;
-    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    if (have_avx2) ss = sumsq_avx2(x, n);
+    else for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
     float inv = (float)(1.0 / sqrt(ss / n + eps));
     for (int i = 0; i < n; i++) out[i] = x[i] * inv * w[i];
 }
@@ -333,6 +376,7 @@ rg_llama *rg_llama_load(const char *path, const rg_llama_params *pp) {
     if (m->n_batch > I->n_ctx) m->n_batch = I->n_ctx;
     if (m->qdim > 4 * MAX_EMBD || m->kvdim > m->qdim) { rg_err("%s: %d heads of %d values do not fit", path, H, hd); goto fail; }
     size_t kvn = (size_t)I->n_layer * (size_t)I->n_ctx * (size_t)m->kvdim;
+    m->kctx = (I->n_ctx + KBLK - 1) / KBLK * KBLK;
     I->kv_bytes = kvn * sizeof(float) * 2;
     /* a hostile header must not make us allocate what the machine does not have */
     double scratch = (double)m->n_batch * (4.0 * D + 3.0 * m->qdim + 2.0 * m->kvdim + 2.0 * F) * sizeof(float);
@@ -341,7 +385,7 @@ rg_llama *rg_llama_load(const char *path, const rg_llama_params *pp) {
                ((double)I->kv_bytes + scratch) / 1e9);
         goto fail;
     }
-    m->kc = xmalloc(kvn * sizeof(float));
+    m->kc = xmalloc((size_t)I->n_layer * (size_t)m->kctx * (size_t)m->kvdim * sizeof(float));
     m->vc = xmalloc(kvn * sizeof(float));
     size_t B = (size_t)m->n_batch;
     m->x = xmalloc(sizeof(float) * B * (size_t)D);
@@ -358,10 +402,10 @@ rg_llama *rg_llama_load(const char *path, const rg_llama_params *pp) {
     m->xd = xmalloc(sizeof(float) * B * (size_t)(kmax / 32 + 1));
     m->xs = xmalloc(sizeof(float) * B * (size_t)(kmax / 32 + 1));
     m->exact = p.exact;
-    m->cs = xmalloc(sizeof(float) * (size_t)(I->n_rot / 2 + 1));
-    m->sn = xmalloc(sizeof(float) * (size_t)(I->n_rot / 2 + 1));
+    m->cs = xmalloc(sizeof(float) * B * (size_t)(I->n_rot / 2 + 1));   /* per batch row: see rope_tables */
+    m->sn = xmalloc(sizeof(float) * B * (size_t)(I->n_rot / 2 + 1));
     m->pool = rg_pool_new(p.n_threads);
-    m->scores = xmalloc(sizeof(float) * ATT_HEADS * (size_t)rg_pool_size(m->pool) * (size_t)I->n_ctx);
+    m->scores = xmalloc(sizeof(float) * ATT_TOK * ATT_HEADS * (size_t)rg_pool_size(m->pool) * (size_t)I->n_ctx);
     m->impl = rg_kernels_impl();
 
     /* tokenizer and special ids */
@@ -415,6 +459,7 @@ typedef struct {
     int qgemm;                 /* int8 activations and T > 1: the int8 GEMM (nn/qgemm.h) */
     const int8_t *xq;          /* T rows of K int8 activations, K/32 scales and sums each */
     const float *xd, *xs;
+    int next;                  /* T = 1, int8, or qgemm: the next chunk of rows to take (atomic) */
 } mv_ctx;
 
 static inline void mv_store(const mv_ctx *c, int t, int64_t r, float v) {
@@ -424,20 +469,50 @@ static inline void mv_store(const mv_ctx *c, int t, int64_t r, float v) {
     c->y[o] = v;
 }
 
+/* One token, int8 activations (generation): threads take chunks of about 64 KB of rows from a
+ * shared counter, so a thread that gets less CPU (a busy machine) leaves rows to the other,
+ * and the two stream neighbouring parts of the matrix. Each chunk is one rg_matvec_q8 call
+ * (rows read in order, prefetched ahead); bias and residual are added as mv_store does. */
+#define MV_CHUNK_ROWS_MAX 256
+static void mv_token(mv_ctx *c) {
+    int64_t N = c->w->ne1, K = c->w->ne0;
+    size_t rb = c->w->row_bytes;
+    int64_t chunk = (int64_t)(65536 / rb) / 16 * 16;   /* whole 64-byte lines of y per thread */
+    if (chunk < 16) chunk = 16;
+    if (chunk > MV_CHUNK_ROWS_MAX) chunk = MV_CHUNK_ROWS_MAX;
+    rg_matvec_q8_fn mv = rg_matvec_q8_for(c->w->type);
+    float tmp[MV_CHUNK_ROWS_MAX];      /* resid may alias y: each y[r] reads its resid first */
+    for (;;) {
+        int64_t r0 = (int64_t)__atomic_fetch_add(&c->next, 1, __ATOMIC_RELAXED) * chunk;
+        if (r0 >= N) return;
+        int64_t n = N - r0 < chunk ? N - r0 : chunk;
+        mv((const char *)c->w->data + (size_t)r0 * rb, rb, n, c->xq, c->xd, c->xs, K, tmp);
+        for (int64_t i = 0; i < n; i++) mv_store(c, 0, r0 + i, tmp[i]);
+    }
+}
+
+/* Rows per unit a thread takes in a batch: a multiple of the GEMM's groups of 16 rows; each
+ * unit streams all the batch's activations again, so not much smaller (64 rows of 4864
+ * columns x 512 tokens is about 1.3 ms of work). */
+#define QG_UNIT 64
 /* Thread ti's share of the rows (groups of 4), for every token: the int8 GEMM for batches,
  * else one dot per (row, token). */
 static void mv_worker(void *arg, int ti, int nt) {
     mv_ctx *c = arg;
+    if (c->T == 1 && c->q8 && !c->qgemm && rg_matvec_q8_for(c->w->type)) { mv_token(c); return; }
     int64_t N = c->w->ne1, K = c->w->ne0, groups = (N + 3) / 4;
     int64_t r0 = groups * ti / nt * 4, r1 = groups * (ti + 1) / nt * 4;
     if (r1 > N) r1 = N;
     const char *base = c->w->data;
     size_t rb = c->w->row_bytes;
     int64_t nb = K / 32;
-    if (c->qgemm) {
+    if (c->qgemm) {            /* units of QG_UNIT rows from the shared counter, as mv_token */
         rg_qact a = {c->xq, c->xd, c->xs, c->T, K};
-        rg_qgemm(c->w->type, base, rb, r0, r1, &a, c->bias, c->resid, c->y, (size_t)N);
-        return;
+        for (;;) {
+            int64_t u0 = (int64_t)__atomic_fetch_add(&c->next, 1, __ATOMIC_RELAXED) * QG_UNIT;
+            if (u0 >= N) return;
+            rg_qgemm(c->w->type, base, rb, u0, N - u0 < QG_UNIT ? N : u0 + QG_UNIT, &a, c->bias, c->resid, c->y, (size_t)N);
+        }
     }
     for (int64_t r = r0; r < r1; r++)
         for (int t = 0; t < c->T; t++) {
@@ -483,7 +558,7 @@ static void swiglu_worker(void *arg, int ti, int nt) {
  * only its own resid element first). Quantised weights use int8 activations unless exact;
  * other types use rg_matmul (T > 1) or the type's f32 dot. */
 static int mm(rg_llama *m, const float *X, int T, const wt *w, const float *bias, const float *resid, float *Y) {
-    mv_ctx c = {w, X, bias, resid, Y, T, NULL, 0, NULL, NULL, NULL};
+    mv_ctx c = {w, X, bias, resid, Y, T, NULL, 0, NULL, NULL, NULL, 0};
     if (!m->exact && w->ne0 % 32 == 0 && (c.q8 = rg_dot_q8_for(w->type)) != NULL) {
         /* a batch goes through the register-blocked GEMM; a single vector streams rows
          * best one at a time (sequential reads) */
@@ -522,7 +597,7 @@ static int mm_group(rg_llama *m, const float *X, int T, int n, const wt *const *
     if (int8) quantize_batch(m, X, T, w[0]->ne0);
     for (int j = 0; j < n; j++) {
         mv_ctx *c = &g.c[j];
-        *c = (mv_ctx){w[j], X, bias[j], NULL, Y[j], T, NULL, 0, NULL, NULL, NULL};
+        *c = (mv_ctx){w[j], X, bias[j], NULL, Y[j], T, NULL, 0, NULL, NULL, NULL, 0};
         if (int8) {
             c->q8 = rg_dot_q8_for(w[j]->type);
             c->qgemm = T > 1;
@@ -536,6 +611,7 @@ static int mm_group(rg_llama *m, const float *X, int T, int n, const wt *const *
 typedef struct {
     rg_llama *m;
     int T, pos0, layer;
+    int next;                  /* the next task to take (atomic) */
 } att_ctx;
 
 /* Scores of nh query heads (one KV group) against positions 0..np-1 into sc[j * n_ctx + s].
@@ -544,12 +620,13 @@ typedef struct {
 AVX2 static inline __attribute__((always_inline)) void scores_avx2(const float *const *qv, const int nh, const float *kt, int ctx,
                                                                   int hd, int np, float scale, float *sc) {
     int s0 = 0;
-    for (; s0 + 16 <= np; s0 += 16) {         /* 16 positions: two key loads feed 2*nh FMAs */
+    for (; s0 + 16 <= np; s0 += 16) {         /* 16 positions (one key block): two key loads feed 2*nh FMAs */
         __m256 a[ATT_HEADS], b[ATT_HEADS];
+        const float *kb = kt + kidx(hd, 0, s0);
 #pragma GCC unroll 4
         for (int j = 0; j < nh; j++) a[j] = b[j] = _mm256_setzero_ps();
         for (int i = 0; i < hd; i++) {
-            __m256 k0 = _mm256_loadu_ps(kt + (size_t)i * ctx + s0), k1 = _mm256_loadu_ps(kt + (size_t)i * ctx + s0 + 8);
+            __m256 k0 = _mm256_loadu_ps(kb + (size_t)i * KBLK), k1 = _mm256_loadu_ps(kb + (size_t)i * KBLK + 8);
 #pragma GCC unroll 4
             for (int j = 0; j < nh; j++) {
                 __m256 qj = _mm256_set1_ps(qv[j][i]);
@@ -567,8 +644,9 @@ AVX2 static inline __attribute__((always_inline)) void scores_avx2(const float *
         __m256 a[ATT_HEADS];
 #pragma GCC unroll 4
         for (int j = 0; j < nh; j++) a[j] = _mm256_setzero_ps();
+        const float *kb = kt + kidx(hd, 0, s0);   /* s0 % 8 == 0: 8 positions inside one block */
         for (int i = 0; i < hd; i++) {
-            __m256 kv = _mm256_loadu_ps(kt + (size_t)i * ctx + s0);
+            __m256 kv = _mm256_loadu_ps(kb + (size_t)i * KBLK);
 #pragma GCC unroll 4
             for (int j = 0; j < nh; j++) a[j] = _mm256_fmadd_ps(_mm256_set1_ps(qv[j][i]), kv, a[j]);
         }
@@ -578,7 +656,7 @@ AVX2 static inline __attribute__((always_inline)) void scores_avx2(const float *
     for (; s0 < np; s0++)
         for (int j = 0; j < nh; j++) {
             float v = 0;
-            for (int i = 0; i < hd; i++) v += qv[j][i] * kt[(size_t)i * ctx + s0];
+            for (int i = 0; i < hd; i++) v += qv[j][i] * kt[kidx(hd, i, s0)];
             sc[(size_t)j * ctx + s0] = v * scale;
         }
 }
@@ -587,14 +665,14 @@ AVX2 static void scores_avx2_2(const float *const *q, const float *kt, int ctx, 
 AVX2 static void scores_avx2_3(const float *const *q, const float *kt, int ctx, int hd, int np, float sc_, float *sc) { scores_avx2(q, 3, kt, ctx, hd, np, sc_, sc); }
 AVX2 static void scores_avx2_4(const float *const *q, const float *kt, int ctx, int hd, int np, float sc_, float *sc) { scores_avx2(q, 4, kt, ctx, hd, np, sc_, sc); }
 
-/* out[0..hd) = sum_s p[s] * v_s (v_s = vbase + s * stride): the output stays in registers,
- * 64, 32 or 8 values per pass over the positions. */
-AVX2 static void wsum_avx2(const float *p, int np, const float *vbase, size_t stride, int hd, float *out) {
+/* out[0..hd) = sum_s p[s] * v_s (v_s = vbase + s * stride), plus out's own values when add:
+ * the output stays in registers, 64, 32 or 8 values per pass over the positions. */
+AVX2 static void wsum_avx2(const float *p, int np, const float *vbase, size_t stride, int hd, float *out, int add) {
     int d0 = 0;
     for (; d0 + 64 <= hd; d0 += 64) {           /* 64 values (a common head size) in one pass */
         __m256 a[8];
 #pragma GCC unroll 8
-        for (int k = 0; k < 8; k++) a[k] = _mm256_setzero_ps();
+        for (int k = 0; k < 8; k++) a[k] = add ? _mm256_loadu_ps(out + d0 + 8 * k) : _mm256_setzero_ps();
         const float *v = vbase + d0;
         for (int s = 0; s < np; s++, v += stride) {
             __m256 ps = _mm256_set1_ps(p[s]);
@@ -606,6 +684,7 @@ AVX2 static void wsum_avx2(const float *p, int np, const float *vbase, size_t st
     }
     for (; d0 + 32 <= hd; d0 += 32) {
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        if (add) a0 = _mm256_loadu_ps(out + d0), a1 = _mm256_loadu_ps(out + d0 + 8), a2 = _mm256_loadu_ps(out + d0 + 16), a3 = _mm256_loadu_ps(out + d0 + 24);
         const float *v = vbase + d0;
         for (int s = 0; s < np; s++, v += stride) {
             __m256 ps = _mm256_set1_ps(p[s]);
@@ -618,115 +697,188 @@ AVX2 static void wsum_avx2(const float *p, int np, const float *vbase, size_t st
         _mm256_storeu_ps(out + d0 + 16, a2); _mm256_storeu_ps(out + d0 + 24, a3);
     }
     for (; d0 + 8 <= hd; d0 += 8) {
-        __m256 a0 = _mm256_setzero_ps();
+        __m256 a0 = add ? _mm256_loadu_ps(out + d0) : _mm256_setzero_ps();
         const float *v = vbase + d0;
         for (int s = 0; s < np; s++, v += stride) a0 = _mm256_fmadd_ps(_mm256_set1_ps(p[s]), _mm256_loadu_ps(v), a0);
         _mm256_storeu_ps(out + d0, a0);
     }
     for (; d0 < hd; d0++) {
-        float a = 0;
+        float a = add ? out[d0] : 0;
         for (int s = 0; s < np; s++) a += p[s] * vbase[(size_t)s * stride + d0];
         out[d0] = a;
     }
 }
 
-/* Tasks are (token, KV group, chunk of up to ATT_HEADS query heads of the group). */
+/* Scores of one token's nh heads against positions s0..s0+n-1 (s0 a multiple of KBLK) into
+ * sc[j * ctx + s0 ..] */
+static void scores_block(const float *const *qv, int nh, const float *kt, int ctx, int hd, int s0, int n, float scale, float *sc) {
+    const float *kb = kt + kidx(hd, 0, s0);
+    sc += s0;
+    if (have_avx2) {
+        switch (nh) {
+        case 1: scores_avx2_1(qv, kb, ctx, hd, n, scale, sc); break;
+        case 2: scores_avx2_2(qv, kb, ctx, hd, n, scale, sc); break;
+        case 3: scores_avx2_3(qv, kb, ctx, hd, n, scale, sc); break;
+        default: scores_avx2_4(qv, kb, ctx, hd, n, scale, sc); break;
+        }
+        return;
+    }
+    for (int j = 0; j < nh; j++)
+        for (int s = 0; s < n; s++) {
+            float v = 0;
+            for (int i = 0; i < hd; i++) v += qv[j][i] * kb[kidx(hd, i, s)];
+            sc[(size_t)j * ctx + s] = v * scale;
+        }
+}
+
+/* Tasks are (up to ATT_TOK consecutive tokens, KV group, chunk of up to ATT_HEADS query heads
+ * of the group), taken from a shared counter. Keys and values go by blocks of ATT_PBLK
+ * positions, each block meeting every token and head of the task while it is in L1: scored
+ * or summed token by token over all positions, they were re-read from L2 for every token and
+ * head chunk, and the attention of a 512-token prompt took about 3x its FMA time. */
 static void att_worker(void *arg, int ti, int nt) {
+    (void)nt;
     att_ctx *a = arg;
     rg_llama *m = a->m;
     const rg_llama_info *I = &m->info;
-    int H = I->n_head, KV = I->n_head_kv, hd = I->head_dim, grp = H / KV, ctx = I->n_ctx;
-    int chunks = (grp + ATT_HEADS - 1) / ATT_HEADS;
-    float *sc = m->scores + (size_t)ti * ATT_HEADS * (size_t)ctx;
+    int KV = I->n_head_kv, hd = I->head_dim, grp = I->n_head / KV, ctx = I->n_ctx;
+    int chunks = (grp + ATT_HEADS - 1) / ATT_HEADS, ntok = (a->T + ATT_TOK - 1) / ATT_TOK;
+    float *sc = m->scores + (size_t)ti * ATT_TOK * ATT_HEADS * (size_t)ctx;   /* row (u, j): u * ATT_HEADS + j */
     const float *vc = m->vc + (size_t)a->layer * (size_t)ctx * (size_t)m->kvdim;
     float scale = 1.0f / sqrtf((float)hd);
-    int ntask = a->T * KV * chunks;
-    for (int task = ti; task < ntask; task += nt) {
-        int t = task / (KV * chunks), g = task / chunks % KV, c = task % chunks;
+    for (;;) {
+        int task = __atomic_fetch_add(&a->next, 1, __ATOMIC_RELAXED);
+        if (task >= ntok * KV * chunks) return;
+        int tb = task / (KV * chunks), g = task / chunks % KV, c = task % chunks;
+        int t0 = tb * ATT_TOK, nu = a->T - t0 < ATT_TOK ? a->T - t0 : ATT_TOK;
         int h0 = g * grp + c * ATT_HEADS, nh = grp - c * ATT_HEADS < ATT_HEADS ? grp - c * ATT_HEADS : ATT_HEADS;
-        int np = a->pos0 + t + 1;
-        const float *kt = m->kc + ((size_t)a->layer * KV + (size_t)g) * (size_t)hd * (size_t)ctx;
-        const float *qv[ATT_HEADS];
-        for (int j = 0; j < nh; j++) qv[j] = m->q + (size_t)t * m->qdim + (size_t)(h0 + j) * hd;
-        if (have_avx2) {
-            switch (nh) {
-            case 1: scores_avx2_1(qv, kt, ctx, hd, np, scale, sc); break;
-            case 2: scores_avx2_2(qv, kt, ctx, hd, np, scale, sc); break;
-            case 3: scores_avx2_3(qv, kt, ctx, hd, np, scale, sc); break;
-            default: scores_avx2_4(qv, kt, ctx, hd, np, scale, sc); break;
+        int npmax = a->pos0 + t0 + nu;          /* token u sees positions 0..pos0 + t0 + u */
+        const float *kt = m->kc + ((size_t)a->layer * KV + (size_t)g) * (size_t)hd * (size_t)m->kctx;
+        const float *vb = vc + (size_t)g * hd;
+        const float *qv[ATT_TOK][ATT_HEADS];
+        float iz[ATT_TOK][ATT_HEADS], *out[ATT_TOK][ATT_HEADS];
+        for (int u = 0; u < nu; u++)
+            for (int j = 0; j < nh; j++) {
+                qv[u][j] = m->q + (size_t)(t0 + u) * m->qdim + (size_t)(h0 + j) * hd;
+                out[u][j] = m->att + (size_t)(t0 + u) * m->qdim + (size_t)(h0 + j) * hd;
             }
-        } else {
-            for (int j = 0; j < nh; j++)
-                for (int s = 0; s < np; s++) {
-                    float v = 0;
-                    for (int i = 0; i < hd; i++) v += qv[j][i] * kt[(size_t)i * ctx + s];
-                    sc[(size_t)j * ctx + s] = v * scale;
+        for (int s0 = 0; s0 < npmax; s0 += ATT_PBLK)
+            for (int u = 0; u < nu; u++) {
+                int np = a->pos0 + t0 + u + 1, n = np - s0 < ATT_PBLK ? np - s0 : ATT_PBLK;
+                if (n > 0) scores_block(qv[u], nh, kt, ctx, hd, s0, n, scale, sc + (size_t)u * ATT_HEADS * ctx);
+            }
+        for (int u = 0; u < nu; u++)
+            for (int j = 0; j < nh; j++) {
+                int np = a->pos0 + t0 + u + 1;
+                float *p = sc + (size_t)(u * ATT_HEADS + j) * ctx;
+                float mx = have_avx2 ? max_avx2(p, np) : -INFINITY;
+                if (!have_avx2) for (int s = 0; s < np; s++) if (p[s] > mx) mx = p[s];
+                double z = 0;
+                if (have_avx2) z = exp_sum_avx2(p, np, mx);
+                else for (int s = 0; s < np; s++) { p[s] = expf(p[s] - mx); z += p[s]; }
+                iz[u][j] = (float)(1.0 / z);   /* applied to the head_dim outputs, not the np weights */
+                if (!have_avx2) {
+                    memset(out[u][j], 0, sizeof(float) * (size_t)hd);
+                    for (int s = 0; s < np; s++) vaxpy(p[s], vb + (size_t)s * m->kvdim, out[u][j], hd);
                 }
-        }
-        for (int j = 0; j < nh; j++) {
-            float *p = sc + (size_t)j * ctx, mx = -INFINITY;
-            for (int s = 0; s < np; s++) if (p[s] > mx) mx = p[s];
-            double z = 0;
-            if (have_avx2) z = exp_sum_avx2(p, np, mx);
-            else for (int s = 0; s < np; s++) { p[s] = expf(p[s] - mx); z += p[s]; }
-            float iz = (float)(1.0 / z);
-            for (int s = 0; s < np; s++) p[s] *= iz;
-            float *out = m->att + (size_t)t * m->qdim + (size_t)(h0 + j) * hd;
-            const float *vb = vc + (size_t)g * hd;
-            if (have_avx2) wsum_avx2(p, np, vb, (size_t)m->kvdim, hd, out);
-            else {
-                memset(out, 0, sizeof(float) * (size_t)hd);
-                for (int s = 0; s < np; s++) vaxpy(p[s], vb + (size_t)s * m->kvdim, out, hd);
             }
-        }
+        if (have_avx2)
+            for (int s0 = 0; s0 < npmax; s0 += ATT_PBLK)
+                for (int u = 0; u < nu; u++) {
+                    int np = a->pos0 + t0 + u + 1, n = np - s0 < ATT_PBLK ? np - s0 : ATT_PBLK;
+                    for (int j = 0; j < nh && n > 0; j++)
+                        wsum_avx2(sc + (size_t)(u * ATT_HEADS + j) * ctx + s0, n, vb + (size_t)s0 * m->kvdim, (size_t)m->kvdim, hd,
+                                  out[u][j], s0 > 0);
+                }
+        for (int u = 0; u < nu; u++)
+            for (int j = 0; j < nh; j++)
+                for (int i = 0; i < hd; i++) out[u][j][i] *= iz[u][j];
     }
 }
 
-static void rope_token(rg_llama *m, float *v, int nheads, int p) {
+static void rope_token(rg_llama *m, float *v, int nheads, const float *cs, const float *sn) {
     int hd = m->info.head_dim, half = m->info.n_rot / 2;
     for (int h = 0; h < nheads; h++, v += hd) {
         for (int i = 0; i < half; i++) {
             int ia = m->neox ? i : 2 * i, ib = m->neox ? i + half : 2 * i + 1;
             float a = v[ia], b = v[ib];
-            v[ia] = a * m->cs[i] - b * m->sn[i];
-            v[ib] = a * m->sn[i] + b * m->cs[i];
+            v[ia] = a * cs[i] - b * sn[i];
+            v[ib] = a * sn[i] + b * cs[i];
         }
     }
+}
+
+/* cos and sin of every rotary angle of the batch's positions, once per forward pass (row t:
+ * position pos + t) rather than once per layer */
+static void rope_tables(rg_llama *m, int T) {
+    int half = m->info.n_rot / 2;
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < half; i++) {
+            float th = (float)(m->pos + t) * m->inv_freq[i];
+            m->cs[(size_t)t * half + i] = cosf(th);
+            m->sn[(size_t)t * half + i] = sinf(th);
+        }
+}
+
+/* Per-token work of a layer that would otherwise run on one thread while the pool waits:
+ * the RMS norm of rows into xb, and rotary embedding of q and k with the key/value cache
+ * writes (each token owns its cache position, so rows split freely between threads). */
+typedef struct { rg_llama *m; const float *x, *w; int T, layer; } tok_ctx;
+static void norm_rows(const tok_ctx *c, int t0, int t1) {
+    int D = c->m->info.n_embd;
+    for (int t = t0; t < t1; t++) rmsnorm(c->m->xb + (size_t)t * D, c->x + (size_t)t * D, c->w, D, c->m->info.rms_eps);
+}
+static void norm_worker(void *arg, int ti, int nt) {
+    tok_ctx *c = arg;
+    norm_rows(c, (int)((int64_t)c->T * ti / nt), (int)((int64_t)c->T * (ti + 1) / nt));
+}
+static void norm_batch(rg_llama *m, const float *x, const float *w, int T) {
+    tok_ctx c = {m, x, w, T, 0};
+    if (T >= 4) rg_pool_run(m->pool, norm_worker, &c);
+    else norm_rows(&c, 0, T);
+}
+static void rope_rows(const tok_ctx *c, int t0, int t1) {
+    rg_llama *m = c->m;
+    const rg_llama_info *I = &m->info;
+    int hd = I->head_dim, half = I->n_rot / 2;
+    float *kc = m->kc + (size_t)c->layer * m->kctx * m->kvdim, *vc = m->vc + (size_t)c->layer * I->n_ctx * m->kvdim;
+    for (int t = t0; t < t1; t++) {
+        int p = m->pos + t;
+        const float *cs = m->cs + (size_t)t * half, *sn = m->sn + (size_t)t * half;
+        rope_token(m, m->q + (size_t)t * m->qdim, I->n_head, cs, sn);
+        rope_token(m, m->k + (size_t)t * m->kvdim, I->n_head_kv, cs, sn);
+        const float *kt = m->k + (size_t)t * m->kvdim;   /* into the transposed key cache */
+        for (int g = 0; g < I->n_head_kv; g++)
+            for (int i = 0; i < hd; i++) kc[(size_t)g * hd * m->kctx + kidx(hd, i, p)] = kt[(size_t)g * hd + i];
+        memcpy(vc + (size_t)p * m->kvdim, m->v + (size_t)t * m->kvdim, sizeof(float) * (size_t)m->kvdim);
+    }
+}
+static void rope_worker(void *arg, int ti, int nt) {
+    tok_ctx *c = arg;
+    rope_rows(c, (int)((int64_t)c->T * ti / nt), (int)((int64_t)c->T * (ti + 1) / nt));
 }
 
 /* Runs T tokens; logits: NULL, last row only (all = 0) or every row (all = 1). */
 static int forward(rg_llama *m, const int32_t *ids, int T, float *logits, int all) {
     const rg_llama_info *I = &m->info;
     int D = I->n_embd, F = I->n_ff;
+    rope_tables(m, T);
     for (int t = 0; t < T; t++)
         m->tok_embd.tr->to_float((const char *)m->tok_embd.data + (size_t)ids[t] * m->tok_embd.row_bytes,
                                  m->x + (size_t)t * D, D);
     for (int l = 0; l < I->n_layer; l++) {
         layer *L = &m->L[l];
-        for (int t = 0; t < T; t++) rmsnorm(m->xb + (size_t)t * D, m->x + (size_t)t * D, L->attn_norm, D, I->rms_eps);
+        norm_batch(m, m->x, L->attn_norm, T);
         const wt *qkv[3] = {&L->wq, &L->wk, &L->wv};
         float *qkv_b[3] = {L->bq, L->bk, L->bv}, *qkv_y[3] = {m->q, m->k, m->v};
         if (mm_group(m, m->xb, T, 3, qkv, qkv_b, qkv_y) < 0) return -1;
-        float *kc = m->kc + (size_t)l * I->n_ctx * m->kvdim, *vc = m->vc + (size_t)l * I->n_ctx * m->kvdim;
-        int hd = I->head_dim;
-        for (int t = 0; t < T; t++) {
-            int p = m->pos + t;
-            for (int i = 0; i < I->n_rot / 2; i++) {
-                float th = (float)p * m->inv_freq[i];
-                m->cs[i] = cosf(th);
-                m->sn[i] = sinf(th);
-            }
-            rope_token(m, m->q + (size_t)t * m->qdim, I->n_head, p);
-            rope_token(m, m->k + (size_t)t * m->kvdim, I->n_head_kv, p);
-            const float *kt = m->k + (size_t)t * m->kvdim;   /* into the transposed key cache */
-            for (int g = 0; g < I->n_head_kv; g++)
-                for (int i = 0; i < hd; i++) kc[((size_t)g * hd + (size_t)i) * (size_t)I->n_ctx + (size_t)p] = kt[(size_t)g * hd + i];
-            memcpy(vc + (size_t)p * m->kvdim, m->v + (size_t)t * m->kvdim, sizeof(float) * (size_t)m->kvdim);
-        }
-        att_ctx ac = {m, T, m->pos, l};
+        tok_ctx rc = {m, NULL, NULL, T, l};
+        if (T >= 4) rg_pool_run(m->pool, rope_worker, &rc);
+        else rope_rows(&rc, 0, T);
+        att_ctx ac = {m, T, m->pos, l, 0};
         rg_pool_run(m->pool, att_worker, &ac);
         if (mm(m, m->att, T, &L->wo, NULL, m->x, m->x) < 0) return -1;
-        for (int t = 0; t < T; t++) rmsnorm(m->xb + (size_t)t * D, m->x + (size_t)t * D, L->ffn_norm, D, I->rms_eps);
+        norm_batch(m, m->x, L->ffn_norm, T);
         const wt *gu[2] = {&L->wg, &L->wu};
         float *gu_b[2] = {NULL, NULL}, *gu_y[2] = {m->hb, m->hb2};
         if (mm_group(m, m->xb, T, 2, gu, gu_b, gu_y) < 0) return -1;

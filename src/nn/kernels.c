@@ -141,18 +141,12 @@ void rg_softmax(int impl, float *x, int n) {
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
-static inline AVX2 float hsum8(__m256 v) {
-    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
-    a = _mm_add_ss(a, _mm_movehdup_ps(a));
-    return _mm_cvtss_f32(a);
-}
 
 static AVX2 void layernorm_avx2(float *x, int n, const float *g, const float *b, float eps) {
     int n8 = n & ~7;
     __m256 s = _mm256_setzero_ps();
     for (int i = 0; i < n8; i += 8) s = _mm256_add_ps(s, _mm256_loadu_ps(x + i));
-    float mean = hsum8(s);
+    float mean = rg_hsum8_avx2(s);
     for (int i = n8; i < n; i++) mean += x[i];
     mean /= (float)n;
     __m256 vm = _mm256_set1_ps(mean), v = _mm256_setzero_ps();
@@ -160,7 +154,7 @@ static AVX2 void layernorm_avx2(float *x, int n, const float *g, const float *b,
         __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm);
         v = _mm256_fmadd_ps(d, d, v);
     }
-    float var = hsum8(v);
+    float var = rg_hsum8_avx2(v);
     for (int i = n8; i < n; i++) var += (x[i] - mean) * (x[i] - mean);
     var /= (float)n;
     float inv = 1.0f / sqrtf(var + eps);
@@ -658,9 +652,9 @@ static AVX2 void dot4x3_avx2(const float *const *w, const float *const *x, int K
         a20 = _mm256_fmadd_ps(xv, v0, a20); a21 = _mm256_fmadd_ps(xv, v1, a21);
         a22 = _mm256_fmadd_ps(xv, v2, a22); a23 = _mm256_fmadd_ps(xv, v3, a23);
     }
-    out[0][0] = hsum8(a00); out[0][1] = hsum8(a01); out[0][2] = hsum8(a02); out[0][3] = hsum8(a03);
-    out[1][0] = hsum8(a10); out[1][1] = hsum8(a11); out[1][2] = hsum8(a12); out[1][3] = hsum8(a13);
-    out[2][0] = hsum8(a20); out[2][1] = hsum8(a21); out[2][2] = hsum8(a22); out[2][3] = hsum8(a23);
+    out[0][0] = rg_hsum8_avx2(a00); out[0][1] = rg_hsum8_avx2(a01); out[0][2] = rg_hsum8_avx2(a02); out[0][3] = rg_hsum8_avx2(a03);
+    out[1][0] = rg_hsum8_avx2(a10); out[1][1] = rg_hsum8_avx2(a11); out[1][2] = rg_hsum8_avx2(a12); out[1][3] = rg_hsum8_avx2(a13);
+    out[2][0] = rg_hsum8_avx2(a20); out[2][1] = rg_hsum8_avx2(a21); out[2][2] = rg_hsum8_avx2(a22); out[2][3] = rg_hsum8_avx2(a23);
     for (; k < K; k++)
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 4; j++) out[i][j] += x[i][k] * w[j][k];

@@ -169,7 +169,13 @@ TILE void store_tile(__m256 v, float *y, size_t ldy, int64_t r, int t, int rm, c
 
 /* One oct of packed rows x rn tokens, written to y (rm valid rows from r). Per block and
  * token the 8 maddubs products (pairs <= 2*15*128) add up in int16 (8 pairs <= 30720, no
- * overflow) and one madd widens them: lane i is row i's integer dot of the block. */
+ * overflow) and one madd widens them: lane i is row i's integer dot of the block.
+ * The block's 8 weight vectors are taken in two halves of 4, each meeting every token, so
+ * that 4 weights, rn int16 sums and rn float accumulators all stay in the 16 registers
+ * (with all 8 weights held, GCC spilled the float accumulators to the stack, and the
+ * store-to-load round trip in their FMA chain stalled the loop): 1.2x single-threaded on
+ * the pp512 shapes, about 31 MACs per cycle (at 2.45 GHz). Folding Q4_0's -8 offset into
+ * the int16 sums (no fnmadd per block) measured no faster. */
 TILE void tile_q4(const uint8_t *pk, int64_t nb, const int8_t *xq, const float *xd, const float *xs, int64_t K,
                   float *y, size_t ldy, int64_t r, int rm, const float *bias, const float *resid, const int rn) {
     const __m256i ones = _mm256_set1_epi16(1);
@@ -178,24 +184,31 @@ TILE void tile_q4(const uint8_t *pk, int64_t nb, const int8_t *xq, const float *
     for (int t = 0; t < rn; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *rec = pk + (size_t)b * PK_REC;
-        __m256i W[8];
-#pragma GCC unroll 8
-        for (int s = 0; s < 8; s++) W[s] = _mm256_load_si256((const __m256i *)(rec + 32 * s));
-        const __m256 D = _mm256_load_ps((const float *)(rec + 256)), M = _mm256_load_ps((const float *)(rec + 288));
+        const int8_t *xb = xq + 32 * b;
+        __m256i a[QG_RN4];
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m256i W[4];
+#pragma GCC unroll 4
+            for (int s = 0; s < 4; s++) W[s] = _mm256_load_si256((const __m256i *)(rec + 32 * (4 * h + s)));
+#pragma GCC unroll 4
+            for (int t = 0; t < rn; t++) {
+                __m256i p = h ? a[t] : _mm256_setzero_si256();
+#pragma GCC unroll 4
+                for (int s = 0; s < 4; s++) {
+                    int32_t x4;
+                    memcpy(&x4, xb + (size_t)t * K + 16 * h + 4 * s, 4);
+                    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(W[s], _mm256_set1_epi32(x4)));
+                    KEEP(p);
+                }
+                a[t] = p;
+            }
+        }
 #pragma GCC unroll 4
         for (int t = 0; t < rn; t++) {
-            const int8_t *xb = xq + (size_t)t * K + 32 * b;
-            __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
-#pragma GCC unroll 8
-            for (int s = 0; s < 8; s += 2) {
-                int32_t x0, x1;
-                memcpy(&x0, xb + 4 * s, 4);
-                memcpy(&x1, xb + 4 * s + 4, 4);
-                a0 = _mm256_add_epi16(a0, _mm256_maddubs_epi16(W[s], _mm256_set1_epi32(x0)));
-                a1 = _mm256_add_epi16(a1, _mm256_maddubs_epi16(W[s + 1], _mm256_set1_epi32(x1)));
-            }
-            __m256i sum = _mm256_madd_epi16(_mm256_add_epi16(a0, a1), ones);
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(D, _mm256_broadcast_ss(xd + t * nb + b)), acc[t]);
+            __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(a[t], ones));
+            __m256 D = _mm256_load_ps((const float *)(rec + 256)), M = _mm256_load_ps((const float *)(rec + 288));
+            acc[t] = _mm256_fmadd_ps(f, _mm256_mul_ps(D, _mm256_broadcast_ss(xd + t * nb + b)), acc[t]);
             acc[t] = _mm256_fnmadd_ps(M, _mm256_broadcast_ss(xs + t * nb + b), acc[t]);
         }
     }
@@ -225,12 +238,21 @@ static const tile4_fn tiles_q4[QG_RN4] = {q4_x1, q4_x2, q4_x3, q4_x4};
  * pipes) per 32 MACs; tiles of 8 rows x 3, 5 or 6 tokens, 16 rows x 2 or 3, |q| computed per
  * tile instead of stored, the token loop outside the vector loop, and chunks of 192 KB,
  * 512 KB or 2 MB were all within noise of this shape. Splitting q + 128 into two nibble
- * planes (two maddubs in int16, no sign, no madd per step) measured slower. */
+ * planes (two maddubs in int16, no sign, no madd per step) measured slower.
+ * What bounds it (register-only loops on Zen 3, per token step of 32 MACs): sign + maddubs +
+ * madd + add 1.3-1.4 cycles; dropping the sign or the madd 1.05; maddubs + add (the Q4
+ * loop) 0.8; int16 weights with one madd per 16 MACs, or activations pre-broadcast in
+ * memory, no faster. So the vector-op count, not latency or loads, is the limit: about 20
+ * MACs per cycle in place, 24 at best without VNNI. */
 #define Q8_REC (2 * 8 * 32 + 8 * 4)
 #define Q8_RN 4                /* tokens per Q8_0 tile */
 /* Below this many tokens the packing does not pay: the per-row dot is faster (T = 2: 1.5x;
  * crossover at 5 to 6 tokens) */
 #define Q8_MIN_T 6
+/* Q4_K likewise: its packing decodes the 6-bit scales of every super-block, which few tokens
+ * do not amortise (per-row dot faster by 2.1x at T = 2, 1.2x at 4, 1.1x at 5, 0.9x at 6,
+ * on 896 rows of 4864; Q4_0 at T = 2 was within noise either way, so it stays packed) */
+#define Q4K_MIN_T 6
 
 AVX2 static void pack_q8_0(const char *w, size_t rb, int rows, int64_t nb, uint8_t *pk) {
     for (int o = 0; 8 * o < rows; o++) {
@@ -353,7 +375,7 @@ int rg_qgemm(int type, const void *w, size_t rb, int64_t r0, int64_t r1, const r
     const rg_type_traits *tr = rg_type_get(type);
     if (!rg_qgemm_blocked(type) || !tr || x->K <= 0 || x->K % tr->blck || x->K % 32)
         return qgemm_rowwise(rg_dot_q8_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
-    if (type == RG_TYPE_Q8_0 && x->T < Q8_MIN_T)
+    if (x->T < (type == RG_TYPE_Q8_0 ? Q8_MIN_T : type == RG_TYPE_Q4_K ? Q4K_MIN_T : 2))
         return qgemm_rowwise(rg_dot_q8_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
     return qgemm_packed(type, w, rb, r0, r1, x, bias, resid, y, ldy);
 }

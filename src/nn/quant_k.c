@@ -2,6 +2,7 @@
  * code is written from their description. AVX2 kernels unpack 16-32 quants at a time into
  * f32 lanes and accumulate with FMA against the f32 activations. */
 #include "nn/quant_k.h"
+#include "nn/simd_avx2.h"
 #include "nn/tensor.h"
 #include <immintrin.h>
 #include <math.h>
@@ -138,12 +139,6 @@ float rg_dot_q6_K_scalar(const void *w, const float *x, int64_t n) {
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
-AVX2 static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 AVX2 static inline float f16(uint16_t h) { return _cvtsh_ss(h); }
 /* 8 signed bytes (low half of v) to 8 floats */
 AVX2 static inline __m256 i8_ps(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)); }
@@ -169,7 +164,7 @@ AVX2 float rg_dot_q4_0_avx2(const void *w, const float *x, int64_t n) {
         __m256 s = _mm256_add_ps(dot16_i8(lo, x), dot16_i8(hi, x + 16));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(b[i].d)), s, acc);
     }
-    return hsum8(acc);
+    return rg_hsum8_avx2(acc);
 }
 
 AVX2 float rg_dot_q4_K_avx2(const void *w, const float *x, int64_t n) {
@@ -197,7 +192,7 @@ AVX2 float rg_dot_q4_K_avx2(const void *w, const float *x, int64_t n) {
             acc = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * m2), xb, acc);
         }
     }
-    return hsum8(acc);
+    return rg_hsum8_avx2(acc);
 }
 
 AVX2 float rg_dot_q6_K_avx2(const void *w, const float *x, int64_t n) {
@@ -230,7 +225,7 @@ AVX2 float rg_dot_q6_K_avx2(const void *w, const float *x, int64_t n) {
             }
         }
     }
-    return hsum8(acc);
+    return rg_hsum8_avx2(acc);
 }
 
 /* ---- quantisers ---- */
@@ -446,104 +441,7 @@ static float q6_K_q8_scalar(const void *w, const int8_t *q, const float *d, cons
     return acc;
 }
 
-AVX2 static inline __m256 i32_ps(__m256i v) { return _mm256_cvtepi32_ps(v); }
-/* signed 32x8 dot of w and x in 8 int32 lanes (lane i: bytes 4i..4i+3), via |w| * sign(x, w) */
-AVX2 static inline __m256i dot32_i8(__m256i w, __m256i x) {
-    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-}
-AVX2 static inline __m256i dot32_u8(__m256i w, __m256i x) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
-}
-
-AVX2 static float q8_0_q8_avx2(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) {
-    (void)s;
-    const rg_block_q8_0 *b = w;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();   /* two chains hide FMA latency */
-    int64_t nb = n / 32, i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        __m256i x0 = _mm256_loadu_si256((const __m256i *)(q + 32 * i)), x1 = _mm256_loadu_si256((const __m256i *)(q + 32 * i + 32));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16(b[i].d) * d[i]),
-                               i32_ps(dot32_i8(_mm256_loadu_si256((const __m256i *)b[i].qs), x0)), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16(b[i + 1].d) * d[i + 1]),
-                               i32_ps(dot32_i8(_mm256_loadu_si256((const __m256i *)b[i + 1].qs), x1)), acc1);
-    }
-    for (; i < nb; i++) {
-        __m256i xv = _mm256_loadu_si256((const __m256i *)(q + 32 * i));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16(b[i].d) * d[i]), i32_ps(dot32_i8(_mm256_loadu_si256((const __m256i *)b[i].qs), xv)), acc0);
-    }
-    return hsum8(_mm256_add_ps(acc0, acc1));
-}
-
-AVX2 static float q4_0_q8_avx2(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) {
-    (void)s;
-    const rg_block_q4_0 *b = w;
-    const __m128i m4 = _mm_set1_epi8(0xF);
-    const __m256i m8 = _mm256_set1_epi8(8);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / 32; i++, q += 32) {
-        __m128i qs = _mm_loadu_si128((const __m128i *)b[i].qs);
-        __m256i wv = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), m4), _mm_and_si128(qs, m4));
-        wv = _mm256_sub_epi8(wv, m8);
-        __m256i xv = _mm256_loadu_si256((const __m256i *)q);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(b[i].d) * d[i]), i32_ps(dot32_i8(wv, xv)), acc);
-    }
-    return hsum8(acc);
-}
-
-AVX2 static float q4_K_q8_avx2(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) {
-    const rg_block_q4_K *b = w;
-    const __m256i m4 = _mm256_set1_epi8(0xF);
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
-    for (int64_t i = 0; i < n / RG_QK_K; i++) {
-        float dw = f16(b[i].d), dmin = f16(b[i].dmin);
-        const float *db = d + 8 * i, *sb = s + 8 * i;
-        for (int c = 0; c < 4; c++, q += 64) {
-            uint8_t s1, m1, s2, m2;
-            scale_min_k4(2 * c, b[i].scales, &s1, &m1);
-            scale_min_k4(2 * c + 1, b[i].scales, &s2, &m2);
-            __m256i qs = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * c));
-            __m256i lo = _mm256_and_si256(qs, m4), hi = _mm256_and_si256(_mm256_srli_epi16(qs, 4), m4);
-            __m256i x0 = _mm256_loadu_si256((const __m256i *)q), x1 = _mm256_loadu_si256((const __m256i *)(q + 32));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * s1 * db[2 * c]), i32_ps(dot32_u8(lo, x0)), acc);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * s2 * db[2 * c + 1]), i32_ps(dot32_u8(hi, x1)), acc);
-            mins += dmin * (m1 * sb[2 * c] + m2 * sb[2 * c + 1]);
-        }
-    }
-    return hsum8(acc) - mins;
-}
-
-AVX2 static float q6_K_q8_avx2(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) {
-    (void)s;
-    const rg_block_q6_K *b = w;
-    const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / RG_QK_K; i++) {
-        float dw = f16(b[i].d);
-        for (int h = 0; h < 2; h++) {
-            const uint8_t *ql = b[i].ql + 64 * h, *qh = b[i].qh + 32 * h;
-            const int8_t *sc = b[i].scales + 8 * h;
-            __m256i a = _mm256_loadu_si256((const __m256i *)ql), c = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
-            __m256i wq[4];
-            wq[0] = _mm256_or_si256(_mm256_and_si256(a, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4));
-            wq[1] = _mm256_or_si256(_mm256_and_si256(c, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4));
-            wq[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4));
-            wq[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4));
-            for (int k = 0; k < 4; k++) {
-                int xb = (int)(8 * i + 4 * h + k);
-                __m256i xv = _mm256_loadu_si256((const __m256i *)(q + 32 * xb));
-                __m256i p = dot32_i8(_mm256_sub_epi8(wq[k], m32), xv);
-                float f = dw * d[xb];
-                __m256 scl = _mm256_set_m128(_mm_set1_ps(f * sc[2 * k + 1]), _mm_set1_ps(f * sc[2 * k]));
-                acc = _mm256_fmadd_ps(scl, i32_ps(p), acc);
-            }
-        }
-    }
-    return hsum8(acc);
-}
-
+/* AVX2 forms and the multi-row matrix-vector kernels: nn/matvec_q8.c */
 
 rg_dot_q8_fn rg_dot_q8_scalar_for(int type) {
     switch (type) {
@@ -551,18 +449,6 @@ rg_dot_q8_fn rg_dot_q8_scalar_for(int type) {
     case RG_TYPE_Q4_0: return q4_0_q8_scalar;
     case RG_TYPE_Q4_K: return q4_K_q8_scalar;
     case RG_TYPE_Q6_K: return q6_K_q8_scalar;
-    default: return NULL;
-    }
-}
-
-rg_dot_q8_fn rg_dot_q8_for(int type) {
-    rg_type_get(RG_TYPE_F32);          /* makes sure rg_quant_k_init ran (CPU check) */
-    if (!use_avx2) return rg_dot_q8_scalar_for(type);
-    switch (type) {
-    case RG_TYPE_Q8_0: return q8_0_q8_avx2;
-    case RG_TYPE_Q4_0: return q4_0_q8_avx2;
-    case RG_TYPE_Q4_K: return q4_K_q8_avx2;
-    case RG_TYPE_Q6_K: return q6_K_q8_avx2;
     default: return NULL;
     }
 }

@@ -44,9 +44,16 @@ void rg_quantize_q6_K(const float *x, void *out, int64_t n);
  * then dotted in integer arithmetic. n is a multiple of the weight block (and of 32). */
 void rg_quantize_act(const float *x, int64_t n, int8_t *q, float *d, float *s);
 typedef float (*rg_dot_q8_fn)(const void *w, const int8_t *q, const float *d, const float *s, int64_t n);
-/* The kernel for a weight type (AVX2 when available), NULL when there is none. */
+/* The kernel for a weight type (AVX2 when available, nn/matvec_q8.c), NULL when there is none. */
 rg_dot_q8_fn rg_dot_q8_for(int type);
 /* Portable forms, for tests. */
 rg_dot_q8_fn rg_dot_q8_scalar_for(int type);
+/* Matrix-vector product of one activation vector: y[r] = W[r] . x for nrows rows starting at
+ * w, row_bytes apart (the single-token path of generation). The AVX2 form does 4 rows per
+ * pass; each y[r] is bit-identical to rg_dot_q8_for(type) on that row. NULL: no kernel. */
+typedef void (*rg_matvec_q8_fn)(const void *w, size_t row_bytes, int64_t nrows, const int8_t *q,
+                                const float *d, const float *s, int64_t n, float *y);
+rg_matvec_q8_fn rg_matvec_q8_for(int type);
+rg_matvec_q8_fn rg_matvec_q8_scalar_for(int type);
 /* Batches of activation rows against whole weight matrices: nn/qgemm.h. */
 #endif

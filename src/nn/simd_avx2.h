@@ -1,4 +1,5 @@
-/* nn/simd_avx2: vector math shared by the AVX2 kernels (nn/kernels.c, generate/llama.c).
+/* nn/simd_avx2: vector math shared by the AVX2 kernels (nn/kernels.c, nn/quant_k.c, nn/matvec_q8.c,
+ * generate/llama.c).
  * Functions carry their own target attribute, so including files need no -mavx2; callers
  * must only reach them on CPUs with AVX2 and FMA. */
 #ifndef RAGD_NN_SIMD_AVX2_H
@@ -6,6 +7,14 @@
 #include <immintrin.h>
 
 #define RG_AVX2 __attribute__((target("avx2,fma")))
+
+/* The sum of 8 lanes. */
+static inline __attribute__((always_inline)) RG_AVX2 float rg_hsum8_avx2(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
 
 /* e^x for 8 lanes: x = n ln2 + r (ln2 split in two for exactness), e^r by its degree-7
  * Taylor/minimax polynomial, 2^n through the exponent bits. Inputs are clamped to
