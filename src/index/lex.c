@@ -303,7 +303,7 @@ rg_lex_writer *rg_lex_writer_new(sqlite3 *db) {
 
 void rg_lex_writer_limit(rg_lex_writer *w, size_t max_records) { w->max_recs = max_records ? max_records : 1; }
 
-/* Forgets the batch's terms and postings (buffers kept for the next batch). */
+/* Forgets the batch's terms and postings (the record and chunk arrays are kept for the next). */
 static void forget_batch(rg_lex_writer *w) {
     free(w->terms);
     free(w->wtf);
