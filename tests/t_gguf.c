@@ -283,6 +283,40 @@ static void test_files(void) {
     CHECK(rg_gguf_open(tmpdir) == NULL);
 }
 
+/* The resident open (whole file read into 2 MB-page memory, for decoder weights) reads the
+ * same file as the mapping does: same header, tensors and bytes; bad files fail alike. */
+static void test_resident(void) {
+    size_t len;
+    char *data = make_valid(&len);
+    CHECK(data);
+    if (!data) return;
+    free(data);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/valid.gguf", tmpdir);
+    rg_gguf *a = rg_gguf_open(path), *b = rg_gguf_open_resident(path);
+    CHECK(a && b);
+    if (a && b) {
+        size_t ha, hb;
+        const void *pa = rg_gguf_header(a, &ha), *pb = rg_gguf_header(b, &hb);
+        CHECK(ha == hb && memcmp(pa, pb, ha) == 0);
+        CHECK(pa != pb);   /* b holds its own copy */
+        CHECK_INT(rg_gguf_n_tensors(b), rg_gguf_n_tensors(a));
+        for (size_t i = 0; i < rg_gguf_n_tensors(a) && i < rg_gguf_n_tensors(b); i++) {
+            const rg_gguf_tensor *x = rg_gguf_tensor_at(a, i), *y = rg_gguf_tensor_at(b, i);
+            CHECK_STR(y->name, x->name);
+            CHECK(y->type == x->type && y->nbytes == x->nbytes && memcmp(x->data, y->data, x->nbytes) == 0);
+            CHECK(((uintptr_t)y->data & (rg_gguf_alignment(b) - 1)) == 0);
+        }
+    }
+    rg_gguf_close(a);
+    rg_gguf_close(b);
+    snprintf(path, sizeof path, "%s/short2.gguf", tmpdir);
+    test_write_file(path, "GGUF");
+    CHECK(rg_gguf_open_resident(path) == NULL && strstr(rg_errmsg(), "short2.gguf"));
+    snprintf(path, sizeof path, "%s/missing.gguf", tmpdir);
+    CHECK(rg_gguf_open_resident(path) == NULL && strstr(rg_errmsg(), "missing.gguf"));
+}
+
 static void test_f16_conv(void) {
     /* exhaustive: f16 -> f32 -> f16 is the identity for all non-NaN values */
     int bad = 0;
@@ -340,6 +374,7 @@ int main(void) {
     RUN(test_model_file);
     RUN(test_hostile);
     RUN(test_files);
+    RUN(test_resident);
     RUN(test_f16_conv);
     test_rm_rf(tmpdir);
     free(tmpdir);

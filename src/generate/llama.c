@@ -287,7 +287,7 @@ rg_llama *rg_llama_load(const char *path, const rg_llama_params *pp) {
     have_avx2 = !simd_off && (rg_quant_k_avx2() || rg_kernels_impl() == RG_IMPL_AVX2);
     rg_llama *m = xcalloc(1, sizeof *m);
     m->path = xstrdup(path);
-    m->g = rg_gguf_open(path);
+    m->g = rg_gguf_open_resident(path);   /* every weight is read per token: 2 MB pages */
     if (!m->g) { rg_llama_free(m); return NULL; }
     rg_gguf_str a;
     if (rg_gguf_get_str(m->g, "general.architecture", &a) < 0) { rg_err("%s: general.architecture missing", path); goto fail; }

@@ -38,6 +38,9 @@ typedef struct rg_gguf rg_gguf;
 
 /* Opens and validates a file (mmap). NULL with rg_err naming the file on any problem. */
 rg_gguf *rg_gguf_open(const char *path);      /* versions 3 and 2 (same layout) */
+/* Same, with the whole file read into memory backed by 2 MB pages where the kernel allows
+ * (transparent huge pages): for weights streamed on every token. Falls back to the mapping. */
+rg_gguf *rg_gguf_open_resident(const char *path);
 /* Same over a caller-owned buffer that must outlive the reader (tests, fuzzing). */
 rg_gguf *rg_gguf_open_mem(const void *data, size_t len, const char *what);
 void rg_gguf_close(rg_gguf *g);
