@@ -486,8 +486,10 @@ static void mv_token(mv_ctx *c) {
         int64_t r0 = (int64_t)__atomic_fetch_add(&c->next, 1, __ATOMIC_RELAXED) * chunk;
         if (r0 >= N) return;
         int64_t n = N - r0 < chunk ? N - r0 : chunk;
-        mv((const char *)c->w->data + (size_t)r0 * rb, rb, n, c->xq, c->xd, c->xs, K, tmp);
-        for (int64_t i = 0; i < n; i++) mv_store(c, 0, r0 + i, tmp[i]);
+        /* nothing to add (most products): the kernel writes y itself */
+        float *out = c->bias || c->resid ? tmp : c->y + r0;
+        mv((const char *)c->w->data + (size_t)r0 * rb, rb, n, c->xq, c->xd, c->xs, K, out);
+        if (out == tmp) for (int64_t i = 0; i < n; i++) mv_store(c, 0, r0 + i, tmp[i]);
     }
 }
 
