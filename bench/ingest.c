@@ -2,7 +2,7 @@
  * Generates a corpus of mixed HTML, Markdown and CSV annual-report-like files (default
  * 200 MB) in a temporary folder, then times walk + read + parse + chunk + store (SQLite with
  * its BM25 index; no embedding: the store gets no vectors) file by file, and reports MB/s, chunks/s,
- * the time in each stage and the peak RSS.
+ * the time in each stage, the peak RSS and the bytes written (/proc/self/io).
  *   usage: bench/ingest [MB] [DIR]     (DIR default /tmp/ragd-bench-ingest, removed first and
  *          after; MB=0 with an existing DIR/corpus re-times without regenerating)
  *   env RAGD_BENCH_NOSTORE=1 skips the store stage (parse + chunk only);
@@ -268,6 +268,24 @@ int main(int argc, char **argv) {
     for (int q = 0; q < 4; q++)
         if (kb[q]) printf("  parse %-8s %7.1f MB in %6.2fs: %6.1f MB/s\n", kinds[q], kb[q] / 1048576.0, kt[q], kb[q] / 1048576.0 / (kt[q] > 0 ? kt[q] : 1e-9));
     printf("peak RSS: %.1f MB\n", rg_peak_rss_kb() / 1024.0);
+    if (st) {
+        /* what the store cost in I/O: bytes handed to write(2) and read(2) (SQLite's WAL, its
+         * checkpoints, the database), source files included in the reads */
+        FILE *io = fopen("/proc/self/io", "r");
+        long long rchar = -1, wchar = -1;
+        char line[128];
+        while (io && fgets(line, sizeof line, io)) {
+            sscanf(line, "rchar: %lld", &rchar);
+            sscanf(line, "wchar: %lld", &wchar);
+        }
+        if (io) fclose(io);
+        struct stat dbst;
+        char dbpath[1200];
+        snprintf(dbpath, sizeof dbpath, "%s/ragd.db", index);
+        if (wchar >= 0 && stat(dbpath, &dbst) == 0)
+            printf("I/O: %.0f MB written (%.2f per source byte), %.0f MB read; ragd.db %.0f MB\n", wchar / 1048576.0,
+                   wchar / (double)(bytes > 0 ? bytes : 1), rchar / 1048576.0, dbst.st_size / 1048576.0);
+    }
     if (mb > 0 && strncmp(dir, "/tmp/", 5) == 0 && !getenv("RAGD_BENCH_KEEP")) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         if (system(cmd) != 0) return 1;
