@@ -363,6 +363,15 @@ static void test_pq_tier(void) {
             rg_hit *h = NULL;
             int nh = 0;
             CHECK(rg_store_search_dense(ps, q, 10, &f, &h, &nh) == 0);
+            if (filtered) {   /* again, now sized by the share of passes the handle remembers: same hits */
+                rg_hit *h2 = NULL;
+                int nh2 = 0;
+                CHECK(rg_store_search_dense(ps, q, 10, &f, &h2, &nh2) == 0);
+                int same = nh2 == nh;
+                for (int a = 0; same && a < nh; a++) same = h2[a].chunk_id == h[a].chunk_id && h2[a].score == h[a].score;
+                if (!same) bad_filter++;
+                free(h2);
+            }
             /* exact top 10 by brute force */
             int top[10], nt = 0;
             for (int i = 0; i < n; i++) {

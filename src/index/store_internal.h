@@ -36,6 +36,10 @@ struct rg_store {
     int nops, capops;
     rg_lex_writer *lex;    /* writable: chunks added since the last commit, for BM25 */
     rg_lex_tok *lextok;    /* for queries, made on first use */
+    /* the share of candidates the last few filters passed (store_search.c: sizes the first
+     * over-fetch of a filter used again) */
+    struct { uint64_t key; double rate; } filter_rate[8];
+    int filter_rate_next;
 };
 
 /* rg_err with the database's message; returns -1. */

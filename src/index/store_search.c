@@ -178,6 +178,49 @@ static void filter_bind(sqlite3_stmt *st, int first, const filter_params *p) {
     }
 }
 
+/* A filtered search checks candidates best first until enough pass, fetching more while too
+ * few do. The share that passed the last time a filter was used on this handle sizes the
+ * first fetch, so a filter used again (a service asking about one company or year) takes
+ * one round instead of growing from a small guess. Results are the same either way: the
+ * candidates are checked in rank order, and the best N are a prefix of the best M > N. */
+static uint64_t filter_key(const rg_search_filter *f) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    const char *parts[5 + 2 * RG_FILTER_MAX_META] = {f->doc_id, f->source_glob, f->date_key, f->date_from, f->date_to};
+    for (int i = 0; i < f->nmeta && i < RG_FILTER_MAX_META; i++) { parts[5 + 2 * i] = f->meta_key[i]; parts[6 + 2 * i] = f->meta_value[i]; }
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+        for (const char *p = parts[i] ? parts[i] : ""; *p; p++) { h ^= (unsigned char)*p; h *= 0x100000001b3ull; }
+        h ^= parts[i] ? 0x1f : 0x2f;   /* ends a part; NULL differs from "" */
+        h *= 0x100000001b3ull;
+    }
+    return h ^ (uint64_t)(f->kind + 2) * 0x9E3779B97F4A7C15ull;
+}
+
+static double filter_rate_get(const rg_store *s, uint64_t key) {
+    for (int i = 0; i < 8; i++) if (s->filter_rate[i].key == key && s->filter_rate[i].rate > 0) return s->filter_rate[i].rate;
+    return 0;
+}
+
+/* passed of checked candidates passed (nothing passing counts as one in checked + 1) */
+static void filter_rate_put(rg_store *s, uint64_t key, int64_t passed, int64_t checked) {
+    if (checked <= 0) return;
+    double rate = passed > 0 ? (double)passed / (double)checked : 1.0 / (double)(checked + 1);
+    int slot = -1;
+    for (int i = 0; i < 8 && slot < 0; i++) if (s->filter_rate[i].key == key) slot = i;
+    if (slot < 0) { slot = s->filter_rate_next; s->filter_rate_next = (s->filter_rate_next + 1) % 8; }
+    s->filter_rate[slot].key = key;
+    s->filter_rate[slot].rate = rate;
+}
+
+/* The first fetch for `want` passing candidates: at least `floor`, and what the filter's last
+ * share of passes says it takes, with a margin (capped at `cap`). */
+static int64_t filter_first_fetch(const rg_store *s, uint64_t key, int64_t want, int64_t floor, int64_t cap) {
+    double rate = filter_rate_get(s, key);
+    if (rate <= 0) return floor;
+    double e = (double)want / rate * 1.25 + 16;
+    if (e > (double)cap) e = (double)cap;
+    return e > (double)floor ? (int64_t)e : floor;
+}
+
 /* Ids of removed chunks whose postings are still in segments, sorted; their count and
  * length go out of the totals. */
 typedef struct { int64_t *ids, n, tok; } dead_set;
@@ -299,7 +342,8 @@ static int bm25_ranked(rg_store *s, q_terms *q, int k, const rg_search_filter *f
         if (!st) goto out;
         best = xmalloc(((size_t)k + 1) * sizeof *best);
         scored *order = NULL;
-        int64_t w = (int64_t)k * 8 < 256 ? 256 : (int64_t)k * 8, checked = 0;
+        uint64_t fkey = filter_key(f);
+        int64_t w = filter_first_fetch(s, fkey, k, (int64_t)k * 8 < 256 ? 256 : (int64_t)k * 8, nacc), checked = 0;
         for (;;) {
             if (w > nacc) w = nacc;
             order = xrealloc(order, ((size_t)w + 1) * sizeof *order);
@@ -315,6 +359,7 @@ static int bm25_ranked(rg_store *s, q_terms *q, int k, const rg_search_filter *f
             if (nbest >= k || got >= nacc) break;
             w *= 8;
         }
+        filter_rate_put(s, fkey, nbest, checked);
         free(order);
         st_done(s, st);
     }
@@ -485,7 +530,8 @@ int rg_store_search_dense(rg_store *s, const float *q, int k, const rg_search_fi
     if (!st) return -1;
     /* every candidate costs a filter check here: re-score fewer of them than unfiltered */
     if (approx) want = k * 2 < 64 ? 64 : k * 2;
-    int kk = want * 4 < 64 ? 64 : want * 4;
+    uint64_t fkey = filter_key(f);
+    int kk = (int)filter_first_fetch(s, fkey, want, want * 4 < 64 ? 64 : want * 4, DENSE_OVERFETCH_MAX);
     rg_hit *hits = xmalloc((size_t)want * sizeof *hits);
     int rc = 0;
     for (;;) {
@@ -493,9 +539,10 @@ int rg_store_search_dense(rg_store *s, const float *q, int k, const rg_search_fi
         float *sc = xmalloc(((size_t)kk + 1) * sizeof *sc);
         int64_t *ids = xmalloc(((size_t)kk + 1) * sizeof *ids);
         if (kk > 0 && rg_vectors_search(s->vec, q, kk, sc, ids) != 0) { free(sc); free(ids); rc = -1; break; }
-        int cnt = 0;
+        int cnt = 0, checked = 0;
         for (int i = 0; i < kk && cnt < want; i++) {
             if (ids[i] < 0) continue;
+            checked++;
             sqlite3_reset(st);
             sqlite3_bind_int64(st, 1, ids[i]);
             filter_bind(st, 2, &fp);
@@ -505,6 +552,7 @@ int rg_store_search_dense(rg_store *s, const float *q, int k, const rg_search_fi
         }
         free(sc); free(ids);
         if (rc != 0) break;
+        filter_rate_put(s, fkey, cnt, checked);
         if (cnt >= want || (int64_t)kk >= total) { *n = cnt; break; }
         if (kk >= DENSE_OVERFETCH_MAX) {
             st_done(s, st);
