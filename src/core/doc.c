@@ -84,10 +84,15 @@ rg_cell *rg_table_cell(rg_table *t, int r, int c) {
     return &t->cells[(size_t)r * (size_t)t->ncols + (size_t)c];
 }
 
-void rg_table_set(rg_table *t, int r, int c, const char *raw) {
+void rg_table_set_kept(rg_table *t, int r, int c, char *raw) {
     rg_cell *cell = rg_table_cell(t, r, c);
     if (!cell) return;
-    if (!raw) raw = "";
-    cell->raw = rg_table_strdup(t, raw, strlen(raw));   /* a replaced text stays in its block */
+    cell->raw = raw;   /* a replaced text stays in its block */
     rg_cell_parse(cell->raw, &cell->type, &cell->value, cell->unit);
+}
+
+void rg_table_set(rg_table *t, int r, int c, const char *raw) {
+    if (!rg_table_cell(t, r, c)) return;
+    if (!raw) raw = "";
+    rg_table_set_kept(t, r, c, rg_table_strdup(t, raw, strlen(raw)));
 }

@@ -69,6 +69,9 @@ void rg_table_free(rg_table *t);
 rg_cell *rg_table_cell(rg_table *t, int r, int c);
 /* Sets a cell's raw text (copied) and parses it (see ingest/numparse.h). */
 void rg_table_set(rg_table *t, int r, int c, const char *raw);
+/* The same with a text that already lives as long as the table (rg_table_strdup, or a pool
+ * the table adopts): not copied. */
+void rg_table_set_kept(rg_table *t, int r, int c, char *raw);
 /* A copy of s[0..n) that lives as long as the table: what a cell's raw points to. Cells are
  * many and small, so their texts share blocks instead of a malloc (and a free) each. */
 char *rg_table_strdup(rg_table *t, const char *s, size_t n);

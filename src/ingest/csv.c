@@ -251,12 +251,7 @@ rg_doc *rg_parse_csv(const char *doc_id, const char *source, const char *text, s
         }
         in_caption = 0;
         if (!t) t = rg_table_new((int)rows, cols);
-        rg_cell *cells = t->cells + (size_t)row * (size_t)cols;   /* row < rows, nf <= cols */
-        for (int c = 0; c < nf; c++) {
-            rg_cell *cell = &cells[c];
-            cell->raw = f[c];   /* the fields' pool becomes the table's, below */
-            rg_cell_parse(cell->raw, &cell->type, &cell->value, cell->unit);
-        }
+        for (int c = 0; c < nf; c++) rg_table_set_kept(t, row, c, f[c]);   /* the fields' pool becomes the table's, below */
         for (int c = nf; c < cols; c++) rg_table_set(t, row, c, "");
         row++;
     }

@@ -275,10 +275,8 @@ static void read_table(hctx *h, size_t tab, int depth) {
             if (!rows[r].any && !rows[r].n) continue;
             for (int c = 0; c < C; c++) {
                 char *v = c < rows[r].n ? rows[r].cells[c] : NULL;
-                if (!v || !*v) { rg_table_set(t, out, c, ""); continue; }
-                rg_cell *cell = rg_table_cell(t, out, c);   /* as rg_table_set, the text kept where it is */
-                cell->raw = v;
-                rg_cell_parse(v, &cell->type, &cell->value, cell->unit);
+                if (!v || !*v) rg_table_set(t, out, c, "");
+                else rg_table_set_kept(t, out, c, v);   /* in cell_strs, which the table adopts */
             }
             if (leading && rows[r].any && (rows[r].thead || rows[r].all_th)) header_rows = out + 1;
             else leading = 0;
