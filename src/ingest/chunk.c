@@ -208,29 +208,11 @@ static inline void put(rg_buf *b, const void *p, size_t n) {
     }
 }
 
-/* Appends s with white space runs collapsed (cells may hold newlines). Words joined by one
- * plain space come out as they are, so such a run is copied at once. */
-static void put_clean(rg_buf *b, const char *s) {
-    const unsigned char *p = (const unsigned char *)s;
-    int space = 0;
-    while (*p) {
-        if (CLASS[*p] == CL_SPACE) { space = 1; p++; continue; }
-        const unsigned char *w = p;
-        for (;;) {
-            while (*p && CLASS[*p] != CL_SPACE) p++;
-            if (*p == ' ' && p[1] && CLASS[p[1]] != CL_SPACE) { p++; continue; }
-            break;
-        }
-        if (space && b->len && b->data[b->len - 1] != ' ' && b->data[b->len - 1] != '\n') put(b, " ", 1);
-        space = 0;
-        put(b, w, (size_t)(p - w));
-    }
-}
-
-/* put_clean of a cell that also returns approx_tokens_n of what it wrote, in the same pass:
- * white space only separates runs there, so the count of the cleaned text is the count of
- * the cell's own bytes. Word by word (cells are short). */
-static int put_clean_tokens(rg_buf *b, const char *s) {
+/* Appends s with white space runs collapsed to one space (cells may hold newlines), and
+ * returns approx_tokens_n of what it wrote, in the same pass: white space only separates runs
+ * there, so the count of the cleaned text is the count of s's own bytes. Word by word (cells,
+ * captions and headers are short). */
+static int put_clean(rg_buf *b, const char *s) {
     const unsigned char *p = (const unsigned char *)s;
     int space = 0, tok = 0;
     while (*p) {
@@ -311,7 +293,7 @@ static int table_row(rg_buf *b, const rg_table *t, int r, const col_heads *h) {
         const char *s = cell_raw(t, r, c);
         if (!*s) continue;
         if (b->len > start) put(b, " ", 1);
-        tok += put_clean_tokens(b, s);
+        tok += put_clean(b, s);
     }
     for (int c = hc; c < nc; c++) {
         const char *s = cell_raw(t, r, c);
@@ -322,7 +304,7 @@ static int table_row(rg_buf *b, const rg_table *t, int r, const col_heads *h) {
             put(b, ": ", 2);
             tok += h->tok[c] + 1;
         }
-        tok += put_clean_tokens(b, s);
+        tok += put_clean(b, s);
     }
     if (b->len > start) put(b, "\n", 1);
     return tok;
