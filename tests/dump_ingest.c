@@ -7,6 +7,8 @@
  *   cc -std=c17 -D_GNU_SOURCE -Isrc -O2 tests/dump_ingest.c B/libragd.a $(pkg-config --libs ...)
  * usage: dump_ingest PATH... > dump.txt */
 #include "core/util.h"
+#include "core/approx_tokens.h"
+#include "core/table_text.h"
 #include "ingest/chunk.h"
 #include "ingest/parse.h"
 #include "ingest/walk.h"

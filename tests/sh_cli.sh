@@ -92,4 +92,4 @@ check url_errors_reported [ "$(jq_get 'd["failed"]' < "$T/j3")" = 2 ]
 
 # Schema 3: cells packed per table, counted in status; the killed-and-resumed index above was
 # written in batches (several documents per transaction) and checks clean.
-check status_schema_cells [ "$(jq_get 'd["schema_version"]==5 and d["tables"]>0 and d["cells"]>=4*d["tables"] and d["bm25"]["segments"]>=1 and d["bm25"]["removed_pending"]>=0' < "$T/st")" = True ]
+check status_schema_cells [ "$(jq_get 'd["schema_version"]==6 and d["tables"]>0 and d["cells"]>=4*d["tables"] and d["bm25"]["segments"]>=1 and d["bm25"]["removed_pending"]>=0' < "$T/st")" = True ]

@@ -2,6 +2,8 @@
  * token budget and overlap, parent chunks, table linearisation and row groups, hostile text,
  * linear time on big input, and the corpus documents end to end. */
 #include "check.h"
+#include "core/approx_tokens.h"
+#include "core/table_text.h"
 #include "ingest/chunk.h"
 #include "ingest/parse.h"
 #include "core/util.h"
@@ -152,6 +154,25 @@ static void test_hostile_text(void) {
     rg_doc_free(d);
 }
 
+/* Every table chunk of d (chunked into ch) says its text is its table's rows, and it is:
+ * what the store rebuilds (core/table_text.h) equals what the chunker wrote. */
+static int table_texts_rebuild(const rg_doc *d) {
+    int bad = 0;
+    for (int i = 0; i < nch; i++) {
+        if (ch[i].kind != RG_CHUNK_TABLE) continue;
+        const rg_table *t = NULL;
+        for (int b = 0, k = 0; b < d->nblocks && !t; b++)
+            if (d->blocks[b].kind == RG_BLOCK_TABLE && k++ == ch[i].table_index) t = d->blocks[b].table;
+        char *lin = t ? rg_table_linearize(t, t->caption, ch[i].row_start, ch[i].row_end) : NULL;
+        if (!ch[i].table_text || !lin || strcmp(lin, ch[i].text) != 0) {
+            fprintf(stderr, "%s chunk %d: rows %d-%d not rebuilt\n", d->id, i, ch[i].row_start, ch[i].row_end);
+            bad++;
+        }
+        free(lin);
+    }
+    return bad;
+}
+
 static void test_table_chunks(void) {
     const char *cells[] = {"", "2019", "2018",
                            "Revenue", "1,452.4", "1,301.2",
@@ -183,7 +204,9 @@ static void test_table_chunks(void) {
         CHECK(ch[3].context_only);
         CHECK(strstr(ch[3].text, "Before") && strstr(ch[3].text, "After") && !strstr(ch[3].text, "2019:"));
         CHECK(ch[0].parent == 3 && ch[2].parent == 3 && ch[1].parent == -1);
+        CHECK(ch[1].table_text && !ch[0].table_text && !ch[3].table_text);
     }
+    CHECK_INT(table_texts_rebuild(d), 0);
     done();
     char *lin = rg_table_linearize(t, NULL, 2, 3);
     CHECK_STR(lin, "(in millions)\n2019 | 2018\nCost of revenue | 2019: (812.6) | 2018: (745.0)");
@@ -241,6 +264,7 @@ static void test_big_table_groups(void) {
     }
     CHECK_INT(next, R);
     CHECK(last_table == nch - 1);
+    CHECK_INT(table_texts_rebuild(d), 0);
     done();
     rg_doc_free(d);
 }
@@ -289,6 +313,7 @@ static void test_corpus(void) {
         for (int i = 0; i < nd; i++) {
             run_chunker(docs[i], 0, -1);
             for (int k = 0; k < nch; k++) if (ch[k].kind == RG_CHUNK_TABLE && strstr(ch[k].text, needles[f])) found = 1;
+            CHECK_INT(table_texts_rebuild(docs[i]), 0);
             done();
             rg_doc_free(docs[i]);
         }

@@ -6,6 +6,8 @@
 #include "core/doc.h"
 #include "core/numparse.h"
 #include "core/util.h"
+#include "core/approx_tokens.h"
+#include "core/table_text.h"
 #include "ingest/chunk.h"
 #include "ingest/formats.h"
 #include "ingest/parse.h"

@@ -3,6 +3,7 @@
 #include "core/util.h"
 #include "embed/encoder.h"
 #include "index/store.h"
+#include "index/schema.h"
 #include "store_check.h"
 #include "index/vectors.h"
 #include "index/cellpack.h"
@@ -667,7 +668,7 @@ static void test_migrate_v2_cells(void) {
     if (s) {
         rg_store_stats st;
         rg_store_stats_get(s, &st);
-        CHECK_INT(st.schema_version, 5);
+        CHECK_INT(st.schema_version, RG_SCHEMA_VERSION);
         CHECK_INT(st.tables, 1);
         CHECK_INT(st.cells, 6);
         CHECK_INT(check_clean(s), 0);
@@ -733,7 +734,7 @@ static void test_reader_migrates(void) {
     if (s) {
         rg_store_stats st;
         rg_store_stats_get(s, &st);
-        CHECK_INT(st.schema_version, 5);
+        CHECK_INT(st.schema_version, RG_SCHEMA_VERSION);
         CHECK_INT(bm25_count(s, "revenue", NULL), 1);
         CHECK_INT(check_clean(s), 0);
         rg_store_close(s);

@@ -85,6 +85,8 @@ typedef struct {
     int parent;          /* index of the parent chunk in the same doc (small-to-big), -1 none */
     int table_index;     /* which of the doc's tables (0-based, in block order), -1 none */
     int row_start, row_end; /* table row range covered (header rows always included) */
+    int table_text;      /* text is rg_table_text_rows of those rows (core/table_text.h): the
+                          * store keeps the table's cells and rebuilds it */
     int ntokens;         /* approximate word pieces */
     int page;
     int64_t offset;

@@ -1,5 +1,6 @@
 /* index/lex: see lex.h. The writer's in-memory index, segment writing, merging and checks. */
 #include "index/lex.h"
+#include "index/table_rows.h"
 #include "index/lex_block.h"
 #include <stdlib.h>
 #include <string.h>
@@ -701,15 +702,21 @@ out:
 int rg_lex_build(sqlite3 *db) {
     rg_lex_writer *w = rg_lex_writer_new(db);
     if (!w) return -1;
-    sqlite3_stmt *st = lx_prep(db, "SELECT id, text, section FROM chunks WHERE context_only = 0 ORDER BY id");
-    int rc = st ? 0 : -1, r = SQLITE_DONE;
+    sqlite3_stmt *st = lx_prep(db, "SELECT id, section, " RG_CHUNK_TEXT_COLS("") " FROM chunks WHERE context_only = 0 ORDER BY id");
+    sqlite3_stmt *tsel = st ? lx_prep(db, RG_TABLE_SQL) : NULL;
+    rg_table_rows tr;
+    rg_table_rows_init(&tr, tsel, sqlite3_db_filename(db, "main"));
+    int rc = tsel ? 0 : -1, r = SQLITE_DONE;
     while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
-        rg_lex_add(w, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
-                   (const char *)sqlite3_column_text(st, 2));
+        const char *text = rg_table_rows_chunk(&tr, st, 2, NULL);   /* table chunks stored without text */
+        if (!text) { rc = -1; break; }
+        rg_lex_add(w, sqlite3_column_int64(st, 0), text, (const char *)sqlite3_column_text(st, 1));
         if (w->ndocs >= BUILD_SEGMENT_CHUNKS) rc = rg_lex_flush(w);
     }
     if (rc == 0 && r != SQLITE_DONE) rc = lx_fail(db, "read chunks");
     if (rc == 0) rc = rg_lex_flush(w);
+    rg_table_rows_free(&tr);
+    sqlite3_finalize(tsel);
     sqlite3_finalize(st);
     rg_lex_writer_free(w);
     return rc;

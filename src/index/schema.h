@@ -3,7 +3,7 @@
 #ifndef RAGD_INDEX_SCHEMA_H
 #define RAGD_INDEX_SCHEMA_H
 #include <sqlite3.h>
-#define RG_SCHEMA_VERSION 5
+#define RG_SCHEMA_VERSION 6
 /* Brings db up to RG_SCHEMA_VERSION. Refuses a newer schema than this program knows. */
 int rg_schema_migrate(sqlite3 *db, const char *path);
 #endif

@@ -428,6 +428,8 @@ int rg_store_check(rg_store *s, char **report) {
         {"SELECT count(*) FROM vectors WHERE chunk_id NOT IN (SELECT id FROM chunks)", "vectors without a chunk"},
         {"SELECT count(*) FROM tables WHERE doc NOT IN (SELECT id FROM documents)", "tables without a document"},
         {"SELECT count(*) FROM tables WHERE cells IS NULL OR length(cells) < 1 + 3 * nrows * ncols", "tables without their cells"},
+        {"SELECT count(*) FROM chunks c WHERE c.kind = 1 AND c.text = '' AND c.table_id IS NOT NULL "
+         "AND NOT EXISTS (SELECT 1 FROM tables t WHERE t.id = c.table_id)", "table chunks stored without text whose table is gone"},
     };
     for (size_t i = 0; i < sizeof orphans / sizeof *orphans; i++) {
         int64_t n = st_count(s, orphans[i][0]);

@@ -1,7 +1,7 @@
 /* index/store_read: documents, chunks and tables read back from SQLite. */
 #include "index/store_internal.h"
 #include "core/util.h"
-#include "index/cellpack.h"
+#include "index/table_rows.h"
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,15 +78,20 @@ int rg_store_list_docs(rg_store *s, rg_doc_info **out, int *n) {
 /* ---- re-embedding (a refitted encoder) ---- */
 
 int rg_store_each_chunk(rg_store *s, int (*fn)(int64_t id, const char *text, void *ctx), void *ctx) {
-    sqlite3_stmt *st = st_prep(s, "SELECT id, text FROM chunks WHERE context_only = 0 ORDER BY id");
-    if (!st) return -1;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(st, 1);
-        int r = fn(sqlite3_column_int64(st, 0), t ? t : "", ctx);
-        if (r) { st_done(s, st); return r; }
+    sqlite3_stmt *st = st_prep(s, "SELECT id, " RG_CHUNK_TEXT_COLS("") " FROM chunks WHERE context_only = 0 ORDER BY id");
+    sqlite3_stmt *tsel = st ? st_prep(s, RG_TABLE_SQL) : NULL;
+    if (!tsel) { st_done(s, st); return -1; }
+    rg_table_rows tr;
+    rg_table_rows_init(&tr, tsel, s->db_path);
+    int rc, r = 0;
+    while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t = rg_table_rows_chunk(&tr, st, 1, NULL);
+        r = t ? fn(sqlite3_column_int64(st, 0), t, ctx) : -1;
     }
+    rg_table_rows_free(&tr);
+    st_done(s, tsel);
     st_done(s, st);
+    if (r) return r;
     return rc == SQLITE_DONE ? 0 : st_fail(s, "reading chunks");
 }
 
@@ -104,32 +109,44 @@ void rg_chunk_row_free(rg_chunk_row *c) {
  * parents that are not such a join) are returned as stored. */
 #define PARENT_JOIN "\n\n"
 
-#define CHUNK_COLS "c.id, d.doc_id, d.source, c.text, c.section, c.kind, c.ord, c.ntokens, c.page, " \
-                   "c.row_start, c.row_end, c.table_id, c.parent, c.context_only, c.doc"
+#define CHUNK_COLS "c.id, d.doc_id, d.source, " RG_CHUNK_TEXT_COLS("c.") ", c.section, c.ord, c.ntokens, c.page, " \
+                   "c.parent, c.context_only, c.doc"
 
-/* Fills c; 1 when its text is to be rebuilt from its children. */
-static int chunk_from_row(sqlite3_stmt *st, rg_chunk_row *c) {
+/* Fills c, with a table chunk's text rebuilt when it was stored without it (table_rows.h);
+ * 1 when its text is to be rebuilt from its children, -1 (c empty, rg_err set) when its
+ * table cannot be read. */
+static int chunk_from_row(sqlite3_stmt *st, rg_chunk_row *c, rg_table_rows *tr) {
+    memset(c, 0, sizeof *c);
+    size_t n;
+    const char *text = rg_table_rows_chunk(tr, st, 3, &n);
+    if (!text) return -1;
+    c->text = xstrndup(text, n);   /* "" for NULL: never hand out NULL */
     c->id = sqlite3_column_int64(st, 0);
     c->doc_id = st_col_text(st, 1); c->source = st_col_text(st, 2);
-    c->text = st_col_text(st, 3); c->section = st_col_text(st, 4);
-    c->kind = sqlite3_column_int(st, 5); c->ord = sqlite3_column_int(st, 6);
-    c->ntokens = sqlite3_column_int(st, 7); c->page = sqlite3_column_int(st, 8);
-    c->row_start = sqlite3_column_int(st, 9); c->row_end = sqlite3_column_int(st, 10);
-    c->table_id = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 11);
+    c->kind = sqlite3_column_int(st, 4);
+    c->table_id = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 5);
+    c->row_start = sqlite3_column_int(st, 6); c->row_end = sqlite3_column_int(st, 7);
+    c->section = st_col_text(st, 8); c->ord = sqlite3_column_int(st, 9);
+    c->ntokens = sqlite3_column_int(st, 10); c->page = sqlite3_column_int(st, 11);
     c->parent = sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 12);
-    if (!c->text) c->text = xstrdup("");   /* NOT NULL in the schema; never hand out NULL */
     return sqlite3_column_int(st, 13) != 0 && c->text[0] == '\0';
 }
 
 int rg_store_get_chunk(rg_store *s, int64_t chunk_id, rg_chunk_row *out) {
     sqlite3_stmt *st = st_prep(s, "SELECT " CHUNK_COLS " FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id = ?");
-    if (!st) return -1;
+    sqlite3_stmt *tsel = st ? st_prep(s, RG_TABLE_SQL) : NULL;
+    if (!tsel) { st_done(s, st); return -1; }
     sqlite3_bind_int64(st, 1, chunk_id);
+    rg_table_rows tr;
+    rg_table_rows_init(&tr, tsel, s->db_path);
     int rc = sqlite3_step(st), found = 0, join = 0;
     int64_t doc = 0;
-    if (rc == SQLITE_ROW) { join = chunk_from_row(st, out); doc = sqlite3_column_int64(st, 14); found = 1; }
+    if (rc == SQLITE_ROW) { join = chunk_from_row(st, out, &tr); doc = sqlite3_column_int64(st, 14); found = 1; }
+    rg_table_rows_free(&tr);
+    st_done(s, tsel);
     st_done(s, st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return st_fail(s, "get chunk");
+    if (join < 0) return -1;
     if (!join) return found;
     /* one query for the children; chunks_doc narrows it to the document's rows */
     st = st_prep(s, "SELECT text FROM chunks WHERE doc = ?1 AND parent = ?2 ORDER BY ord");
@@ -187,9 +204,12 @@ int rg_store_doc_chunks(rg_store *s, const char *doc_id, rg_chunk_row **out, int
     *out = NULL; *n = 0;
     sqlite3_stmt *st = st_prep(s, "SELECT " CHUNK_COLS " FROM chunks c JOIN documents d ON d.id = c.doc "
                                "WHERE d.doc_id = ? ORDER BY c.ord");
-    if (!st) return -1;
+    sqlite3_stmt *tsel = st ? st_prep(s, RG_TABLE_SQL) : NULL;
+    if (!tsel) { st_done(s, st); return -1; }
     sqlite3_bind_text(st, 1, doc_id, -1, SQLITE_STATIC);
-    int cap = 0, rc, njoin = 0;
+    rg_table_rows tr;
+    rg_table_rows_init(&tr, tsel, s->db_path);
+    int cap = 0, rc, njoin = 0, bad = 0;
     unsigned char *join = NULL;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n == cap) {
@@ -197,15 +217,19 @@ int rg_store_doc_chunks(rg_store *s, const char *doc_id, rg_chunk_row **out, int
             *out = xrealloc(*out, (size_t)cap * sizeof **out);
             join = xrealloc(join, (size_t)cap);
         }
-        join[*n] = (unsigned char)chunk_from_row(st, &(*out)[*n]);
+        int j = chunk_from_row(st, &(*out)[*n], &tr);
+        if (j < 0) { bad = 1; break; }
+        join[*n] = (unsigned char)j;
         njoin += join[(*n)++];
     }
+    rg_table_rows_free(&tr);
+    st_done(s, tsel);
     st_done(s, st);
-    if (rc != SQLITE_DONE) {
+    if (bad || rc != SQLITE_DONE) {
         for (int i = 0; i < *n; i++) rg_chunk_row_free(&(*out)[i]);
         free(*out); *out = NULL; *n = 0;
         free(join);
-        return st_fail(s, "document chunks");
+        return bad ? -1 : st_fail(s, "document chunks");
     }
     if (njoin) join_parents(*out, *n, join, njoin);
     free(join);
@@ -213,29 +237,14 @@ int rg_store_doc_chunks(rg_store *s, const char *doc_id, rg_chunk_row **out, int
 }
 
 rg_table *rg_store_get_table(rg_store *s, int64_t table_id) {
-    sqlite3_stmt *st = st_prep(s, "SELECT nrows, ncols, header_rows, header_cols, caption, scale, cells FROM tables WHERE id = ?");
+    sqlite3_stmt *st = st_prep(s, RG_TABLE_SQL);
     if (!st) return NULL;
     sqlite3_bind_int64(st, 1, table_id);
-    if (sqlite3_step(st) != SQLITE_ROW) { st_done(s, st); rg_err("table %lld not found", (long long)table_id); return NULL; }
-    int nr = sqlite3_column_int(st, 0), nc = sqlite3_column_int(st, 1);
-    if (nr < 0 || nc < 0 || (int64_t)nr * nc > 10000000) { st_done(s, st); rg_err("table %lld: bad shape", (long long)table_id); return NULL; }
-    rg_table *t = rg_table_new(nr, nc);
-    t->header_rows = sqlite3_column_int(st, 2);
-    t->header_cols = sqlite3_column_int(st, 3);
-    t->caption = st_col_text(st, 4);
-    const unsigned char *sc = sqlite3_column_text(st, 5);
-    snprintf(t->scale, sizeof t->scale, "%s", sc ? (const char *)sc : "");
-    /* the cells: one blob per table (index/cellpack.h, schema 3) */
-    const void *blob = sqlite3_column_blob(st, 6);
-    int rc = rg_cells_unpack(t, blob, (size_t)sqlite3_column_bytes(st, 6));
+    int rc = sqlite3_step(st);
+    rg_table *t = rc == SQLITE_ROW ? rg_table_from_row(st, s->db_path, table_id) : NULL;
     st_done(s, st);
-    if (rc != 0) {
-        char *why = xstrdup(rg_errmsg());
-        rg_err("%s: table %lld: %s", s->db_path, (long long)table_id, why);
-        free(why);
-        rg_table_free(t);
-        return NULL;
-    }
+    if (rc == SQLITE_DONE) rg_err("table %lld not found", (long long)table_id);
+    else if (rc != SQLITE_ROW) st_fail(s, "get table");
     return t;
 }
 

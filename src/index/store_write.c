@@ -4,6 +4,7 @@
 #include "core/util.h"
 #include "index/vectors.h"
 #include "index/cellpack.h"
+#include "index/table_rows.h"
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -29,14 +30,22 @@ static int64_t *doc_vector_ids(rg_store *s, int64_t rowid, int64_t *n) {
 /* Marks the document's searchable chunks removed from the BM25 index (their postings go at
  * the next merge of their segment). */
 static int lex_remove_doc(rg_store *s, int64_t rowid) {
-    sqlite3_stmt *sel = st_prep(s, "SELECT id, text, section FROM chunks WHERE doc = ?1 AND context_only = 0");
-    if (!sel) return -1;
+    sqlite3_stmt *sel = st_prep(s, "SELECT id, section, " RG_CHUNK_TEXT_COLS("") " FROM chunks WHERE doc = ?1 AND context_only = 0");
+    sqlite3_stmt *tsel = sel ? st_prep(s, RG_TABLE_SQL) : NULL;
+    if (!tsel) { st_done(s, sel); return -1; }
     sqlite3_bind_int64(sel, 1, rowid);
-    int rc = 0, step;
-    while (rc == 0 && (step = sqlite3_step(sel)) == SQLITE_ROW)
-        rc = rg_lex_remove(s->lex, sqlite3_column_int64(sel, 0), (const char *)sqlite3_column_text(sel, 1),
-                           (const char *)sqlite3_column_text(sel, 2));
+    rg_table_rows tr;
+    rg_table_rows_init(&tr, tsel, s->db_path);
+    int rc = 0, step = SQLITE_DONE;
+    while (rc == 0 && (step = sqlite3_step(sel)) == SQLITE_ROW) {
+        /* a table chunk whose table cannot be read is removed all the same: its length only
+         * feeds BM25's average length until the segment's next merge */
+        const char *text = rg_table_rows_chunk(&tr, sel, 2, NULL);
+        rc = rg_lex_remove(s->lex, sqlite3_column_int64(sel, 0), text ? text : "", (const char *)sqlite3_column_text(sel, 1));
+    }
     if (rc == 0 && step != SQLITE_DONE) rc = st_fail(s, "read chunks for BM25");
+    rg_table_rows_free(&tr);
+    st_done(s, tsel);
     st_done(s, sel);
     return rc;
 }
@@ -173,12 +182,13 @@ static int64_t next_chunk_id(rg_store *s) {
                        "coalesce((SELECT max(id) FROM chunks), 0)) + 1");
 }
 
-/* Which chunks are stored with empty text: a context-only parent whose text is exactly its
- * children's texts (in order) joined with "\n\n" is stored as '' and rebuilt on read
- * (store_read.c), so the text is not written twice. Checked byte for byte: a parent that is
- * anything else (or has a context-only child, which would itself be rebuilt) keeps its text.
+/* Which chunks are stored with empty text, to be rebuilt on read (store_read.c) so no text is
+ * written twice: a table chunk made from its table's rows (table_text, index/table_rows.h),
+ * and a context-only parent whose text is exactly its children's texts (in order) joined
+ * with "\n\n". Parents are checked byte for byte: a parent that is anything else (or has a
+ * context-only or table child, which would itself be rebuilt) keeps its text.
  * Returns a calloc'ed flag per chunk. */
-static unsigned char *elided_parents(const rg_chunk *chunks, int nchunks) {
+static unsigned char *elided_texts(const rg_chunk *chunks, int nchunks, int ntables) {
     unsigned char *elide = xcalloc((size_t)nchunks + 1, 1);
     /* pos[p]: bytes of p's text matched so far by its children, SIZE_MAX once it differs;
      * len[p]: the length of p's text (measured once: linear in the texts, however many
@@ -189,7 +199,7 @@ static unsigned char *elided_parents(const rg_chunk *chunks, int nchunks) {
     for (int i = 0; i < nchunks; i++) {
         int p = chunks[i].parent;
         if (p < 0 || p >= nchunks || p == i || pos[p] == SIZE_MAX) continue;
-        if (chunks[i].context_only || !chunks[p].context_only) { pos[p] = SIZE_MAX; continue; }
+        if (chunks[i].context_only || chunks[i].table_text || !chunks[p].context_only) { pos[p] = SIZE_MAX; continue; }
         const char *pt = chunks[p].text ? chunks[p].text : "";
         const char *ct = chunks[i].text ? chunks[i].text : "";
         if (!nkids[p]) len[p] = strlen(pt);
@@ -202,9 +212,12 @@ static unsigned char *elided_parents(const rg_chunk *chunks, int nchunks) {
         pos[p] = at + clen;
         nkids[p]++;
     }
-    for (int p = 0; p < nchunks; p++)
-        elide[p] = chunks[p].context_only && nkids[p] > 0 && pos[p] != SIZE_MAX &&
-                   chunks[p].text && chunks[p].text[pos[p]] == '\0';
+    for (int p = 0; p < nchunks; p++) {
+        const rg_chunk *c = &chunks[p];
+        elide[p] = (c->context_only && nkids[p] > 0 && pos[p] != SIZE_MAX && c->text && c->text[pos[p]] == '\0') ||
+                   (c->table_text && c->kind == RG_CHUNK_TABLE && !c->context_only && c->table_index >= 0 &&
+                    c->table_index < ntables && c->text && c->text[0]);
+    }
     free(pos);
     free(len);
     free(nkids);
@@ -261,7 +274,7 @@ int rg_store_put_doc(rg_store *s, const rg_doc *d, const rg_source_stamp *stamp,
     st = st_prep(s, "INSERT INTO chunks(id, doc, ord, kind, text, section, parent, table_id, row_start, row_end, ntokens, page, offset, context_only) "
                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!st) goto fail;
-    elide = elided_parents(chunks, nchunks);
+    elide = elided_texts(chunks, nchunks, ntables);
     for (int i = 0; i < nchunks; i++) {
         const rg_chunk *c = &chunks[i];
         sqlite3_bind_int64(st, 1, base + i);
@@ -390,26 +403,33 @@ int rg_store_reembed(rg_store *s, rg_encoder *e, const char *meta_key, const cha
     int64_t total = st_count(s, "SELECT count(*) FROM chunks WHERE context_only = 0");
     if (total < 0 || st_exec(s, "BEGIN IMMEDIATE") != 0) return -1;
     rg_vectors *nv = rg_vectors_new(s->dim, "Flat");
-    sqlite3_stmt *sel = NULL, *ins = NULL;
+    sqlite3_stmt *sel = NULL, *ins = NULL, *tsel = NULL;
+    rg_table_rows tr;
+    rg_table_rows_init(&tr, NULL, s->db_path);
     int64_t *ids = xmalloc(REEMBED_BATCH * sizeof *ids), last = INT64_MIN, done = 0;
     char **texts = xcalloc(REEMBED_BATCH, sizeof *texts);
     float *vecs = xmalloc((size_t)REEMBED_BATCH * (size_t)s->dim * sizeof *vecs);
     int n = 0;
     if (!nv || st_exec(s, "DELETE FROM vectors") != 0) goto fail;
-    sel = st_prep(s, "SELECT id, text FROM chunks WHERE context_only = 0 AND id > ?1 ORDER BY id LIMIT ?2");
+    sel = st_prep(s, "SELECT id, " RG_CHUNK_TEXT_COLS("") " FROM chunks WHERE context_only = 0 AND id > ?1 ORDER BY id LIMIT ?2");
     ins = st_prep(s, "INSERT INTO vectors(chunk_id, vec) VALUES (?,?)");
-    if (!sel || !ins) goto fail;
+    tsel = st_prep(s, RG_TABLE_SQL);
+    if (!sel || !ins || !tsel) goto fail;
+    tr.sel = tsel;
     for (;;) {
         sqlite3_bind_int64(sel, 1, last);
         sqlite3_bind_int(sel, 2, REEMBED_BATCH);
         n = 0;
-        int rc;
+        int rc, unreadable = 0;
         while ((rc = sqlite3_step(sel)) == SQLITE_ROW && n < REEMBED_BATCH) {
-            const char *t = (const char *)sqlite3_column_text(sel, 1);
+            size_t len;
+            const char *t = rg_table_rows_chunk(&tr, sel, 1, &len);
+            if (!t) { unreadable = 1; break; }
             ids[n] = sqlite3_column_int64(sel, 0);
-            texts[n++] = xstrdup(t ? t : "");
+            texts[n++] = xstrndup(t, len);
         }
         sqlite3_reset(sel);
+        if (unreadable) goto fail;
         if (rc != SQLITE_DONE && rc != SQLITE_ROW) { st_fail(s, "reading chunks"); goto fail; }
         if (!n) break;
         last = ids[n - 1];
@@ -429,6 +449,8 @@ int rg_store_reembed(rg_store *s, rg_encoder *e, const char *meta_key, const cha
     }
     st_done(s, sel); sel = NULL;
     st_done(s, ins); ins = NULL;
+    st_done(s, tsel); tsel = NULL;
+    rg_table_rows_free(&tr);
     if (meta_key) {
         sqlite3_stmt *st = st_prep(s, "INSERT OR REPLACE INTO meta(key, value) VALUES (?,?)");
         if (!st) goto fail;
@@ -460,6 +482,8 @@ fail:
     free(ids); free(texts); free(vecs);
     st_done(s, sel);
     st_done(s, ins);
+    st_done(s, tsel);
+    rg_table_rows_free(&tr);
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     rg_vectors_free(nv);
     s->faiss_dirty = 1;   /* rewrite the (old) FAISS file if it was removed */

@@ -3,7 +3,7 @@
  * a longer paragraph is cut at sentence ends with a small overlap; a section with several
  * chunks also gets context-only parent chunks (small-to-big). A table becomes one chunk (or
  * row groups with the header rows repeated) whose text keeps row and column headers next to
- * each value ("Revenue | 2019: 1,452.4 | 2018: 1,301.2"), so "revenue 2019" matches. */
+ * each value (core/table_text.h). Budgets count core/approx_tokens.h's word pieces. */
 #ifndef RAGD_INGEST_CHUNK_H
 #define RAGD_INGEST_CHUNK_H
 #include "core/doc.h"
@@ -20,8 +20,4 @@ int rg_chunk_doc(const rg_doc *d, const rg_chunk_opts *o, rg_chunk **out, int *n
 /* Frees what rg_chunk_doc returned (the chunks' texts and sections live in one pool behind
  * the array: free no text or section alone, and pass no other array). */
 void rg_chunks_free(rg_chunk *c, int n);
-/* Approximate word-piece count of text (cheap; no vocabulary needed). */
-int rg_approx_tokens(const char *text);
-/* Linear text of rows [row_start, row_end) of t, header rows always included. */
-char *rg_table_linearize(const rg_table *t, const char *caption, int row_start, int row_end);
 #endif

@@ -1,7 +1,8 @@
 /* retrieve/context: see context.h. */
 #include "retrieve/context.h"
 #include "core/util.h"
-#include "ingest/chunk.h"
+#include "core/approx_tokens.h"
+#include "core/table_text.h"
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,10 +1,12 @@
-/* The store keeps a context-only parent chunk whose text is its children's texts joined with
- * "\n\n" as '' and rebuilds the text on read: real SQLite files in a temporary directory, the
- * real parser and chunker, the database checked with direct SQL. */
+/* The store keeps a chunk's text as '' where it can rebuild it on read: a context-only parent
+ * whose text is its children's texts joined with "\n\n", and a table chunk made from its
+ * table's rows (index/table_rows.h). Real SQLite files in a temporary directory, the real
+ * parser and chunker, the database checked with direct SQL. */
 #include "check.h"
 #include "core/util.h"
 #include "embed/encoder.h"
 #include "index/store.h"
+#include "index/lex.h"
 #include "store_check.h"
 #include "ingest/chunk.h"
 #include "ingest/parse.h"
@@ -113,6 +115,31 @@ static rg_doc *md_doc(const char *path, const char *id, rg_chunk **c, int *n) {
     return d;
 }
 
+/* A sample document (sample_md) written as a file, parsed and chunked small, and a writable
+ * store beside it: the set-up most tests here share. */
+typedef struct { char *dir, *path, *md; rg_chunk *c; int n; rg_doc *d; rg_store *s; } sample;
+
+static void sample_open(sample *f, const char *name, const char *tag) {
+    f->dir = test_tmpdir();
+    f->path = xasprintf("%s/%s", f->dir, name);
+    f->md = sample_md(tag);
+    CHECK(test_write_file(f->path, f->md) == 0);
+    f->d = md_doc(f->path, name, &f->c, &f->n);
+    CHECK(f->d != NULL);
+    f->s = open_store(f->dir, 1);
+    CHECKF(f->s != NULL, "%s", rg_errmsg());
+}
+
+static void sample_close(sample *f) {
+    rg_store_close(f->s);
+    rg_chunks_free(f->c, f->n);
+    rg_doc_free(f->d);
+    free(f->md);
+    free(f->path);
+    test_rm_rf(f->dir);
+    free(f->dir);
+}
+
 static int count_parents(const rg_chunk *c, int n) {
     int k = 0;
     for (int i = 0; i < n; i++) k += c[i].context_only;
@@ -121,14 +148,10 @@ static int count_parents(const rg_chunk *c, int n) {
 
 /* The chunker's parents are stored as '' and read back exactly as the chunker made them. */
 static void test_parents_stored_empty(void) {
-    char *dir = test_tmpdir();
-    char *path = xasprintf("%s/doc.md", dir);
-    char *md = sample_md("alpha");
-    CHECK(test_write_file(path, md) == 0);
-    rg_chunk *c; int n;
-    rg_doc *d = md_doc(path, "doc.md", &c, &n);
-    CHECK(d != NULL);
-    rg_store *s = open_store(dir, 1);
+    sample f;
+    sample_open(&f, "doc.md", "alpha");
+    char *dir = f.dir;
+    rg_chunk *c = f.c; int n = f.n; rg_doc *d = f.d; rg_store *s = f.s;   /* s may be reopened: f.s at the end */
     CHECKF(s != NULL, "%s", rg_errmsg());
     if (d && s) {
         int np = count_parents(c, n);
@@ -136,7 +159,8 @@ static void test_parents_stored_empty(void) {
         CHECK_INT(put_chunks(s, d, c, n), 0);
         CHECK_INT(db_count(dir, "SELECT count(*) FROM chunks WHERE context_only = 1 AND text = ''"), np);
         CHECK_INT(db_count(dir, "SELECT count(*) FROM chunks WHERE context_only = 1 AND text <> ''"), 0);
-        CHECK_INT(db_count(dir, "SELECT count(*) FROM chunks WHERE context_only = 0 AND text = ''"), 0);
+        CHECK_INT(db_count(dir, "SELECT count(*) FROM chunks WHERE context_only = 0 AND kind = 0 AND text = ''"), 0);
+        CHECK_INT(db_count(dir, "SELECT count(*) FROM chunks WHERE kind = 1 AND text = ''"), 1);   /* the table */
         /* the other columns are kept */
         long long tok = 0;
         for (int i = 0; i < n; i++) if (c[i].context_only) tok += c[i].ntokens;
@@ -151,12 +175,18 @@ static void test_parents_stored_empty(void) {
         CHECKF(r != NULL, "%s", rg_errmsg());
         if (r) { CHECK_INT(compare_doc(r, "doc.md", c, n), 0); rg_store_close(r); }
     }
-    rg_store_close(s);
-    rg_chunks_free(c, n);
-    rg_doc_free(d);
-    free(md); free(path);
-    test_rm_rf(dir);
-    free(dir);
+    f.s = s;
+    sample_close(&f);
+}
+
+/* rg_store_each_chunk's callback: each text must be the next expected one. */
+typedef struct { const char **texts; int n, seen, bad; } each_expect;
+static int each_matches(int64_t id, const char *text, void *ctx) {
+    (void)id;
+    each_expect *e = ctx;
+    if (e->seen >= e->n || strcmp(text, e->texts[e->seen]) != 0) e->bad++;
+    e->seen++;
+    return 0;
 }
 
 /* The corpora's own documents (real files, every format the parser takes), chunked small so
@@ -205,6 +235,20 @@ static void test_corpora_roundtrip(void) {
     CHECK_INT(bad, 0);
     CHECKF(ndocs >= 5 && nparents >= 1, "%d documents, %d parents", ndocs, nparents);
     CHECK_INT(db_count(dir, "SELECT count(*) FROM chunks WHERE context_only = 1 AND text <> ''"), 0);
+    CHECKF(db_count(dir, "SELECT count(*) FROM chunks WHERE kind = 1") >= 5, "the corpora have tables");
+    CHECK_INT(db_count(dir, "SELECT count(*) FROM chunks WHERE kind = 1 AND text <> ''"), 0);
+    /* rg_store_each_chunk hands out the texts the chunker made, in id order */
+    each_expect ex = {NULL, 0, 0, 0};
+    for (int i = 0; i < ndocs; i++)
+        for (int j = 0; j < k[i].n; j++)
+            if (!k[i].c[j].context_only) {
+                ex.texts = xrealloc(ex.texts, (size_t)(ex.n + 1) * sizeof *ex.texts);
+                ex.texts[ex.n++] = k[i].c[j].text;
+            }
+    if (s) CHECK_INT(rg_store_each_chunk(s, each_matches, &ex), 0);
+    CHECK_INT(ex.seen, ex.n);
+    CHECK_INT(ex.bad, 0);
+    free(ex.texts);
     for (int i = 0; i < ndocs; i++) {
         if (s) CHECKF(compare_doc(s, k[i].id, k[i].c, k[i].n) == 0, "%s", k[i].id);
         rg_chunks_free(k[i].c, k[i].n);
@@ -265,13 +309,10 @@ static void test_non_join_parents_verbatim(void) {
 /* An index written before parents were emptied (a parent row holding its text) reads as
  * stored, and a row changed behind the store's back too: non-empty text is used as is. */
 static void test_old_style_rows(void) {
-    char *dir = test_tmpdir();
-    char *path = xasprintf("%s/old.md", dir);
-    char *md = sample_md("beta");
-    CHECK(test_write_file(path, md) == 0);
-    rg_chunk *c; int n;
-    rg_doc *d = md_doc(path, "old.md", &c, &n);
-    rg_store *s = open_store(dir, 1);
+    sample f;
+    sample_open(&f, "old.md", "beta");
+    char *dir = f.dir;
+    rg_chunk *c = f.c; int n = f.n; rg_doc *d = f.d; rg_store *s = f.s;   /* s may be reopened: f.s at the end */
     CHECK(d && s);
     if (d && s) {
         CHECK_INT(put_chunks(s, d, c, n), 0);
@@ -317,12 +358,8 @@ static void test_old_style_rows(void) {
         for (int i = 0; i < nr; i++) rg_chunk_row_free(&rows[i]);
         free(rows);
     }
-    rg_store_close(s);
-    rg_chunks_free(c, n);
-    rg_doc_free(d);
-    free(md); free(path);
-    test_rm_rf(dir);
-    free(dir);
+    f.s = s;
+    sample_close(&f);
 }
 
 /* Replacing and removing a document leaves no rows behind: no chunk without its document, no
@@ -364,6 +401,137 @@ static void test_replace_remove_no_orphans(void) {
     free(dir);
 }
 
+/* The first table chunk of a stored document "doc.md" (sample_md): its id, or -1. */
+static int64_t first_table_chunk(rg_store *s, rg_chunk_row *copy) {
+    rg_chunk_row *rows = NULL;
+    int nr = 0;
+    int64_t id = -1;
+    if (rg_store_doc_chunks(s, "doc.md", &rows, &nr) != 0) return -1;
+    for (int i = 0; i < nr; i++)
+        if (rows[i].kind == RG_CHUNK_TABLE && id < 0) {
+            id = rows[i].id;
+            if (copy) { *copy = rows[i]; memset(&rows[i], 0, sizeof rows[i]); }
+        }
+    for (int i = 0; i < nr; i++) rg_chunk_row_free(&rows[i]);
+    free(rows);
+    return id;
+}
+
+/* A table chunk's rebuilt text serves every reader that needs the words: BM25 finds it after
+ * the segments are rebuilt from the stored chunks (rg_lex_build, as a migration does),
+ * re-embedding embeds it (the vector equals the encoder's for the chunker's text), and a
+ * removal marks it removed with its real length. */
+static void test_table_text_readers(void) {
+    sample f;
+    sample_open(&f, "doc.md", "epsilon");
+    char *dir = f.dir;
+    rg_chunk *c = f.c; int n = f.n; rg_doc *d = f.d; rg_store *s = f.s;   /* s may be reopened: f.s at the end */
+    CHECK(d && s);
+    int ti = -1;
+    for (int i = 0; i < n; i++) if (c[i].kind == RG_CHUNK_TABLE) ti = i;
+    CHECK(ti >= 0 && c[ti].table_text);
+    if (d && s && ti >= 0) {
+        CHECK_INT(put_chunks(s, d, c, n), 0);
+        rg_store_close(s);
+        /* BM25 rebuilt from the stored rows alone */
+        CHECK_INT(db_exec(dir, "DELETE FROM lex_block; DELETE FROM lex_seg; DELETE FROM lex_dead;"), 0);
+        sqlite3 *h = NULL;
+        char *db = xasprintf("%s/ragd.db", dir);
+        CHECK(sqlite3_open(db, &h) == SQLITE_OK);
+        CHECKF(rg_lex_build(h) == 0, "%s", rg_errmsg());
+        sqlite3_close(h);
+        free(db);
+        s = open_store(dir, 1);
+        CHECK(s != NULL);
+        rg_hit *hits = NULL;
+        int nh = 0;
+        int64_t tid = s ? first_table_chunk(s, NULL) : -1;
+        CHECK(tid > 0);
+        CHECK(s && rg_store_search_bm25(s, "revenue 1,452.4", 3, NULL, &hits, &nh) == 0);
+        CHECKF(nh >= 1 && hits[0].chunk_id == tid, "%d hits, first %lld, table chunk %lld", nh,
+               nh ? (long long)hits[0].chunk_id : -1LL, (long long)tid);
+        free(hits);
+        if (s) CHECK_INT(check_clean(s), 0);
+        /* re-embedding reads the rebuilt text */
+        CHECK(s && rg_store_reembed(s, enc, NULL, NULL, NULL, NULL) == 0);
+        float *want = xcalloc((size_t)enc->dim, sizeof *want);
+        const char *t1[1] = {c[ti].text};
+        CHECK_INT(rg_encoder_embed(enc, t1, 1, 0, want), 0);
+        hits = NULL; nh = 0;
+        CHECK(s && rg_store_search_dense(s, want, 1, NULL, &hits, &nh) == 0);
+        CHECKF(nh == 1 && hits[0].chunk_id == tid && hits[0].score > 0.999, "%d hits", nh);
+        free(hits); free(want);
+        /* removal: the table chunk is marked removed with its length, not an empty one's */
+        CHECK(s && rg_store_remove_doc(s, "doc.md") == 1);
+        char *sql = xasprintf("SELECT ntok FROM lex_dead WHERE chunk_id = %lld", (long long)tid);
+        CHECKF(db_count(dir, sql) > 5, "removed table chunk length %lld", db_count(dir, sql));
+        free(sql);
+        if (s) CHECK_INT(check_clean(s), 0);
+    }
+    f.s = s;
+    sample_close(&f);
+}
+
+/* A table chunk stored with its text (as schema 5 wrote them, or a hand-made chunk without
+ * table_text) reads as stored; a damaged or missing table makes the readers fail with a
+ * message naming it, never a crash or a silently empty text. */
+static void test_table_text_stored_or_damaged(void) {
+    sample f;
+    sample_open(&f, "doc.md", "zeta");
+    char *dir = f.dir;
+    rg_chunk *c = f.c; int n = f.n; rg_doc *d = f.d; rg_store *s = f.s;   /* s may be reopened: f.s at the end */
+    CHECK(d && s);
+    if (d && s) {
+        CHECK_INT(put_chunks(s, d, c, n), 0);
+        rg_chunk_row orig = {0};
+        int64_t tid = first_table_chunk(s, &orig);
+        CHECK(tid > 0 && strstr(orig.text, "2019: 1,452.4") != NULL);
+        rg_store_close(s);
+        /* stored with a text: read as stored */
+        CHECK_INT(db_exec(dir, "UPDATE chunks SET text = 'kept as stored' WHERE kind = 1"), 0);
+        s = open_store(dir, 0);
+        rg_chunk_row one;
+        CHECK(s && rg_store_get_chunk(s, tid, &one) == 1);
+        if (s) { CHECK_STR(one.text, "kept as stored"); rg_chunk_row_free(&one); }
+        rg_store_close(s);
+        /* back to '', then the cells damaged: every reader fails, naming the table */
+        CHECK_INT(db_exec(dir, "UPDATE chunks SET text = '' WHERE kind = 1; UPDATE tables SET cells = x'01ff'"), 0);
+        s = open_store(dir, 0);
+        CHECK(s != NULL);
+        if (s) {
+            CHECK_INT(rg_store_get_chunk(s, tid, &one), -1);
+            CHECKF(strstr(rg_errmsg(), "table") != NULL, "%s", rg_errmsg());
+            rg_chunk_row *rows = NULL;
+            int nr = 0;
+            CHECK_INT(rg_store_doc_chunks(s, "doc.md", &rows, &nr), -1);
+            CHECK(rows == NULL && nr == 0);
+            each_expect ex = {NULL, 0, 0, 0};
+            CHECK_INT(rg_store_each_chunk(s, each_matches, &ex), -1);
+            /* chunks before the table were handed out; none after */
+            CHECK(ex.seen < n);
+        }
+        rg_store_close(s);
+        /* the table gone altogether: the check reports it */
+        CHECK_INT(db_exec(dir, "DELETE FROM tables"), 0);
+        s = open_store(dir, 1);
+        char *rep = NULL;
+        CHECK(s && rg_store_check(s, &rep) != 0);
+        CHECKF(rep && strstr(rep, "table chunks stored without text"), "%s", rep ? rep : "(none)");
+        free(rep);
+        if (s) {
+            CHECK_INT(rg_store_get_chunk(s, tid, &one), -1);
+            CHECKF(strstr(rg_errmsg(), "missing") != NULL, "%s", rg_errmsg());
+            /* the document can still be removed (or replaced by indexing it again) */
+            CHECK_INT(rg_store_remove_doc(s, "doc.md"), 1);
+            CHECK_INT(db_count(dir, "SELECT count(*) FROM chunks"), 0);
+            CHECK_INT(check_clean(s), 0);
+        }
+        rg_chunk_row_free(&orig);
+    }
+    f.s = s;
+    sample_close(&f);
+}
+
 int main(void) {
     enc = rg_hash_encoder_new(64);
     RUN(test_parents_stored_empty);
@@ -371,6 +539,8 @@ int main(void) {
     RUN(test_non_join_parents_verbatim);
     RUN(test_old_style_rows);
     RUN(test_replace_remove_no_orphans);
+    RUN(test_table_text_readers);
+    RUN(test_table_text_stored_or_damaged);
     rg_encoder_free(enc);
     TESTS_DONE();
 }
