@@ -558,6 +558,35 @@ static void test_chunk_ids_not_reused(void) {
     free(dir);
 }
 
+/* A document replaces only the stored document with its own id: one whose source happens to
+ * be the new id (rg_store_get_doc's fallback for users) stays. */
+static void test_put_replaces_same_id_only(void) {
+    char *dir = test_tmpdir();
+    rg_store *s = open_store(dir, 1);
+    CHECK(s != NULL);
+    if (s) {
+        rg_doc *d = rg_parse_markdown("x", "b", doc_a, strlen(doc_a));   /* id x, source "b" */
+        rg_chunk *c; int n;
+        CHECK(d && rg_chunk_doc(d, NULL, &c, &n) == 0);
+        float *v = xcalloc((size_t)n * (size_t)enc->dim + 1, sizeof *v);
+        CHECK_INT(rg_store_put_doc(s, d, NULL, c, n, v), 0);
+        free(v); rg_chunks_free(c, n); rg_doc_free(d);
+        CHECK(put_md(s, "b", doc_b) == 0);   /* id "b": a new document */
+        rg_doc_info info;
+        CHECK_INT(rg_store_get_doc(s, "x", &info), 1);
+        rg_doc_info_free(&info);
+        CHECK(bm25_count(s, "turbines", "x") >= 1);
+        CHECK(bm25_count(s, "sourdough", "b") >= 1);
+        CHECK(put_md(s, "b", doc_a) == 0);   /* id "b" again: replaces it */
+        CHECK_INT(bm25_count(s, "sourdough", NULL), 0);
+        CHECK(bm25_count(s, "turbines", "b") >= 1);
+        CHECK_INT(bm25_count(s, "turbines", "b"), bm25_count(s, "turbines", "x"));
+    }
+    rg_store_close(s);
+    test_rm_rf(dir);
+    free(dir);
+}
+
 /* ---- cells packed per table (schema 3) ---- */
 
 static void test_cellpack_roundtrip_and_corrupt(void) {
@@ -757,6 +786,7 @@ int main(void) {
     RUN(test_batch_failure);
     RUN(test_kill9_mid_batch);
     RUN(test_chunk_ids_not_reused);
+    RUN(test_put_replaces_same_id_only);
     RUN(test_cellpack_roundtrip_and_corrupt);
     RUN(test_migrate_v2_cells);
     RUN(test_reader_migrates);

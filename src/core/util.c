@@ -65,6 +65,7 @@ void rg_buf_put(rg_buf *b, const void *p, size_t n) {
     b->len += n;
     b->data[b->len] = 0;
 }
+void rg_buf_reserve(rg_buf *b, size_t n) { buf_grow(b, n); }
 void rg_buf_puts(rg_buf *b, const char *s) { rg_buf_put(b, s, strlen(s)); }
 void rg_buf_putc(rg_buf *b, char c) { rg_buf_put(b, &c, 1); }
 void rg_buf_printf(rg_buf *b, const char *fmt, ...) {

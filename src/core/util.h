@@ -27,6 +27,9 @@ void rg_buf_puts(rg_buf *b, const char *s);
 void rg_buf_putc(rg_buf *b, char c);
 void rg_buf_printf(rg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *rg_buf_take(rg_buf *b);     /* NUL-terminated string; the buffer is reset */
+/* Room for n more bytes and the NUL after them, for a writer that fills data + len itself
+ * (then sets len and the NUL). */
+void rg_buf_reserve(rg_buf *b, size_t n);
 void rg_buf_free(rg_buf *b);
 
 /* Copies of strings that live until rg_strpool_free: one malloc per block, not per string.

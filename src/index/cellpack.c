@@ -10,39 +10,33 @@ static int has_value(int type) {
     return type == RG_CELL_NUMBER || type == RG_CELL_PERCENT || type == RG_CELL_YEAR;
 }
 
-static void put_varint(rg_buf *b, size_t v) {
-    unsigned char tmp[10];
-    int n = 0;
-    do {
-        tmp[n] = (unsigned char)(v & 0x7f);
-        v >>= 7;
-        if (v) tmp[n] |= 0x80;
-        n++;
-    } while (v);
-    rg_buf_put(b, tmp, (size_t)n);
-}
-
+/* Each cell is written straight into out's room (a table has many small cells). */
 void rg_cells_pack(const rg_table *t, rg_buf *out) {
     rg_buf_putc(out, CELLPACK_FORMAT);
     size_t n = (size_t)t->nrows * (size_t)t->ncols;
     for (size_t i = 0; i < n; i++) {
         const rg_cell *c = &t->cells[i];
-        rg_buf_putc(out, (char)c->type);
+        const char *raw = c->raw ? c->raw : "";
+        size_t rl = strlen(raw), ul = strnlen(c->unit, sizeof c->unit - 1);
+        rg_buf_reserve(out, 1 + 8 + 10 + rl + 1 + ul);
+        unsigned char *o = (unsigned char *)out->data + out->len;
+        *o++ = (unsigned char)c->type;
         if (has_value((int)c->type)) {
             uint64_t bits;
             memcpy(&bits, &c->value, sizeof bits);
-            unsigned char le[8];
-            for (int k = 0; k < 8; k++) le[k] = (unsigned char)(bits >> (8 * k));
-            rg_buf_put(out, le, 8);
+            for (int k = 0; k < 8; k++) *o++ = (unsigned char)(bits >> (8 * k));
         }
-        const char *raw = c->raw ? c->raw : "";
-        size_t rl = strlen(raw);
-        put_varint(out, rl);
-        rg_buf_put(out, raw, rl);
-        size_t ul = strnlen(c->unit, sizeof c->unit - 1);
-        rg_buf_putc(out, (char)ul);
-        rg_buf_put(out, c->unit, ul);
+        size_t v = rl;
+        while (v > 0x7f) { *o++ = (unsigned char)(v | 0x80); v >>= 7; }
+        *o++ = (unsigned char)v;
+        memcpy(o, raw, rl);
+        o += rl;
+        *o++ = (unsigned char)ul;
+        memcpy(o, c->unit, ul);
+        o += ul;
+        out->len = (size_t)(o - (unsigned char *)out->data);
     }
+    out->data[out->len] = 0;
 }
 
 typedef struct { const unsigned char *p, *end; } reader;

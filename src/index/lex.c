@@ -103,6 +103,14 @@ struct rg_lex_writer {
     int32_t nq, capq;
     rg_buf long_words;      /* the bytes of queued words longer than a padded key */
     uint32_t weight;        /* of the words being split: 2 text, 1 section */
+    /* the last section counted, with its terms and weights: consecutive chunks share their
+     * section path, which is then split and keyed once per run of chunks, not per chunk */
+    rg_buf sec;
+    int32_t *sec_terms;
+    uint32_t *sec_wtf;
+    int32_t nsec, capsec;
+    int64_t sec_words;
+    int sec_valid;          /* the terms are this batch's (forget_batch clears it) */
     lx_rec *recs;           /* the batch's postings, chunk by chunk */
     size_t nrecs, caprecs;
     int64_t *ids;           /* per chunk of the batch: its id and length */
@@ -319,6 +327,7 @@ static void forget_batch(rg_lex_writer *w) {
     w->ntouched = 0;
     w->nrecs = 0;
     w->first = w->last = w->ndocs = w->ntok = 0;
+    w->sec_valid = 0;
 }
 
 void rg_lex_discard(rg_lex_writer *w) {
@@ -334,6 +343,9 @@ void rg_lex_writer_free(rg_lex_writer *w) {
     free(w->touched);
     free(w->queue);
     rg_buf_free(&w->long_words);
+    rg_buf_free(&w->sec);
+    free(w->sec_terms);
+    free(w->sec_wtf);
     free(w->recs);
     free(w->ids);
     free(w->lens);
@@ -343,12 +355,42 @@ void rg_lex_writer_free(rg_lex_writer *w) {
 
 static int write_segment(rg_lex_writer *w);
 
+/* Counts the section's words into the chunk (the first terms it touches): split and keyed
+ * when it differs from the last chunk's, else from the terms kept then. Returns its words. */
+static int64_t count_section(rg_lex_writer *w, const char *section) {
+    size_t n = section ? strlen(section) : 0;
+    if (w->sec_valid && n == w->sec.len && (n == 0 || memcmp(section, w->sec.data, n) == 0)) {
+        for (int32_t i = 0; i < w->nsec; i++) {
+            w->touched[i] = w->sec_terms[i];
+            w->wtf[w->sec_terms[i]] = w->sec_wtf[i];
+        }
+        w->ntouched = w->nsec;
+        return w->sec_words;
+    }
+    w->weight = 1;
+    w->sec_words = rg_lex_split(section ? section : "", n, queue_word, w);
+    count_queued(w);
+    if (w->ntouched > w->capsec) {
+        w->capsec = w->ntouched;
+        w->sec_terms = xrealloc(w->sec_terms, (size_t)w->capsec * sizeof *w->sec_terms);
+        w->sec_wtf = xrealloc(w->sec_wtf, (size_t)w->capsec * sizeof *w->sec_wtf);
+    }
+    for (int32_t i = 0; i < w->ntouched; i++) {
+        w->sec_terms[i] = w->touched[i];
+        w->sec_wtf[i] = w->wtf[w->touched[i]];
+    }
+    w->nsec = w->ntouched;
+    w->sec.len = 0;
+    rg_buf_put(&w->sec, section ? section : "", n);
+    w->sec_valid = 1;
+    return w->sec_words;
+}
+
 void rg_lex_add(rg_lex_writer *w, int64_t id, const char *text, const char *section) {
     w->ntouched = 0;
+    int64_t len = count_section(w, section);
     w->weight = 2;
-    int64_t len = rg_lex_split(text ? text : "", text ? strlen(text) : 0, queue_word, w);
-    w->weight = 1;
-    len += rg_lex_split(section ? section : "", section ? strlen(section) : 0, queue_word, w);
+    len += rg_lex_split(text ? text : "", text ? strlen(text) : 0, queue_word, w);
     count_queued(w);
     if (len > UINT32_MAX) len = UINT32_MAX;
     if (w->nrecs + (size_t)w->ntouched > w->max_recs && w->ndocs) {
@@ -427,28 +469,30 @@ static int cmp_term(const void *a, const void *b) {
 }
 
 /* Sorts the records by term rank, keeping chunk order within a term: least significant
- * byte first, each pass stable (a byte at a time keeps the 256 write streams in cache). The
- * first pass also turns term ids into ranks. Returns the sorted array (a or tmp). */
+ * digit first, each pass stable. One counting pass turns term ids into ranks (in place) and
+ * counts every digit; then one scatter per digit, two for up to 4M terms (digits of at most
+ * 11 bits keep the 2,048 write streams in cache). Returns the sorted array (a or tmp). */
 static lx_rec *sort_recs(lx_rec *a, lx_rec *tmp, size_t n, const uint32_t *rank, uint32_t nranks) {
-    int first = 1;
-    for (int shift = 0; shift < 32 && (first || (nranks - 1) >> shift); shift += 8) {
-        size_t count[257] = {0};
-        if (first) {
-            for (size_t i = 0; i < n; i++) count[(rank[a[i].term] & 255) + 1]++;
-            for (int b = 0; b < 256; b++) count[b + 1] += count[b];
-            for (size_t i = 0; i < n; i++) {
-                lx_rec r = a[i];
-                r.term = rank[r.term];
-                tmp[count[r.term & 255]++] = r;
-            }
-        } else {
-            for (size_t i = 0; i < n; i++) count[((a[i].term >> shift) & 255) + 1]++;
-            for (int b = 0; b < 256; b++) count[b + 1] += count[b];
-            for (size_t i = 0; i < n; i++) tmp[count[(a[i].term >> shift) & 255]++] = a[i];
-        }
-        first = 0;
+    int bits = 1;
+    while (bits < 32 && ((uint64_t)1 << bits) < nranks) bits++;
+    int passes = bits <= 11 ? 1 : bits <= 22 ? 2 : 3;
+    int width = (bits + passes - 1) / passes;
+    size_t nb = (size_t)1 << width;
+    uint32_t mask = (uint32_t)nb - 1;
+    size_t *count = xcalloc((size_t)passes * (nb + 1), sizeof *count);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = rank[a[i].term];
+        a[i].term = r;
+        for (int p = 0; p < passes; p++) count[(size_t)p * (nb + 1) + ((r >> (p * width)) & mask) + 1]++;
+    }
+    for (int p = 0; p < passes; p++) {
+        size_t *c = count + (size_t)p * (nb + 1);
+        for (size_t b = 0; b < nb; b++) c[b + 1] += c[b];
+        int shift = p * width;
+        for (size_t i = 0; i < n; i++) tmp[c[(a[i].term >> shift) & mask]++] = a[i];
         lx_rec *t = a; a = tmp; tmp = t;
     }
+    free(count);
     return a;
 }
 

@@ -235,13 +235,17 @@ int rg_store_put_doc(rg_store *s, const rg_doc *d, const rg_source_stamp *stamp,
     unsigned char *elide = NULL;
     sqlite3_stmt *st = NULL;
 
-    rg_doc_info old;
-    int had = rg_store_get_doc(s, d->id, &old);
-    if (had < 0) goto fail;
-    if (had) {
-        int64_t nold = 0, *old_ids = doc_vector_ids(s, old.rowid, &nold);
-        int rc = delete_doc_rows(s, old.rowid);
-        rg_doc_info_free(&old);
+    /* the document this one replaces: the same id (only; rg_store_get_doc also tries sources) */
+    st = st_prep(s, "SELECT id FROM documents WHERE doc_id = ?1");
+    if (!st) goto fail;
+    sqlite3_bind_text(st, 1, d->id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    int64_t old_rowid = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    st_done(s, st); st = NULL;
+    if (step != SQLITE_ROW && step != SQLITE_DONE) { st_fail(s, "find the document replaced"); goto fail; }
+    if (step == SQLITE_ROW) {
+        int64_t nold = 0, *old_ids = doc_vector_ids(s, old_rowid, &nold);
+        int rc = delete_doc_rows(s, old_rowid);
         ops_push(s, nold, old_ids, NULL);
         if (rc != 0) goto fail;
     }
