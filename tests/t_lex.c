@@ -320,8 +320,8 @@ static void segments_merges(rg_store *s, rg_lex_tok *tok, ref_index *ref, const 
 }
 static void test_segments_merges(void) { with_fixture(segments_merges); }
 
-/* Removed and replaced documents leave the rankings at once (their postings wait in
- * lex_dead), and merges drop their postings for good. */
+/* Removed and replaced documents leave the rankings at once, idf and lengths included
+ * (their postings wait in lex_dead), and merges drop their postings for good. */
 static void removals(rg_store *s, rg_lex_tok *tok, ref_index *ref, const char *dir) {
     char id[32];
     CHECK_INT(rg_store_batch_begin(s), 0);
@@ -347,8 +347,9 @@ static void removals(rg_store *s, rg_lex_tok *tok, ref_index *ref, const char *d
     int64_t dead = db_count(dir, "SELECT count(*) FROM lex_dead");
     CHECK(dead > 0);
     expect_clean(s);
-    /* removed chunks are never found; the live ones rank as the reference says (idf here
-     * counts removed postings until a merge, as Lucene does: compare membership only) */
+    /* removed chunks are never found; the live ones rank exactly as the reference (built
+     * from the live chunks alone) says */
+    CHECK_INT(rankings_match(s, ref, tok), 0);
     for (size_t qi = 0; qi < sizeof queries / sizeof *queries; qi++) {
         rg_hit *h = NULL;
         int n = 0;

@@ -54,14 +54,20 @@ static int cmp_term_df(const void *a, const void *b) {
 typedef struct { int64_t id; double score; } scored;
 typedef struct { int64_t id, first, last; } seg_range;
 
-/* One term's postings over all segments as (chunk id, BM25 contribution), in id order. */
+/* Ids of removed chunks whose postings are still in segments, sorted; their count and
+ * length go out of the totals. */
+typedef struct { int64_t *ids, n, tok; } dead_set;
+
+/* One term's postings over all segments as (chunk id, BM25 contribution), in id order,
+ * removed chunks left out. The idf counts the chunks left, so an index where documents were
+ * replaced ranks as one built afresh, before its segments are merged. */
 static scored *term_scores(const q_term *t, const part *parts, const unsigned char *arena, const seg_range *g,
-                           double idf, double avgdl, int64_t *nout) {
+                           const dead_set *dead, int64_t ndocs, double avgdl, int64_t *nout) {
     int64_t total = 0;
     for (int i = 0; i < t->np; i++) total += parts[t->p0 + i].df;
     scored *sc = xmalloc(((size_t)total + 1) * sizeof *sc);
     rg_lex_posting *ps = xmalloc(((size_t)total + 1) * sizeof *ps);
-    int64_t m = 0;
+    int64_t m = 0, d = 0;
     double k1 = BM25_K1, norm = BM25_K1 * BM25_B / avgdl, base = BM25_K1 * (1 - BM25_B);
     /* segments hold disjoint id ranges: in range order, the lists concatenate in id order */
     for (int i = 0; i < t->np; i++) {
@@ -69,13 +75,19 @@ static scored *term_scores(const q_term *t, const part *parts, const unsigned ch
         int64_t got = rg_lex_decode(arena + p->off, p->n, p->df, g[p->seg].last, ps);
         for (int64_t j = 0; j < got; j++) {
             if (m && ps[j].id <= sc[m - 1].id) continue;     /* a damaged list: keep order */
+            while (d < dead->n && dead->ids[d] < ps[j].id) d++;
+            if (d < dead->n && dead->ids[d] == ps[j].id) continue;
             double w = 0.5 * ps[j].wtf;
             sc[m].id = ps[j].id;
-            sc[m].score = idf * w * (k1 + 1) / (w + base + norm * ps[j].len);
+            sc[m].score = w * (k1 + 1) / (w + base + norm * ps[j].len);
             m++;
         }
     }
     free(ps);
+    /* FTS5's idf, kept positive for terms in most chunks */
+    double df = (double)m, idf = log(((double)ndocs - df + 0.5) / (df + 0.5));
+    if (idf <= 0) idf = 1e-6;
+    for (int64_t i = 0; i < m; i++) sc[i].score *= idf;
     *nout = m;
     return sc;
 }
@@ -221,9 +233,6 @@ static int64_t filter_first_fetch(const rg_store *s, uint64_t key, int64_t want,
     return e > (double)floor ? (int64_t)e : floor;
 }
 
-/* Ids of removed chunks whose postings are still in segments, sorted; their count and
- * length go out of the totals. */
-typedef struct { int64_t *ids, n, tok; } dead_set;
 
 static int load_dead(rg_store *s, dead_set *d) {
     memset(d, 0, sizeof *d);
@@ -303,11 +312,7 @@ static int bm25_ranked(rg_store *s, q_terms *q, int k, const rg_search_filter *f
         if (q->t[i].df <= 0) continue;                       /* in no chunk */
         if (spent && spent + q->t[i].df > LEX_POSTING_BUDGET) break;
         spent += q->t[i].df;
-        /* FTS5's idf, kept positive for terms in most chunks */
-        double df = (double)q->t[i].df;
-        double idf = log(((double)ndocs - df + 0.5) / (df + 0.5));
-        if (idf <= 0) idf = 1e-6;
-        ts = term_scores(&q->t[i], parts, (const unsigned char *)arena.data, g, idf, avgdl, &nts);
+        ts = term_scores(&q->t[i], parts, (const unsigned char *)arena.data, g, &dead, ndocs, avgdl, &nts);
         if (!acc) { acc = ts; nacc = nts; }
         else {
             scored *m = merge_sum(acc, nacc, ts, nts, &nacc);
@@ -317,14 +322,6 @@ static int bm25_ranked(rg_store *s, q_terms *q, int k, const rg_search_filter *f
         }
         ts = NULL;
     }
-    /* drop removed chunks (both lists are in id order) */
-    int64_t m = 0;
-    for (int64_t i = 0, j = 0; i < nacc; i++) {
-        while (j < dead.n && dead.ids[j] < acc[i].id) j++;
-        if (j < dead.n && dead.ids[j] == acc[i].id) continue;
-        acc[m++] = acc[i];
-    }
-    nacc = m;
     int64_t nbest = 0;
     if (!filter_active(f)) {
         best = xmalloc(((size_t)k + 1) * sizeof *best);
