@@ -524,15 +524,25 @@ static int write_segment(rg_lex_writer *w) {
     rg_lex_rows rows = {ins, id, {0}, {0}};
     rg_buf post = {0};
     int rc = 0;
+    const int64_t *ids = w->ids;
+    const uint32_t *lens = w->lens;
     for (size_t i = 0; i < w->nrecs && rc == 0;) {
         uint32_t t = sorted[i].term;
-        int64_t prev = 0, df = 0;
-        post.len = 0;
-        for (; i < w->nrecs && sorted[i].term == t; i++, df++) {
+        size_t end = i;
+        while (end < w->nrecs && sorted[end].term == t) end++;
+        /* room for the whole list at once (three varints of at most 10 bytes a posting) */
+        rg_buf_reserve(&post, (end - i) * 30);
+        unsigned char *o = (unsigned char *)post.data;
+        int64_t prev = 0, df = (int64_t)(end - i);
+        for (; i < end; i++) {
             const lx_rec *e = &sorted[i];
-            post_put(&post, (uint64_t)(w->ids[e->chunk] - prev), e->wtf, w->lens[e->chunk]);
-            prev = w->ids[e->chunk];
+            int64_t cid = ids[e->chunk];
+            o += rg_lex_varint_at(o, (uint64_t)(cid - prev));
+            o += rg_lex_varint_at(o, e->wtf);
+            o += rg_lex_varint_at(o, lens[e->chunk]);
+            prev = cid;
         }
+        post.len = (size_t)(o - (unsigned char *)post.data);
         const lx_term *term = &w->terms[order[t]];
         rc = rg_lex_rows_add(&rows, w->arena.data + term->off, term->len, df, post.data, post.len);
     }
