@@ -195,20 +195,21 @@ int main(int argc, char **argv) {
     int64_t kb[4] = {0};
     rg_chunk_opts co;
     rg_chunk_opts_default(&co);
+    rg_buf readbuf = {0};   /* one buffer for every file, as ragd index reads them */
     for (int i = 0; i < nfiles; i++) {
         double a = cpu_now();
-        size_t len;
-        char *data = rg_read_file(files[i].path, (size_t)256 << 20, &len);
+        int rrc = rg_read_file_into(files[i].path, (size_t)256 << 20, &readbuf);
+        size_t len = readbuf.len;
+        char *data = readbuf.data;
         double b = cpu_now();
         t_read += b - a;
-        if (!data) { failures++; continue; }
+        if (rrc != 0) { failures++; continue; }
         bytes += (int64_t)len;
         rg_doc **docs = NULL;
         int nd = 0;
         if (rg_parse_buffer(files[i].path, files[i].rel, data, len, NULL, &docs, &nd) != 0) {
             fprintf(stderr, "%s\n", rg_errmsg());
             failures++;
-            free(data);
             continue;
         }
         double c = cpu_now();
@@ -240,7 +241,6 @@ int main(int argc, char **argv) {
             rg_doc_free(docs[k]);
         }
         free(docs);
-        free(data);
         if (st && batch) {
             double b0 = cpu_now();
             if (rg_store_batch_tick(st, (int64_t)len) != 0) { fprintf(stderr, "store: %s\n", rg_errmsg()); failures++; }
@@ -255,6 +255,7 @@ int main(int argc, char **argv) {
         t_store += cpu_now() - f0;
     }
     double dt = rg_now() - t0, cpu = cpu_now() - cpu0;
+    rg_buf_free(&readbuf);
     rg_walk_free(files, nfiles);
     double mbs = bytes / 1048576.0;
     if (st) printf("store: %s\n", batch ? "batched transactions (rg_store_batch_tick)" : "one transaction per document");

@@ -132,40 +132,49 @@ void rg_strpool_free(rg_strpool *p) {
     p->head = NULL;
 }
 
-char *rg_read_file(const char *path, size_t max_bytes, size_t *len) {
+int rg_read_file_into(const char *path, size_t max_bytes, rg_buf *b) {
+    b->len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) { rg_err("%s: %s", path, strerror(errno)); return NULL; }
+    if (fd < 0) { rg_err("%s: %s", path, strerror(errno)); return -1; }
     struct stat st;
-    if (fstat(fd, &st) != 0) { rg_err("%s: %s", path, strerror(errno)); close(fd); return NULL; }
-    if (S_ISDIR(st.st_mode)) { rg_err("%s: is a directory", path); close(fd); return NULL; }
+    if (fstat(fd, &st) != 0) { rg_err("%s: %s", path, strerror(errno)); close(fd); return -1; }
+    if (S_ISDIR(st.st_mode)) { rg_err("%s: is a directory", path); close(fd); return -1; }
     if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max_bytes) {
         rg_err("%s: %lld bytes, over the limit of %zu", path, (long long)st.st_size, max_bytes);
         close(fd);
-        return NULL;
+        return -1;
     }
-    /* read straight into a buffer of the file's size (one more read sees the end); a file
-     * that grows meanwhile, or a pipe, grows the buffer */
-    rg_buf b = {0};
-    b.cap = (S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size : 65536) + 2;
-    b.data = xmalloc(b.cap);
-    b.data[0] = 0;
+    /* read straight into room for the file's size (one more read sees the end); a file that
+     * grows meanwhile, or a pipe, grows the buffer */
+    size_t want = (S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size : 65536) + 2;
+    if (b->cap < want) {   /* exactly that: a one-off read of a big file is not rounded up */
+        b->data = xrealloc(b->data, want);
+        b->cap = want;
+    }
+    b->data[0] = 0;
     for (;;) {
-        if (b.cap - b.len - 1 == 0) buf_grow(&b, b.cap);
-        ssize_t n = read(fd, b.data + b.len, b.cap - b.len - 1);
+        if (b->cap - b->len - 1 == 0) buf_grow(b, b->cap);
+        ssize_t n = read(fd, b->data + b->len, b->cap - b->len - 1);
         if (n < 0) {
             if (errno == EINTR) continue;
             rg_err("%s: %s", path, strerror(errno));
-            rg_buf_free(&b); close(fd); return NULL;
+            b->len = 0; b->data[0] = 0; close(fd); return -1;
         }
         if (n == 0) break;
-        if (b.len + (size_t)n > max_bytes) {
+        if (b->len + (size_t)n > max_bytes) {
             rg_err("%s: over the limit of %zu bytes", path, max_bytes);
-            rg_buf_free(&b); close(fd); return NULL;
+            b->len = 0; b->data[0] = 0; close(fd); return -1;
         }
-        b.len += (size_t)n;
-        b.data[b.len] = 0;
+        b->len += (size_t)n;
+        b->data[b->len] = 0;
     }
     close(fd);
+    return 0;
+}
+
+char *rg_read_file(const char *path, size_t max_bytes, size_t *len) {
+    rg_buf b = {0};
+    if (rg_read_file_into(path, max_bytes, &b) != 0) { rg_buf_free(&b); return NULL; }
     if (len) *len = b.len;
     return rg_buf_take(&b);
 }

@@ -42,6 +42,9 @@ void rg_strpool_adopt(rg_strpool *into, rg_strpool *from);   /* from's strings n
 /* Reads a whole file, NUL-terminated (the NUL is not counted in *len). Fails, with rg_err set,
  * when the file is unreadable or larger than max_bytes. */
 char *rg_read_file(const char *path, size_t max_bytes, size_t *len);
+/* The same into b (replacing its contents, NUL-terminated): a reader of many files reuses
+ * one buffer instead of a fresh allocation, and its page faults, per file. 0 or -1. */
+int rg_read_file_into(const char *path, size_t max_bytes, rg_buf *b);
 /* Writes a file atomically: temp file in the same directory, fsync, rename, fsync dir. */
 int rg_write_file_atomic(const char *path, const void *data, size_t len);
 int rg_mkdir_p(const char *path, int mode);

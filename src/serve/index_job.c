@@ -120,11 +120,13 @@ static int ingest_bytes(rg_store *s, rg_encoder *e, const source *src, const cha
     return rc;
 }
 
-static int index_file(rg_store *s, rg_encoder *e, const source *src, const rg_index_opts *o, rg_index_report *r) {
-    size_t len = 0;
-    char *data = rg_read_file(src->path, (size_t)o->max_file_size, &len);
-    if (!data) { fail(r, src->path, rg_errmsg()); return 0; }
-    if (len == 0) { free(data); fail(r, src->path, "empty file"); return 0; }
+/* buf: the run's read buffer, reused from file to file (the parsers copy what they keep) */
+static int index_file(rg_store *s, rg_encoder *e, const source *src, const rg_index_opts *o, rg_index_report *r,
+                      rg_buf *buf) {
+    if (rg_read_file_into(src->path, (size_t)o->max_file_size, buf) != 0) { fail(r, src->path, rg_errmsg()); return 0; }
+    char *data = buf->data;
+    size_t len = buf->len;
+    if (len == 0) { fail(r, src->path, "empty file"); return 0; }
     r->bytes += (int64_t)len;
     char hash[65];
     source_hash(data, len, hash);
@@ -134,11 +136,10 @@ static int index_file(rg_store *s, rg_encoder *e, const source *src, const rg_in
     if (have > 0) {
         int same = info.hash && strcmp(info.hash, hash) == 0 && info.source && strcmp(info.source, src->path) == 0;
         rg_doc_info_free(&info);
-        if (same) { free(data); r->unchanged++; return 0; }
+        if (same) { r->unchanged++; return 0; }
     }
     rg_source_stamp stamp = {hash, src->size, src->mtime, NULL, NULL};
     int rc = ingest_bytes(s, e, src, data, len, NULL, &stamp, o, r);
-    free(data);
     if (rc == 0) r->indexed++;
     return rc;
 }
@@ -218,18 +219,20 @@ int rg_index_run(rg_store *s, rg_encoder *e, char *const *paths, int npaths, con
     /* The LSA model may have been refitted by another writer since e was opened. */
     int rc = rg_lsa_sync(s, e);
     double last_draw = 0;
+    rg_buf readbuf = {0};
     /* Sources are stored in batches, several per transaction (store.h): a crash loses at most
      * the open batch, whose sources are not recorded as indexed and so are redone by a re-run. */
     for (int i = 0; i < nsrcs && rc == 0; i++) {
         if (o->cancel && *o->cancel) break;
         int64_t before = r->bytes;
         if (!rg_store_batch_open(s)) rc = rg_store_batch_begin(s);
-        if (rc == 0) rc = rg_is_url(srcs[i].path) ? index_url(s, e, &srcs[i], o, r) : index_file(s, e, &srcs[i], o, r);
+        if (rc == 0) rc = rg_is_url(srcs[i].path) ? index_url(s, e, &srcs[i], o, r) : index_file(s, e, &srcs[i], o, r, &readbuf);
         if (rc == 0) rc = rg_store_batch_tick(s, r->bytes - before);
         r->done = i + 1;
         if ((i + 1) % FLUSH_EVERY == 0 && rc == 0) rc = rg_store_flush(s);
         if (o->progress && rg_now() - last_draw > 0.2) { progress(r, t0, 0); last_draw = rg_now(); }
     }
+    rg_buf_free(&readbuf);
     if (rg_store_batch_commit(s) != 0 && rc == 0) rc = -1;
     if (o->progress && nsrcs) progress(r, t0, 1);
     /* --prune: documents under a given folder whose file is gone (one batch). */
