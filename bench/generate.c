@@ -6,8 +6,10 @@
  * Types: q8_0 (every matrix Q8_0) and q4_k (Q4_K where rows are a multiple of 256, which for
  * this shape is ffn_down only, Q4_0 elsewhere: llama.cpp also falls back for 896-wide rows).
  * usage: generate [--type q8_0|q4_k|all] [--threads N] [--reps N] [--keep DIR] [--model FILE.gguf]
- *                 [--only pp|tg] [--gemm]
- * (--keep DIR leaves the written models there; --model benches an existing file instead;
+ *                 [--only pp|tg] [--gemm] [--no-repack]
+ * (--no-repack keeps Q4_0 matrices in the file's layout, not 8 rows interleaved: the
+ * decoder before nn/q4_0x8.h, for a comparison in one session; --keep DIR leaves the written
+ * models there; --model benches an existing file instead;
  * --only runs one phase, for profiling; the other's figure is then meaningless).
  * pp512 is also given as GMAC/s: the weight products' multiply-adds per token (attention not
  * counted) times tokens/s. --gemm instead times the int8 GEMM alone (nn/qgemm.h) on one
@@ -215,7 +217,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--keep") && i + 1 < argc) keep_dir = argv[++i];
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) { i++; do_pp = !strcmp(argv[i], "pp"); do_tg = !strcmp(argv[i], "tg"); }
         else if (!strcmp(argv[i], "--gemm")) gemm = 1;
-        else { fprintf(stderr, "usage: %s [--type q8_0|q4_k|all] [--threads N] [--reps N] [--keep DIR] [--model FILE.gguf] [--only pp|tg] [--gemm]\n", argv[0]); return 2; }
+        else if (!strcmp(argv[i], "--no-repack")) rg_llama_repack(0);
+        else { fprintf(stderr, "usage: %s [--type q8_0|q4_k|all] [--threads N] [--reps N] [--keep DIR] [--model FILE.gguf] [--only pp|tg] [--gemm] [--no-repack]\n", argv[0]); return 2; }
     }
     if (reps < 1) reps = 1;
     if (model) return bench(model, "file", threads, reps) < 0;

@@ -6,16 +6,20 @@
  * dot (rg_dot_q8_for per row) with the 4-row matvec (rg_matvec_q8_for) and keeps the best
  * of --reps passes, so the ratio of the two holds even on a busy machine (one thread is
  * timed in thread CPU time).
+ * Q4_0 rows are also timed repacked with 8 rows interleaved (nn/q4_0x8.h, the decoder's
+ * layout for them), in the same alternation: a third column and its ratio to the matvec.
  * --small-pages: 4 KB pages, as the decoder's mapped model file gets (default: huge pages).
  * usage: matvec [--threads N] [--reps N] [--mb MB] [--small-pages]
  * (build with -DMATVEC_DOT_ONLY against a tree that has no rg_matvec_q8_for) */
 #include "core/util.h"
 #include "nn/pool.h"
+#include "nn/q4_0x8.h"
 #include "nn/quant_k.h"
 #include "nn/tensor.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <math.h>
 #include <time.h>
 
 typedef struct {
@@ -30,9 +34,14 @@ typedef struct {
 
 static void run_rows(void *arg, int ti, int nt) {
     job *j = arg;
-    int64_t g = (j->N + 3) / 4, r0 = g * ti / nt * 4, r1 = g * (ti + 1) / nt * 4;
+    int gr = j->matvec == 2 ? 8 : 4;   /* x8: whole octs per thread */
+    int64_t g = (j->N + gr - 1) / gr, r0 = g * ti / nt * gr, r1 = g * (ti + 1) / nt * gr;
     if (r1 > j->N) r1 = j->N;
     if (r0 >= r1) return;
+    if (j->matvec == 2) {
+        rg_q4x8_matvec(j->w, j->rb, r0, r1, j->q, j->d, j->K, j->y + r0);
+        return;
+    }
 #ifndef MATVEC_DOT_ONLY
     if (j->matvec) {
         rg_matvec_q8_for(j->type)(j->w + (size_t)r0 * j->rb, j->rb, r1 - r0, j->q, j->d, j->s, j->K, j->y + r0);
@@ -59,7 +68,7 @@ static float frand(void) { rng = rng * 1664525u + 1013904223u; return (float)(rn
 static int small_pages;
 static char *make(int type, int64_t K, size_t bytes, size_t *rb, int64_t *N) {
     *rb = rg_type_row_bytes(type, K);
-    *N = (int64_t)(bytes / *rb);
+    *N = (int64_t)(bytes / *rb) / 64 * 64;
     if (*N < 64) *N = 64;
     size_t sz = (*rb * (size_t)*N + (2 << 20) - 1) / (2 << 20) * (2 << 20);
     char *w = aligned_alloc(2 << 20, sz);
@@ -109,16 +118,28 @@ int main(int argc, char **argv) {
                 int8_t *q = malloc((size_t)K);
                 float *d = malloc(sizeof(float) * (size_t)(K / 32)), *s = malloc(sizeof(float) * (size_t)(K / 32));
                 float *x = malloc(sizeof(float) * (size_t)K), *y0 = malloc(sizeof(float) * (size_t)N), *y1 = malloc(sizeof(float) * (size_t)N);
+                float *y2 = malloc(sizeof(float) * (size_t)N);
+                int x8 = T[ti].type == RG_TYPE_Q4_0;
+                char *w8 = NULL;
+                if (x8) {                      /* the same rows, repacked */
+                    size_t sz = (rb * (size_t)N + (2 << 20) - 1) / (2 << 20) * (2 << 20);
+                    w8 = aligned_alloc(2 << 20, sz);
+                    if (!w8) { fprintf(stderr, "matvec: out of memory\n"); return 1; }
+                    madvise(w8, sz, small_pages ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
+                    memcpy(w8, w, rb * (size_t)N);
+                }
+                if (w8 && rg_q4x8_repack(w8, rb, N, K) < 0) { fprintf(stderr, "matvec: %s\n", rg_errmsg()); return 1; }
                 for (int64_t i = 0; i < K; i++) x[i] = frand();
                 rg_quantize_act(x, K, q, d, s);
-                double best[2] = {0, 0};
+                double best[3] = {0, 0, 0};
                 int passes = si == 0 ? reps * 50 : reps;       /* small ones: time many in a row */
                 for (int r = 0; r < reps; r++)
-                    for (int mv = 0; mv < 2; mv++) {
+                    for (int mv = 0; mv < 3; mv++) {
 #ifdef MATVEC_DOT_ONLY
-                        if (mv) continue;
+                        if (mv == 1) continue;
 #endif
-                        job j = {T[ti].type, mv, w, rb, N, K, q, d, s, mv ? y1 : y0};
+                        if (mv == 2 && !x8) continue;
+                        job j = {T[ti].type, mv, mv == 2 ? w8 : w, rb, N, K, q, d, s, mv == 2 ? y2 : mv ? y1 : y0};
                         int inner = passes / reps;
                         double t0 = now(nt);
                         for (int k = 0; k < inner; k++) rg_pool_run(pool, run_rows, &j);
@@ -129,11 +150,20 @@ int main(int argc, char **argv) {
 #ifndef MATVEC_DOT_ONLY
                 for (int64_t r = 0; r < N; r++) diff += y0[r] != y1[r];
 #endif
-                printf("threads %d  %-4s K %-5lld %9s  %6.2f | %6.2f | %.2f%s\n", nt, T[ti].name, (long long)K,
+                printf("threads %d  %-4s K %-5lld %9s  %6.2f | %6.2f | %.2f%s", nt, T[ti].name, (long long)K,
                        si == 0 ? "L2 256KB" : "memory", best[0], best[1], best[0] > 0 ? best[1] / best[0] : 0,
                        diff ? "  (results differ!)" : "");
+                if (x8) {
+                    double rel = 0;        /* x8 sums in another order: its largest relative difference */
+                    for (int64_t r = 0; r < N; r++) {
+                        double e = fabs(y2[r] - y0[r]) / (fabs(y0[r]) + 1e-3);
+                        if (e > rel) rel = e;
+                    }
+                    printf("   x8 %6.2f | %.2f x matvec (max rel. diff %.1e)", best[2], best[1] > 0 ? best[2] / best[1] : 0, rel);
+                }
+                printf("\n");
                 fflush(stdout);
-                free(w); free(q); free(d); free(s); free(x); free(y0); free(y1);
+                free(w); free(w8); free(q); free(d); free(s); free(x); free(y0); free(y1); free(y2);
             }
         rg_pool_free(pool);
     }

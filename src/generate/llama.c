@@ -5,12 +5,16 @@
  * shared counter. Attention runs (4 tokens, KV group, up to 4 heads) tasks on the pool
  * against the f32 KV cache, whose keys are stored transposed in blocks of 16 positions so
  * that scores come 8 positions at a time; per-token work (norms, rotary embedding, cache
- * writes, quantisation, SwiGLU) is split by rows over the pool too. */
+ * writes, quantisation, SwiGLU) is split by rows over the pool too; a row's RMS norm or SwiGLU
+ * is quantised for the next product as soon as it is made, in the same pass. Q4_0 matrices
+ * are repacked in place at load with 8 rows interleaved (nn/q4_0x8.h), which generation's
+ * matrix-vector product reads with a third of the vector work of the file's layout. */
 #include "generate/llama.h"
 #include "core/util.h"
 #include "nn/gguf.h"
 #include "nn/kernels.h"
 #include "nn/pool.h"
+#include "nn/q4_0x8.h"
 #include "nn/qgemm.h"
 #include "nn/quant_k.h"
 #include "nn/simd_avx2.h"
@@ -42,6 +46,8 @@ typedef struct {
     int64_t ne0, ne1;          /* in, out */
     size_t row_bytes;
     const rg_type_traits *tr;
+    const rg_gguf_tensor *t;
+    int x8;                    /* Q4_0 repacked in place with 8 rows interleaved (nn/q4_0x8.h) */
 } wt;
 
 typedef struct {
@@ -76,8 +82,9 @@ struct rg_llama {
 /* ---------------- small vector helpers (AVX2 when present) ---------------- */
 
 #define AVX2 RG_AVX2
-static int have_avx2, simd_off;
+static int have_avx2, simd_off, repack_off;
 void rg_llama_simd(int on) { simd_off = !on; }
+void rg_llama_repack(int on) { repack_off = !on; }
 
 AVX2 static void axpy_avx2(float a, const float *x, float *y, int n) {
     __m256 va = _mm256_set1_ps(a);
@@ -168,8 +175,17 @@ static int get_w(rg_llama *m, const char *name, int64_t ne0, int64_t ne1, wt *w)
     size_t rb = tr ? rg_type_row_bytes(t->type, ne0) : 0;
     if (!tr || !rb) { rg_err("%s: tensor %s has unsupported type %d for rows of %lld", m->path, name, t->type, (long long)ne0); return -1; }
     if (t->nbytes < rb * (size_t)ne1) { rg_err("%s: tensor %s is truncated", m->path, name); return -1; }
-    *w = (wt){t->data, t->type, ne0, ne1, rb, tr};
+    *w = (wt){t->data, t->type, ne0, ne1, rb, tr, t, 0};
     return 0;
+}
+
+/* A Q4_0 matrix with rows in octs of 8 goes to the interleaved layout, in place (nn/q4_0x8.h):
+ * generation's matrix-vector product then does a third of the vector work per weight. When
+ * the model's memory cannot be written the file's layout stays (both work). */
+static void repack_q4_0(rg_llama *m, wt *w) {
+    if (w->type != RG_TYPE_Q4_0 || w->ne1 % 8 || w->ne0 % 32) return;
+    void *data = rg_gguf_tensor_data_mut(m->g, w->t);
+    if (data && rg_q4x8_repack(data, w->row_bytes, w->ne1, w->ne0) == 0) w->x8 = 1;
 }
 
 /* A 1-D tensor of n values as an owned f32 copy; NULL with rg_err when missing or wrong. */
@@ -357,6 +373,17 @@ rg_llama *rg_llama_load(const char *path, const rg_llama_params *pp) {
 #undef W
 #undef V
     }
+    if (!p.exact && !repack_off && rg_qgemm_blocked(RG_TYPE_Q4_0)) {
+        for (int l = 0; l < I->n_layer; l++) {
+            layer *L = &m->L[l];
+            wt *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->wg, &L->wu, &L->wd};
+            for (int j = 0; j < 7; j++) repack_q4_0(m, ws[j]);
+        }
+        repack_q4_0(m, &m->tok_embd);
+        if (m->output.data == m->tok_embd.data) m->output.x8 = m->tok_embd.x8;   /* tied */
+        else repack_q4_0(m, &m->output);
+        rg_gguf_data_seal(m->g);       /* read-only again: a stray write faults */
+    }
     snprintf(m->wtype, sizeof m->wtype, "%s", m->L[0].wq.tr->name);
     I->weight_type = m->wtype;
 
@@ -385,7 +412,8 @@ rg_llama *rg_llama_load(const char *path, const rg_llama_params *pp) {
                ((double)I->kv_bytes + scratch) / 1e9);
         goto fail;
     }
-    m->kc = xmalloc((size_t)I->n_layer * (size_t)m->kctx * (size_t)m->kvdim * sizeof(float));
+    /* zeroed: scoring reads whole groups of 8 keys, some past the last position written */
+    m->kc = xcalloc((size_t)I->n_layer * (size_t)m->kctx * (size_t)m->kvdim, sizeof(float));
     m->vc = xmalloc(kvn * sizeof(float));
     size_t B = (size_t)m->n_batch;
     m->x = xmalloc(sizeof(float) * B * (size_t)D);
@@ -481,6 +509,7 @@ static void mv_token(mv_ctx *c) {
     if (chunk < 16) chunk = 16;
     if (chunk > MV_CHUNK_ROWS_MAX) chunk = MV_CHUNK_ROWS_MAX;
     rg_matvec_q8_fn mv = rg_matvec_q8_for(c->w->type);
+    const int x8 = c->w->x8;
     float tmp[MV_CHUNK_ROWS_MAX];      /* resid may alias y: each y[r] reads its resid first */
     for (;;) {
         int64_t r0 = (int64_t)__atomic_fetch_add(&c->next, 1, __ATOMIC_RELAXED) * chunk;
@@ -488,7 +517,8 @@ static void mv_token(mv_ctx *c) {
         int64_t n = N - r0 < chunk ? N - r0 : chunk;
         /* nothing to add (most products): the kernel writes y itself */
         float *out = c->bias || c->resid ? tmp : c->y + r0;
-        mv((const char *)c->w->data + (size_t)r0 * rb, rb, n, c->xq, c->xd, c->xs, K, out);
+        if (x8) rg_q4x8_matvec(c->w->data, rb, r0, r0 + n, c->xq, c->xd, K, out);   /* chunks: whole octs */
+        else mv((const char *)c->w->data + (size_t)r0 * rb, rb, n, c->xq, c->xd, c->xs, K, out);
         if (out == tmp) for (int64_t i = 0; i < n; i++) mv_store(c, 0, r0 + i, tmp[i]);
     }
 }
@@ -513,14 +543,20 @@ static void mv_worker(void *arg, int ti, int nt) {
         for (;;) {
             int64_t u0 = (int64_t)__atomic_fetch_add(&c->next, 1, __ATOMIC_RELAXED) * QG_UNIT;
             if (u0 >= N) return;
-            rg_qgemm(c->w->type, base, rb, u0, N - u0 < QG_UNIT ? N : u0 + QG_UNIT, &a, c->bias, c->resid, c->y, (size_t)N);
+            int64_t u1 = N - u0 < QG_UNIT ? N : u0 + QG_UNIT;
+            if (c->w->x8) rg_qgemm_q4x8(base, rb, u0, u1, &a, c->bias, c->resid, c->y, (size_t)N);
+            else rg_qgemm(c->w->type, base, rb, u0, u1, &a, c->bias, c->resid, c->y, (size_t)N);
         }
     }
     for (int64_t r = r0; r < r1; r++)
         for (int t = 0; t < c->T; t++) {
             const char *row = base + (size_t)r * rb;
-            float v = c->q8 ? c->q8(row, c->xq + (size_t)t * K, c->xd + (size_t)t * nb, c->xs + (size_t)t * nb, K)
-                            : c->w->tr->dot(row, c->x + (size_t)t * K, K);
+            float v;
+            if (c->w->x8)              /* a single token with f32 activations (group mixing types) */
+                v = c->q8 ? rg_q4x8_dot_scalar(base, rb, r, c->xq + (size_t)t * K, c->xd + (size_t)t * nb, K)
+                          : rg_q4x8_dot_f32(base, rb, r, c->x + (size_t)t * K, K);
+            else v = c->q8 ? c->q8(row, c->xq + (size_t)t * K, c->xd + (size_t)t * nb, c->xs + (size_t)t * nb, K)
+                           : c->w->tr->dot(row, c->x + (size_t)t * K, K);
             mv_store(c, t, r, v);
         }
 }
@@ -551,21 +587,41 @@ static void swiglu_rows(rg_llama *m, int t0, int t1) {
         m->hb[i] = g / (1.0f + expf(-g)) * m->hb2[i];
     }
 }
+/* SwiGLU of rows, each quantised for ffn_down right after (c->K != 0: the product takes int8
+ * activations) while it is in L1: the quantiser otherwise re-read the whole T x n_ff batch
+ * from L3 in a pool dispatch of its own */
+static void swiglu_quant_rows(const rows_ctx *c, int t0, int t1) {
+    if (!c->K) { swiglu_rows(c->m, t0, t1); return; }
+    for (int t = t0; t < t1; t++) {
+        swiglu_rows(c->m, t, t + 1);
+        quant_rows(c->m, c->m->hb, t, t + 1, c->K);
+    }
+}
 static void swiglu_worker(void *arg, int ti, int nt) {
     rows_ctx *c = arg;
-    swiglu_rows(c->m, (int)((int64_t)c->T * ti / nt), (int)((int64_t)c->T * (ti + 1) / nt));
+    swiglu_quant_rows(c, (int)((int64_t)c->T * ti / nt), (int)((int64_t)c->T * (ti + 1) / nt));
+}
+
+/* 1 when the products of one input all take int8 activations (quantised weights with an
+ * int8 kernel, one width, not exact mode): the input is then quantised once, up front */
+static int int8_group(const rg_llama *m, int n, const wt *const *w) {
+    int int8 = !m->exact;
+    for (int j = 0; j < n; j++)
+        int8 = int8 && w[j]->ne0 == w[0]->ne0 && w[j]->ne0 % 32 == 0 && rg_dot_q8_for(w[j]->type) != NULL;
+    return int8;
 }
 
 /* Y[T, out] = X[T, in] W^T (+ bias) (+ resid, which may alias Y: each output element reads
- * only its own resid element first). Quantised weights use int8 activations unless exact;
+ * only its own resid element first). Quantised weights use int8 activations unless exact
+ * (quantized: m->xq already holds X's, as int8_group said it would be used);
  * other types use rg_matmul (T > 1) or the type's f32 dot. */
-static int mm(rg_llama *m, const float *X, int T, const wt *w, const float *bias, const float *resid, float *Y) {
+static int mm(rg_llama *m, const float *X, int T, const wt *w, const float *bias, const float *resid, float *Y, int quantized) {
     mv_ctx c = {w, X, bias, resid, Y, T, NULL, 0, NULL, NULL, NULL, 0};
-    if (!m->exact && w->ne0 % 32 == 0 && (c.q8 = rg_dot_q8_for(w->type)) != NULL) {
+    if (int8_group(m, 1, &w) && (c.q8 = rg_dot_q8_for(w->type)) != NULL) {
         /* a batch goes through the register-blocked GEMM; a single vector streams rows
          * best one at a time (sequential reads) */
         c.qgemm = T > 1;
-        quantize_batch(m, X, T, w->ne0);
+        if (!quantized) quantize_batch(m, X, T, w->ne0);
         c.xq = m->xq; c.xd = m->xd; c.xs = m->xs;
         rg_pool_run(m->pool, mv_worker, &c);
         return 0;
@@ -586,17 +642,16 @@ static void mv_group_worker(void *arg, int ti, int nt) {
     for (int j = 0; j < g->n; j++) mv_worker(&g->c[j], ti, nt);
 }
 
-static int mm_group(rg_llama *m, const float *X, int T, int n, const wt *const *w, float *const *bias, float *const *Y) {
+static int mm_group(rg_llama *m, const float *X, int T, int n, const wt *const *w, float *const *bias, float *const *Y,
+                    int quantized) {
     mv_group g = {.n = n};
-    int int8 = !m->exact;
-    for (int j = 0; j < n; j++)
-        int8 = int8 && w[j]->ne0 == w[0]->ne0 && w[j]->ne0 % 32 == 0 && rg_dot_q8_for(w[j]->type) != NULL;
+    int int8 = int8_group(m, n, w);
     if (!int8 && T > 1) {                  /* f32 weights in a batch: the matmul kernel, one by one */
         for (int j = 0; j < n; j++)
-            if (mm(m, X, T, w[j], bias[j], NULL, Y[j]) < 0) return -1;
+            if (mm(m, X, T, w[j], bias[j], NULL, Y[j], 0) < 0) return -1;
         return 0;
     }
-    if (int8) quantize_batch(m, X, T, w[0]->ne0);
+    if (int8 && !quantized) quantize_batch(m, X, T, w[0]->ne0);
     for (int j = 0; j < n; j++) {
         mv_ctx *c = &g.c[j];
         *c = (mv_ctx){w[j], X, bias[j], NULL, Y[j], T, NULL, 0, NULL, NULL, NULL, 0};
@@ -655,12 +710,24 @@ AVX2 static inline __attribute__((always_inline)) void scores_avx2(const float *
 #pragma GCC unroll 4
         for (int j = 0; j < nh; j++) _mm256_storeu_ps(sc + (size_t)j * ctx + s0, _mm256_mul_ps(a[j], _mm256_set1_ps(scale)));
     }
-    for (; s0 < np; s0++)
-        for (int j = 0; j < nh; j++) {
-            float v = 0;
-            for (int i = 0; i < hd; i++) v += qv[j][i] * kt[kidx(hd, i, s0)];
-            sc[(size_t)j * ctx + s0] = v * scale;
+    if (s0 < np) {     /* the last 1..7 positions: 8 computed, the valid ones stored */
+        /* (a scalar loop here, a chain of dependent adds per position, took a quarter of the
+         * scoring time of a prompt: every token's diagonal block ends in one). The 8 keys are
+         * inside the block of KBLK, allocated for kctx positions; past np they are stale or
+         * zero, and their lanes are not stored. */
+        __m256 a[ATT_HEADS];
+        const __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32(np - s0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+#pragma GCC unroll 4
+        for (int j = 0; j < nh; j++) a[j] = _mm256_setzero_ps();
+        const float *kb = kt + kidx(hd, 0, s0);
+        for (int i = 0; i < hd; i++) {
+            __m256 kv = _mm256_loadu_ps(kb + (size_t)i * KBLK);
+#pragma GCC unroll 4
+            for (int j = 0; j < nh; j++) a[j] = _mm256_fmadd_ps(_mm256_set1_ps(qv[j][i]), kv, a[j]);
         }
+#pragma GCC unroll 4
+        for (int j = 0; j < nh; j++) _mm256_maskstore_ps(sc + (size_t)j * ctx + s0, keep, _mm256_mul_ps(a[j], _mm256_set1_ps(scale)));
+    }
 }
 AVX2 static void scores_avx2_1(const float *const *q, const float *kt, int ctx, int hd, int np, float sc_, float *sc) { scores_avx2(q, 1, kt, ctx, hd, np, sc_, sc); }
 AVX2 static void scores_avx2_2(const float *const *q, const float *kt, int ctx, int hd, int np, float sc_, float *sc) { scores_avx2(q, 2, kt, ctx, hd, np, sc_, sc); }
@@ -825,17 +892,22 @@ static void rope_tables(rg_llama *m, int T) {
 /* Per-token work of a layer that would otherwise run on one thread while the pool waits:
  * the RMS norm of rows into xb, and rotary embedding of q and k with the key/value cache
  * writes (each token owns its cache position, so rows split freely between threads). */
-typedef struct { rg_llama *m; const float *x, *w; int T, layer; } tok_ctx;
+typedef struct { rg_llama *m; const float *x, *w; int T, layer, quant; } tok_ctx;
+/* quant: each normed row is also quantised for the next products right away, from L1 (one
+ * pass over the batch and one pool dispatch fewer; the same values) */
 static void norm_rows(const tok_ctx *c, int t0, int t1) {
     int D = c->m->info.n_embd;
-    for (int t = t0; t < t1; t++) rmsnorm(c->m->xb + (size_t)t * D, c->x + (size_t)t * D, c->w, D, c->m->info.rms_eps);
+    for (int t = t0; t < t1; t++) {
+        rmsnorm(c->m->xb + (size_t)t * D, c->x + (size_t)t * D, c->w, D, c->m->info.rms_eps);
+        if (c->quant) quant_rows(c->m, c->m->xb, t, t + 1, D);
+    }
 }
 static void norm_worker(void *arg, int ti, int nt) {
     tok_ctx *c = arg;
     norm_rows(c, (int)((int64_t)c->T * ti / nt), (int)((int64_t)c->T * (ti + 1) / nt));
 }
-static void norm_batch(rg_llama *m, const float *x, const float *w, int T) {
-    tok_ctx c = {m, x, w, T, 0};
+static void norm_batch(rg_llama *m, const float *x, const float *w, int T, int quant) {
+    tok_ctx c = {m, x, w, T, 0, quant};
     if (T >= 4) rg_pool_run(m->pool, norm_worker, &c);
     else norm_rows(&c, 0, T);
 }
@@ -865,36 +937,38 @@ static int forward(rg_llama *m, const int32_t *ids, int T, float *logits, int al
     const rg_llama_info *I = &m->info;
     int D = I->n_embd, F = I->n_ff;
     rope_tables(m, T);
-    for (int t = 0; t < T; t++)
-        m->tok_embd.tr->to_float((const char *)m->tok_embd.data + (size_t)ids[t] * m->tok_embd.row_bytes,
-                                 m->x + (size_t)t * D, D);
+    for (int t = 0; t < T; t++) {
+        if (m->tok_embd.x8) rg_q4x8_row_to_float(m->tok_embd.data, m->tok_embd.row_bytes, ids[t], m->x + (size_t)t * D, D);
+        else m->tok_embd.tr->to_float((const char *)m->tok_embd.data + (size_t)ids[t] * m->tok_embd.row_bytes,
+                                      m->x + (size_t)t * D, D);
+    }
     for (int l = 0; l < I->n_layer; l++) {
         layer *L = &m->L[l];
-        norm_batch(m, m->x, L->attn_norm, T);
-        const wt *qkv[3] = {&L->wq, &L->wk, &L->wv};
+        const wt *qkv[3] = {&L->wq, &L->wk, &L->wv}, *gu[2] = {&L->wg, &L->wu}, *wd = &L->wd;
+        int q_qkv = int8_group(m, 3, qkv), q_gu = int8_group(m, 2, gu), q_d = int8_group(m, 1, &wd);
+        norm_batch(m, m->x, L->attn_norm, T, q_qkv);
         float *qkv_b[3] = {L->bq, L->bk, L->bv}, *qkv_y[3] = {m->q, m->k, m->v};
-        if (mm_group(m, m->xb, T, 3, qkv, qkv_b, qkv_y) < 0) return -1;
-        tok_ctx rc = {m, NULL, NULL, T, l};
+        if (mm_group(m, m->xb, T, 3, qkv, qkv_b, qkv_y, q_qkv) < 0) return -1;
+        tok_ctx rc = {m, NULL, NULL, T, l, 0};
         if (T >= 4) rg_pool_run(m->pool, rope_worker, &rc);
         else rope_rows(&rc, 0, T);
         att_ctx ac = {m, T, m->pos, l, 0};
         rg_pool_run(m->pool, att_worker, &ac);
-        if (mm(m, m->att, T, &L->wo, NULL, m->x, m->x) < 0) return -1;
-        norm_batch(m, m->x, L->ffn_norm, T);
-        const wt *gu[2] = {&L->wg, &L->wu};
+        if (mm(m, m->att, T, &L->wo, NULL, m->x, m->x, 0) < 0) return -1;
+        norm_batch(m, m->x, L->ffn_norm, T, q_gu);
         float *gu_b[2] = {NULL, NULL}, *gu_y[2] = {m->hb, m->hb2};
-        if (mm_group(m, m->xb, T, 2, gu, gu_b, gu_y) < 0) return -1;
-        rows_ctx sw = {m, NULL, T, F};
+        if (mm_group(m, m->xb, T, 2, gu, gu_b, gu_y, q_gu) < 0) return -1;
+        rows_ctx sw = {m, NULL, T, q_d ? F : 0};
         if (T >= 4) rg_pool_run(m->pool, swiglu_worker, &sw);
-        else swiglu_rows(m, 0, T);
-        if (mm(m, m->hb, T, &L->wd, NULL, m->x, m->x) < 0) return -1;
+        else swiglu_quant_rows(&sw, 0, T);
+        if (mm(m, m->hb, T, wd, NULL, m->x, m->x, q_d) < 0) return -1;
     }
     m->pos += T;
     if (!logits) return 0;
     int first = all ? 0 : T - 1, rows = T - first;
     for (int t = first; t < T; t++)
         rmsnorm(m->xb + (size_t)(t - first) * D, m->x + (size_t)t * D, m->out_norm, D, I->rms_eps);
-    return mm(m, m->xb, rows, &m->output, NULL, NULL, logits);
+    return mm(m, m->xb, rows, &m->output, NULL, NULL, logits, 0);
 }
 
 int rg_llama_eval(rg_llama *m, const int32_t *ids, int n, float *logits, int all) {

@@ -31,6 +31,10 @@ rg_llama *rg_llama_load(const char *path, const rg_llama_params *p);
 /* rg_llama_simd(0): models loaded afterwards run attention with the portable code instead
  * of AVX2 (for tests comparing the two; weight products follow nn/'s own switches). */
 void rg_llama_simd(int on);
+/* Q4_0 weight matrices (not in exact mode, CPUs with AVX2) are repacked in place at load with
+ * 8 rows interleaved, for faster generation (nn/q4_0x8.h); rg_llama_repack(0) keeps models
+ * loaded afterwards in the file's layout (for tests and benchmarks comparing the two). */
+void rg_llama_repack(int on);
 void rg_llama_free(rg_llama *m);
 
 typedef struct {

@@ -34,6 +34,7 @@ struct rg_gguf {
     const uint8_t *base;
     size_t size;
     int mapped;
+    int writable;                  /* rg_gguf_tensor_data_mut made the mapping writable */
     size_t map_len;                /* what munmap gives back (rg_gguf_open_resident rounds up) */
     char *what;
     uint32_t version;
@@ -496,4 +497,23 @@ const rg_gguf_tensor *rg_gguf_tensor_find(const rg_gguf *g, const char *name) {
         if (c < 0) lo = mid + 1; else hi = mid;
     }
     return NULL;
+}
+
+void *rg_gguf_tensor_data_mut(rg_gguf *g, const rg_gguf_tensor *t) {
+    if (!g || !t || !t->data || !t->nbytes) { rg_err("gguf: no tensor data to write"); return NULL; }
+    if (!g->mapped) { rg_err("%s: tensor %s: the reader does not own its buffer", g->what, t->name); return NULL; }
+    /* the whole mapping at once: changing the protection of part of it would split it, and
+     * with it the 2 MB pages of rg_gguf_open_resident, into 4 KB ones */
+    if (!g->writable) {
+        if (mprotect((void *)g->base, g->map_len, PROT_READ | PROT_WRITE) != 0) {
+            rg_err("%s: tensor %s: cannot make the model writable: %s", g->what, t->name, strerror(errno));
+            return NULL;
+        }
+        g->writable = 1;
+    }
+    return (void *)t->data;
+}
+
+void rg_gguf_data_seal(rg_gguf *g) {
+    if (g && g->writable && mprotect((void *)g->base, g->map_len, PROT_READ) == 0) g->writable = 0;
 }

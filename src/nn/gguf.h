@@ -73,4 +73,11 @@ int rg_gguf_req_int(const rg_gguf *g, const char *key, int64_t *out);
 size_t rg_gguf_n_tensors(const rg_gguf *g);
 const rg_gguf_tensor *rg_gguf_tensor_at(const rg_gguf *g, size_t i);
 const rg_gguf_tensor *rg_gguf_tensor_find(const rg_gguf *g, const char *name);  /* NULL if absent */
+/* A tensor's data made writable in place (the reader's private copy or copy-on-write
+ * mapping; the file is never changed), for a loader that repacks weights into a faster layout
+ * without a second copy. NULL with rg_err for a reader over a caller's buffer
+ * (rg_gguf_open_mem) or when the pages cannot be made writable. */
+void *rg_gguf_tensor_data_mut(rg_gguf *g, const rg_gguf_tensor *t);
+/* Makes the data read-only again once those writes are done (no-op when none were made). */
+void rg_gguf_data_seal(rg_gguf *g);
 #endif

@@ -10,6 +10,7 @@
  * x sign(x, w) (s8) goes through maddubs (pairs <= 2*128*127, no int16 saturation). */
 #include "nn/qgemm.h"
 #include "core/util.h"
+#include "nn/q4_0x8.h"
 #include "nn/quant_k.h"
 #include "nn/tensor.h"
 #include <immintrin.h>
@@ -105,6 +106,27 @@ AVX2 static void pack_q4_0(const char *w, size_t rb, int rows, int64_t nb, uint8
                 dm[8 + i] = 8 * dm[i];
             }
             pack_oct(v, rec);
+        }
+    }
+}
+
+/* Q4_0 already interleaved by 8 rows (nn/q4_0x8.h; rows a multiple of 8): record byte
+ * 32j + 4i + e is row i's qs[4j + e], so the low nibbles of its dword row j are vector j of
+ * the packed record and the high nibbles vector j + 4, with no transpose */
+AVX2 static void pack_q4_0x8(const char *w, size_t rb, int rows, int64_t nb, uint8_t *pk) {
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    for (int o = 0; 8 * o < rows; o++) {
+        const uint8_t *src = (const uint8_t *)w + (size_t)o * 8 * rb;
+        uint8_t *rec = pk + (size_t)o * (size_t)nb * PK_REC;
+        for (int64_t b = 0; b < nb; b++, rec += PK_REC, src += RG_Q4X8_REC) {
+            for (int j = 0; j < 4; j++) {
+                __m256i L = _mm256_loadu_si256((const __m256i *)(src + 16 + 32 * j));
+                _mm256_store_si256((__m256i *)(rec + 32 * j), _mm256_and_si256(L, m4));
+                _mm256_store_si256((__m256i *)(rec + 32 * (j + 4)), _mm256_and_si256(_mm256_srli_epi16(L, 4), m4));
+            }
+            __m256 D = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)src));
+            _mm256_store_ps((float *)(rec + 256), D);
+            _mm256_store_ps((float *)(rec + 288), _mm256_mul_ps(D, _mm256_set1_ps(8.0f)));
         }
     }
 }
@@ -335,7 +357,7 @@ static int chunk_tokens(size_t bytes, int64_t K, int rn) {
 
 /* Per token chunk and group of GROUP rows, the group is packed once (pk), then every token
  * tile of the chunk meets each oct of it */
-static int qgemm_packed(int type, const char *w, size_t rb, int64_t r0, int64_t r1, const rg_qact *x, const float *bias,
+static int qgemm_packed(int type, int x8, const char *w, size_t rb, int64_t r0, int64_t r1, const rg_qact *x, const float *bias,
                         const float *resid, float *y, size_t ldy) {
     const int64_t K = x->K, nb = K / 32;
     const int q8 = type == RG_TYPE_Q8_0;
@@ -349,6 +371,7 @@ static int qgemm_packed(int type, const char *w, size_t rb, int64_t r0, int64_t 
         for (int64_t g = r0; g < r1; g += GROUP) {
             int rows = r1 - g < GROUP ? (int)(r1 - g) : GROUP;
             if (q8) pack_q8_0(w + (size_t)g * rb, rb, rows, nb, pk);
+            else if (x8) pack_q4_0x8(w + (size_t)g * rb, rb, rows, nb, pk);
             else if (type == RG_TYPE_Q4_0) pack_q4_0(w + (size_t)g * rb, rb, rows, nb, pk);
             else pack_q4_K(w + (size_t)g * rb, rb, rows, nb, pk);
             for (int t = t0; t < t1; t += tn) {
@@ -377,5 +400,20 @@ int rg_qgemm(int type, const void *w, size_t rb, int64_t r0, int64_t r1, const r
         return qgemm_rowwise(rg_dot_q8_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
     if (x->T < (type == RG_TYPE_Q8_0 ? Q8_MIN_T : type == RG_TYPE_Q4_K ? Q4K_MIN_T : 2))
         return qgemm_rowwise(rg_dot_q8_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
-    return qgemm_packed(type, w, rb, r0, r1, x, bias, resid, y, ldy);
+    return qgemm_packed(type, 0, w, rb, r0, r1, x, bias, resid, y, ldy);
+}
+
+int rg_qgemm_q4x8(const void *w, size_t rb, int64_t r0, int64_t r1, const rg_qact *x, const float *bias,
+                  const float *resid, float *y, size_t ldy) {
+    if (x->K <= 0 || x->K % 32 || rb != (size_t)(x->K / 32) * sizeof(rg_block_q4_0)) {
+        rg_err("qgemm: interleaved Q4_0 rows of %zu bytes for K %lld", rb, (long long)x->K);
+        return -1;
+    }
+    if (rg_qgemm_blocked(RG_TYPE_Q4_0) && r0 % 8 == 0 && r1 % 8 == 0)
+        return qgemm_packed(RG_TYPE_Q4_0, 1, w, rb, r0, r1, x, bias, resid, y, ldy);
+    int64_t nb = x->K / 32;            /* portable, or rows that split an oct */
+    for (int t = 0; t < x->T; t++)
+        for (int64_t r = r0; r < r1; r++)
+            store_out(y, ldy, r, t, rg_q4x8_dot_scalar(w, rb, r, x->q + (size_t)t * x->K, x->d + t * nb, x->K), bias, resid);
+    return 0;
 }

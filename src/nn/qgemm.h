@@ -27,6 +27,10 @@ int rg_qgemm(int type, const void *w, size_t row_bytes, int64_t r0, int64_t r1, 
 /* The same through the portable per-(row, token) dot: the reference for tests. */
 int rg_qgemm_ref(int type, const void *w, size_t row_bytes, int64_t r0, int64_t r1, const rg_qact *x,
                  const float *bias, const float *resid, float *y, size_t ldy);
+/* The same for Q4_0 rows interleaved by 8 (nn/q4_0x8.h): the Q4_0 tiles, packed from that
+ * layout without a transpose (r0, r1 multiples of 8; others go through the portable dot). */
+int rg_qgemm_q4x8(const void *w, size_t row_bytes, int64_t r0, int64_t r1, const rg_qact *x,
+                  const float *bias, const float *resid, float *y, size_t ldy);
 /* 1 when rg_qgemm has a register-blocked kernel for the type on this CPU. */
 int rg_qgemm_blocked(int type);
 #endif
