@@ -8,6 +8,7 @@
 #include "index/vectors.h"
 #include "index/cellpack.h"
 #include <sqlite3.h>
+#include <math.h>
 #include "ingest/chunk.h"
 #include "ingest/formats.h"
 #include <signal.h>
@@ -645,6 +646,79 @@ static void test_cellpack_roundtrip_and_corrupt(void) {
     rg_table_free(t);
 }
 
+/* Format 2 keeps a short decimal as m / 10^k and anything else as the double: every value
+ * comes back bit for bit; a report's amounts take a third of format 1's bytes; a format 1
+ * blob (what indexes written before hold) still reads; a tag whose value encoding does not
+ * fit its type is refused. */
+static void test_cellpack_values(void) {
+    static const double vals[] = {1452.4, -12.6, 0.1, 1e-7, 123456789.123, 1.2e9, 3.4e6, -0.0, 0.0, 1e300,
+                                  5e-324, 0.30000000000000004, 9007199254740993.0, -9007199254740991.0,
+                                  2019, 12.5, 1.0 / 3.0, 1e15, 123456.000001};
+    int nv = (int)(sizeof vals / sizeof *vals) + 2;
+    rg_table *t = rg_table_new(1, nv);
+    for (int i = 0; i < nv; i++) {
+        rg_cell *c = rg_table_cell(t, 0, i);
+        c->raw = rg_table_strdup(t, "x", 1);
+        c->type = i % 3 == 0 ? RG_CELL_PERCENT : RG_CELL_NUMBER;
+        c->value = i < nv - 2 ? vals[i] : i == nv - 2 ? NAN : -INFINITY;
+        if (i == 1) strcpy(c->unit, "\xE2\x82\xAC");
+    }
+    rg_buf b = {0};
+    rg_cells_pack(t, &b);
+    CHECK_INT((unsigned char)b.data[0], 2);
+    rg_table *u = rg_table_new(1, nv);
+    CHECK_INT(rg_cells_unpack(u, b.data, b.len), 0);
+    for (int i = 0; i < nv; i++)
+        CHECKF(memcmp(&u->cells[i].value, &t->cells[i].value, sizeof(double)) == 0 && u->cells[i].type == t->cells[i].type &&
+               strcmp(u->cells[i].unit, t->cells[i].unit) == 0, "cell %d: %.17g", i, t->cells[i].value);
+    rg_table_free(u);
+    rg_buf_free(&b);
+    rg_table_free(t);
+    /* a row of a report: "Revenue", then amounts; format 1 took 1 + 8 + 1 + raw + 1 per amount */
+    const char *row[] = {"Revenue", "1,452.4", "(812.6)", "12.5%", "2019", "$ 3,401"};
+    t = rg_table_new(1, 6);
+    size_t v1 = 1;
+    for (int i = 0; i < 6; i++) {
+        rg_table_set(t, 0, i, row[i]);
+        v1 += 1 + (t->cells[i].type >= RG_CELL_NUMBER ? 8 : 0) + 1 + strlen(row[i]) + 1 + strlen(t->cells[i].unit);
+    }
+    rg_cells_pack(t, &b);
+    CHECKF(b.len + 20 <= v1, "format 2: %zu bytes, format 1: %zu", b.len, v1);
+    u = rg_table_new(1, 6);
+    CHECK_INT(rg_cells_unpack(u, b.data, b.len), 0);
+    for (int i = 0; i < 6; i++) CHECK(u->cells[i].value == t->cells[i].value && strcmp(u->cells[i].raw, row[i]) == 0);
+    rg_table_free(u);
+    /* format 1 by hand: a number 1452.4 with unit "$", then a text "Revenue" */
+    unsigned char f1[64];
+    size_t n = 0;
+    double v = 1452.4;
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    f1[n++] = 1;
+    f1[n++] = RG_CELL_NUMBER;
+    for (int k = 0; k < 8; k++) f1[n++] = (unsigned char)(bits >> (8 * k));
+    f1[n++] = 7; memcpy(f1 + n, "1,452.4", 7); n += 7;
+    f1[n++] = 1; f1[n++] = '$';
+    f1[n++] = RG_CELL_TEXT;
+    f1[n++] = 7; memcpy(f1 + n, "Revenue", 7); n += 7;
+    f1[n++] = 0;
+    u = rg_table_new(1, 2);
+    CHECK_INT(rg_cells_unpack(u, f1, n), 0);
+    CHECK(u->cells[0].value == 1452.4 && u->cells[0].type == RG_CELL_NUMBER);
+    CHECK_STR(u->cells[0].unit, "$");
+    CHECK_STR(u->cells[1].raw, "Revenue");
+    rg_table_free(u);
+    /* a text cell tagged with a value, a number tagged without one: refused */
+    unsigned char bad1[] = {2, RG_CELL_TEXT | 1 << 4, 0, 0, 1, 'a'};
+    unsigned char bad2[] = {2, RG_CELL_NUMBER, 1, 'a'};
+    u = rg_table_new(1, 1);
+    CHECK_INT(rg_cells_unpack(u, bad1, sizeof bad1), -1);
+    CHECK_INT(rg_cells_unpack(u, bad2, sizeof bad2), -1);
+    rg_table_free(u);
+    rg_buf_free(&b);
+    rg_table_free(t);
+}
+
 /* The schema-2 layout (a row per cell, FTS kept by triggers), as a database written by the
  * previous ragd holds it. */
 static const char *schema_v2 =
@@ -788,6 +862,7 @@ int main(void) {
     RUN(test_chunk_ids_not_reused);
     RUN(test_put_replaces_same_id_only);
     RUN(test_cellpack_roundtrip_and_corrupt);
+    RUN(test_cellpack_values);
     RUN(test_migrate_v2_cells);
     RUN(test_reader_migrates);
     rg_encoder_free(enc);

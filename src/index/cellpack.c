@@ -4,10 +4,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CELLPACK_FORMAT 1
+#define CELLPACK_FORMAT 2
+#define TAG_TYPE 0x07
+#define TAG_UNIT 0x08
+#define VAL_SHIFT 4
+enum { VAL_NONE = 0, VAL_DECIMAL = 1, VAL_DOUBLE = 2 };
 
 static int has_value(int type) {
     return type == RG_CELL_NUMBER || type == RG_CELL_PERCENT || type == RG_CELL_YEAR;
+}
+
+static const double pow10_[16] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+/* v as m / 10^k, when that gives v back bit for bit (m and 10^k are exact doubles, so the
+ * division is one correctly rounded operation, the same on every machine). */
+static int as_decimal(double v, int64_t *m, int *k) {
+    for (int e = 0; e < 16; e++) {
+        double x = v * pow10_[e];
+        if (!(x > -9007199254740992.0 && x < 9007199254740992.0)) return 0;   /* NaN, inf, >= 2^53 */
+        double r = (double)(int64_t)x;
+        if (r != x) continue;
+        double back = (double)(int64_t)x / pow10_[e];
+        if (memcmp(&back, &v, sizeof v) != 0) continue;   /* -0.0, or not this k */
+        *m = (int64_t)x;
+        *k = e;
+        return 1;
+    }
+    return 0;
+}
+
+static unsigned char *put_varint(unsigned char *o, uint64_t v) {
+    while (v > 0x7f) { *o++ = (unsigned char)(v | 0x80); v >>= 7; }
+    *o++ = (unsigned char)v;
+    return o;
 }
 
 /* Each cell is written straight into out's room (a table has many small cells). */
@@ -18,22 +47,33 @@ void rg_cells_pack(const rg_table *t, rg_buf *out) {
         const rg_cell *c = &t->cells[i];
         const char *raw = c->raw ? c->raw : "";
         size_t rl = strlen(raw), ul = strnlen(c->unit, sizeof c->unit - 1);
-        rg_buf_reserve(out, 1 + 8 + 10 + rl + 1 + ul);
+        rg_buf_reserve(out, 1 + 1 + 10 + 8 + 10 + rl + 1 + ul);
         unsigned char *o = (unsigned char *)out->data + out->len;
-        *o++ = (unsigned char)c->type;
+        unsigned char *tag = o++;
+        int enc = VAL_NONE;
         if (has_value((int)c->type)) {
-            uint64_t bits;
-            memcpy(&bits, &c->value, sizeof bits);
-            for (int k = 0; k < 8; k++) *o++ = (unsigned char)(bits >> (8 * k));
+            int64_t m;
+            int k;
+            if (as_decimal(c->value, &m, &k)) {
+                enc = VAL_DECIMAL;
+                *o++ = (unsigned char)k;
+                o = put_varint(o, ((uint64_t)m << 1) ^ (uint64_t)(m >> 63));   /* zigzag */
+            } else {
+                enc = VAL_DOUBLE;
+                uint64_t bits;
+                memcpy(&bits, &c->value, sizeof bits);
+                for (int b = 0; b < 8; b++) *o++ = (unsigned char)(bits >> (8 * b));
+            }
         }
-        size_t v = rl;
-        while (v > 0x7f) { *o++ = (unsigned char)(v | 0x80); v >>= 7; }
-        *o++ = (unsigned char)v;
+        *tag = (unsigned char)(((unsigned)c->type & TAG_TYPE) | (ul ? TAG_UNIT : 0) | (unsigned)enc << VAL_SHIFT);
+        o = put_varint(o, rl);
         memcpy(o, raw, rl);
         o += rl;
-        *o++ = (unsigned char)ul;
-        memcpy(o, c->unit, ul);
-        o += ul;
+        if (ul) {
+            *o++ = (unsigned char)ul;
+            memcpy(o, c->unit, ul);
+            o += ul;
+        }
         out->len = (size_t)(o - (unsigned char *)out->data);
     }
     out->data[out->len] = 0;
@@ -52,30 +92,62 @@ static int get_varint(reader *r, size_t *v) {
     return -1;   /* longer than any raw text a table holds */
 }
 
+static int get_u64(reader *r, uint64_t *v) {
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (r->p >= r->end) return -1;
+        unsigned char b = *r->p++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) { *v = x; return 0; }
+    }
+    return -1;
+}
+
+static int get_double(reader *r, double *v) {
+    if (r->end - r->p < 8) return -1;
+    uint64_t bits = 0;
+    for (int k = 0; k < 8; k++) bits |= (uint64_t)r->p[k] << (8 * k);
+    memcpy(v, &bits, sizeof *v);
+    r->p += 8;
+    return 0;
+}
+
 int rg_cells_unpack(rg_table *t, const void *blob, size_t len) {
     reader r = {blob, (const unsigned char *)blob + len};
     size_t n = (size_t)t->nrows * (size_t)t->ncols;
-    if (!blob || len < 1 || *r.p != CELLPACK_FORMAT) { rg_err("table cells: unknown format"); return -1; }
+    int format = blob && len >= 1 ? *r.p : 0;
+    if (format != 1 && format != 2) { rg_err("table cells: unknown format"); return -1; }
     r.p++;
     for (size_t i = 0; i < n; i++) {
         rg_cell *c = &t->cells[i];
         if (r.p >= r.end) { rg_err("table cells: %zu of %zu cells present", i, n); return -1; }
-        int type = *r.p++;
-        if (type > RG_CELL_YEAR) { rg_err("table cells: cell %zu has unknown type %d", i, type); return -1; }
+        int tag = *r.p++, type = format == 1 ? tag : tag & TAG_TYPE;
+        int enc = format == 1 ? (has_value(type) ? VAL_DOUBLE : VAL_NONE) : tag >> VAL_SHIFT;
+        if (type > RG_CELL_YEAR || (format == 2 && (enc > VAL_DOUBLE || (enc != VAL_NONE) != has_value(type)))) {
+            rg_err("table cells: cell %zu has unknown type %d", i, tag);
+            return -1;
+        }
         double value = 0;
-        if (has_value(type)) {
-            if (r.end - r.p < 8) { rg_err("table cells: cell %zu truncated", i); return -1; }
-            uint64_t bits = 0;
-            for (int k = 0; k < 8; k++) bits |= (uint64_t)r.p[k] << (8 * k);
-            memcpy(&value, &bits, sizeof value);
-            r.p += 8;
+        if (enc == VAL_DOUBLE && get_double(&r, &value) != 0) { rg_err("table cells: cell %zu truncated", i); return -1; }
+        if (enc == VAL_DECIMAL) {
+            uint64_t zz;
+            int k = r.p < r.end ? *r.p++ : 16;
+            if (k > 15 || get_u64(&r, &zz) != 0) { rg_err("table cells: cell %zu value truncated", i); return -1; }
+            int64_t m = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
+            value = (double)m / pow10_[k];
         }
         size_t rl;
         if (get_varint(&r, &rl) != 0 || rl > (size_t)(r.end - r.p)) { rg_err("table cells: cell %zu text truncated", i); return -1; }
         const unsigned char *raw = r.p;
         r.p += rl;
-        size_t ul = r.p < r.end ? *r.p++ : sizeof c->unit;
-        if (ul >= sizeof c->unit || ul > (size_t)(r.end - r.p)) { rg_err("table cells: cell %zu unit truncated", i); return -1; }
+        size_t ul = 0;
+        if (format == 1 || (tag & TAG_UNIT)) {
+            ul = r.p < r.end ? *r.p++ : sizeof c->unit;
+            if (ul >= sizeof c->unit || ul > (size_t)(r.end - r.p) || (format == 2 && ul == 0)) {
+                rg_err("table cells: cell %zu unit truncated", i);
+                return -1;
+            }
+        }
         c->raw = rg_table_strdup(t, (const char *)raw, rl);
         c->type = (rg_cell_type)type;
         c->value = value;
