@@ -81,17 +81,6 @@ void rg_cells_pack(const rg_table *t, rg_buf *out) {
 
 typedef struct { const unsigned char *p, *end; } reader;
 
-static int get_varint(reader *r, size_t *v) {
-    size_t x = 0;
-    for (int shift = 0; shift < 35; shift += 7) {
-        if (r->p >= r->end) return -1;
-        unsigned char b = *r->p++;
-        x |= (size_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) { *v = x; return 0; }
-    }
-    return -1;   /* longer than any raw text a table holds */
-}
-
 static int get_u64(reader *r, uint64_t *v) {
     uint64_t x = 0;
     for (int shift = 0; shift < 64; shift += 7) {
@@ -101,6 +90,14 @@ static int get_u64(reader *r, uint64_t *v) {
         if (!(b & 0x80)) { *v = x; return 0; }
     }
     return -1;
+}
+
+/* A text length: one longer than any raw text a table holds (2^35) is damage. */
+static int get_varint(reader *r, size_t *v) {
+    uint64_t x;
+    if (get_u64(r, &x) != 0 || x >= (uint64_t)1 << 35) return -1;
+    *v = (size_t)x;
+    return 0;
 }
 
 static int get_double(reader *r, double *v) {
