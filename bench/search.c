@@ -8,7 +8,8 @@
  *          first; kept afterwards so a rerun with N=0 measures the existing index)
  * The FAISS tier follows the size (flat below 50k, IVF-Flat, IVF-PQ from 2M);
  * RAGD_VEC_IVF_THRESHOLD / RAGD_VEC_PQ_THRESHOLD move the thresholds to measure a tier on a
- * smaller set (they act when the index is saved). */
+ * smaller set (they act when the index is saved). RAGD_BENCH_MMAP=1 reads the database as
+ * the daemon's workers do (SQLite mmap and an 8 MB page cache, rg_store_tune_reads). */
 #include "core/util.h"
 #include "index/store.h"
 #include "retrieve/search.h"
@@ -242,6 +243,7 @@ int main(int argc, char **argv) {
     rg_store_opts ro = {.writable = 0};
     rg_store *s = rg_store_open(dir, &ro);
     if (!s) { fprintf(stderr, "bench: %s\n", rg_errmsg()); return 1; }
+    if (getenv("RAGD_BENCH_MMAP")) rg_store_tune_reads(s, (int64_t)1 << 30, 8192);
     to = rg_now() - to;
     rg_store_stats stt;
     rg_store_stats_get(s, &stt);
