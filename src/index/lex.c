@@ -530,19 +530,23 @@ static int write_segment(rg_lex_writer *w) {
         uint32_t t = sorted[i].term;
         size_t end = i;
         while (end < w->nrecs && sorted[end].term == t) end++;
-        /* room for the whole list at once (three varints of at most 10 bytes a posting) */
-        rg_buf_reserve(&post, (end - i) * 30);
-        unsigned char *o = (unsigned char *)post.data;
         int64_t prev = 0, df = (int64_t)(end - i);
-        for (; i < end; i++) {
-            const lx_rec *e = &sorted[i];
-            int64_t cid = ids[e->chunk];
-            o += rg_lex_varint_at(o, (uint64_t)(cid - prev));
-            o += rg_lex_varint_at(o, e->wtf);
-            o += rg_lex_varint_at(o, lens[e->chunk]);
-            prev = cid;
+        post.len = 0;
+        while (i < end) {
+            /* room for up to 4,096 postings at a time (at most 10 + 5 + 5 varint bytes each) */
+            size_t stop = end - i > 4096 ? i + 4096 : end;
+            rg_buf_reserve(&post, (stop - i) * 20);
+            unsigned char *o = (unsigned char *)post.data + post.len;
+            for (; i < stop; i++) {
+                const lx_rec *e = &sorted[i];
+                int64_t cid = ids[e->chunk];
+                o += rg_lex_varint_at(o, (uint64_t)(cid - prev));
+                o += rg_lex_varint_at(o, e->wtf);
+                o += rg_lex_varint_at(o, lens[e->chunk]);
+                prev = cid;
+            }
+            post.len = (size_t)(o - (unsigned char *)post.data);
         }
-        post.len = (size_t)(o - (unsigned char *)post.data);
         const lx_term *term = &w->terms[order[t]];
         rc = rg_lex_rows_add(&rows, w->arena.data + term->off, term->len, df, post.data, post.len);
     }
