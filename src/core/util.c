@@ -66,6 +66,11 @@ void rg_buf_put(rg_buf *b, const void *p, size_t n) {
     b->data[b->len] = 0;
 }
 void rg_buf_reserve(rg_buf *b, size_t n) { buf_grow(b, n); }
+
+int rg_cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
 void rg_buf_puts(rg_buf *b, const char *s) { rg_buf_put(b, s, strlen(s)); }
 void rg_buf_putc(rg_buf *b, char c) { rg_buf_put(b, &c, 1); }
 void rg_buf_printf(rg_buf *b, const char *fmt, ...) {

@@ -32,6 +32,9 @@ char *rg_buf_take(rg_buf *b);     /* NUL-terminated string; the buffer is reset 
 void rg_buf_reserve(rg_buf *b, size_t n);
 void rg_buf_free(rg_buf *b);
 
+/* qsort/bsearch order of int64_t values. */
+int rg_cmp_i64(const void *a, const void *b);
+
 /* Copies of strings that live until rg_strpool_free: one malloc per block, not per string.
  * first: the size of the first block (later ones double, up to 64 KB). */
 typedef struct { struct rg_strblock *head; } rg_strpool;

@@ -588,13 +588,8 @@ typedef struct {
     int done;
 } lx_seg;
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static int in_dead(const int64_t *dead, int64_t n, int64_t id) {
-    return n && bsearch(&id, dead, (size_t)n, sizeof *dead, cmp_i64) != NULL;
+    return n && bsearch(&id, dead, (size_t)n, sizeof *dead, rg_cmp_i64) != NULL;
 }
 
 /* Moves g to its next entry, reading the next row when a row ends. */
@@ -672,7 +667,7 @@ static int merge_level(rg_lex_writer *w, int level, int *merged) {
         ndocs += g[i].ndocs;
         ntok += g[i].ntok;
     }
-    if (ndead > 1) qsort(dead, (size_t)ndead, sizeof *dead, cmp_i64);
+    if (ndead > 1) qsort(dead, (size_t)ndead, sizeof *dead, rg_cmp_i64);
     ndocs -= ndead;
     ntok -= deadtok;
     sqlite3_bind_int(seg, 1, level + 1);

@@ -162,11 +162,6 @@ int rg_store_manifest_peek(const char *dir, char *encoder, size_t enclen, char *
 
 /* ---- FAISS reconciliation ---- */
 
-int st_cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int read_gen_file(rg_store *s, int64_t *gen) {
     size_t n;
     char *t = rg_read_file(s->gen_path, 64, &n);
@@ -205,7 +200,7 @@ static int reconcile(rg_store *s) {
     /* Compare id sets: sorted FAISS ids against sorted vector rows. */
     int64_t nf = 0;
     int64_t *fids = rg_vectors_ids(s->vec, &nf);
-    qsort(fids, (size_t)nf, sizeof *fids, st_cmp_i64);
+    qsort(fids, (size_t)nf, sizeof *fids, rg_cmp_i64);
     sqlite3_stmt *st = st_prep(s, "SELECT chunk_id, vec FROM vectors ORDER BY chunk_id");
     if (!st) { free(fids); return -1; }
     int64_t i = 0, added = 0, bad = 0;
@@ -437,7 +432,7 @@ int rg_store_check(rg_store *s, char **report) {
     }
     /* FAISS ids must equal the vector rows exactly. */
     int64_t nf = 0, *fids = rg_vectors_ids(s->vec, &nf);
-    qsort(fids, (size_t)nf, sizeof *fids, st_cmp_i64);
+    qsort(fids, (size_t)nf, sizeof *fids, rg_cmp_i64);
     st = st_prep(s, "SELECT chunk_id FROM vectors ORDER BY chunk_id");
     int64_t i = 0, mismatch = 0, nrows = 0;
     while (st && sqlite3_step(st) == SQLITE_ROW) {

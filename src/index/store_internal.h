@@ -52,5 +52,4 @@ sqlite3_stmt *st_prep(rg_store *s, const char *sql);
 void st_done(rg_store *s, sqlite3_stmt *st);     /* NULL is fine */
 char *st_col_text(sqlite3_stmt *st, int i);      /* xstrdup of the column, NULL for NULL */
 int64_t st_count(rg_store *s, const char *sql);  /* a one-integer query; -1 on error */
-int st_cmp_i64(const void *a, const void *b);
 #endif
