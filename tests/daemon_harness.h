@@ -213,7 +213,9 @@ static inline int stop_daemon(daemon_t *d) {
     /* (on a failure the log tells why: see daemon_t.log) */
     if (d->pid <= 0) return -1;
     kill(d->pid, SIGTERM);
-    int rc = wait_exit(d, 20);
+    /* a release daemon exits within tens of ms; 60 s leaves room for a TSan build on two busy
+     * cores (one such run took over 20), and a hung daemon still fails the test */
+    int rc = wait_exit(d, 60);
     if (rc < 0) { kill(d->pid, SIGKILL); waitpid(d->pid, NULL, 0); forget(d->pid); d->pid = 0; }
     return rc;
 }
