@@ -11,6 +11,7 @@
 #include "ingest/chunk.h"
 #include "ingest/formats.h"
 #include "ingest/parse.h"
+#include "parse_one.h"
 
 static void test_doc_pool(void) {
     rg_doc *d = rg_doc_new("d", NULL, "text");
@@ -46,18 +47,16 @@ static void test_chunks_outlive_doc(void) {
         "# Annual Report\n\nRevenue rose to $1,452.4 million in 2019.\n\n"
         "## Results\n\n| Item | 2019 | 2018 |\n| --- | --- | --- |\n| Revenue | 1,452.4 | 1,301.2 |\n"
         "| Net income | 101.3 | (12.6) |\n\nMargins improved on pricing.\n\n## Risks\n\nFuel prices may rise.\n";
-    rg_doc **docs = NULL;
-    int nd = 0;
-    CHECK_INT(rg_parse_buffer("r.md", "r.md", md, strlen(md), NULL, &docs, &nd), 0);
-    if (nd != 1) { CHECK_INT(nd, 1); return; }
+    rg_doc *d = parse_one("r.md", md, strlen(md));
+    CHECK(d != NULL);
+    if (!d) return;
     rg_chunk *c = NULL;
     int n = 0;
-    CHECK_INT(rg_chunk_doc(docs[0], NULL, &c, &n), 0);
+    CHECK_INT(rg_chunk_doc(d, NULL, &c, &n), 0);
     CHECK(n >= 3);
     char **texts = xcalloc((size_t)n + 1, sizeof *texts), **secs = xcalloc((size_t)n + 1, sizeof *secs);
     for (int i = 0; i < n; i++) { texts[i] = xstrdup(c[i].text); secs[i] = xstrdup(c[i].section); }
-    rg_doc_free(docs[0]);
-    free(docs);
+    rg_doc_free(d);
     int table = -1;
     for (int i = 0; i < n; i++) {
         CHECK_STR(c[i].text, texts[i]);
@@ -217,11 +216,10 @@ static void test_csv_quotes(void) {
                       "\"Acme, Inc.\"x,\"a \"\"b\"\" c\" tail,\"1,234\"\n"
                       "\"Beta\",\"two\nlines\",5\n"
                       "Gamma,\"\"\"q\"\"\"z,(7)\n";
-    rg_doc **docs = NULL;
-    int nd = 0;
-    CHECK_INT(rg_parse_buffer("q.csv", "q.csv", csv, strlen(csv), NULL, &docs, &nd), 0);
-    if (nd != 1) { CHECK_INT(nd, 1); return; }
-    const rg_table *t = docs[0]->blocks[0].table;
+    rg_doc *d = parse_one("q.csv", csv, strlen(csv));
+    CHECK(d != NULL);
+    if (!d) return;
+    const rg_table *t = d->nblocks ? d->blocks[0].table : NULL;
     CHECK(t != NULL);
     if (t) {
         CHECK_INT(t->nrows, 4);
@@ -235,8 +233,7 @@ static void test_csv_quotes(void) {
         CHECK_STR(t->cells[10].raw, "\"q\"z");
         CHECK_NEAR(t->cells[11].value, -7, 0);
     }
-    rg_doc_free(docs[0]);
-    free(docs);
+    rg_doc_free(d);
     char delim = 0;
     const char *tsv = "a\t\"b\"c, d\te\n\"f, g\"h\ti\tj\n1\t2\t3\n";
     CHECK(rg_sniff_csv(tsv, strlen(tsv), &delim));

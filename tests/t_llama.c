@@ -4,6 +4,7 @@
  * dequantised weights) likewise; batch size does not change results; the GGUF tokenizer,
  * stop strings and bad files are checked too. */
 #include "check.h"
+#include "tiny_qwen2.h"
 #include "core/util.h"
 #include "generate/llama.h"
 #include "nn/bpe.h"
@@ -373,40 +374,29 @@ static void test_corrupt_headers(void) {
  * blocks, 64-wide value sums over blocks of 64 positions) against the portable loops, on a
  * random F32 qwen2 model with head size 64, 3 query heads per KV head and 150 positions
  * (every block size and tail), in one batch and in batches of 7. */
-static float lrand(unsigned *s) { *s = *s * 1664525u + 1013904223u; return (float)((*s >> 8) & 0xFFFF) / 32768.0f - 1.0f; }
 static void test_attention_simd_vs_portable(void) {
     enum { D = 192, H = 3, KVH = 1, HD = 64, F = 96, V = 50, NT = 150 };
     char *dir = test_tmpdir(), path[512];
     snprintf(path, sizeof path, "%s/att.gguf", dir);
     rg_gguf_writer *w = rg_gguf_writer_new();
-    rg_gguf_w_str(w, "general.architecture", "qwen2");
-    rg_gguf_w_u32(w, "qwen2.context_length", 256);
-    rg_gguf_w_u32(w, "qwen2.embedding_length", D);
-    rg_gguf_w_u32(w, "qwen2.block_count", 1);
-    rg_gguf_w_u32(w, "qwen2.feed_forward_length", F);
-    rg_gguf_w_u32(w, "qwen2.attention.head_count", H);
-    rg_gguf_w_u32(w, "qwen2.attention.head_count_kv", KVH);
+    qwen2_keys(w, 256, D, 1, F, H, KVH);
     unsigned seed = 5;
     const struct { const char *name; int64_t in, out; } mats[] = {
         {"token_embd.weight", D, V}, {"blk.0.attn_q.weight", D, H * HD}, {"blk.0.attn_k.weight", D, KVH * HD},
         {"blk.0.attn_v.weight", D, KVH * HD}, {"blk.0.attn_output.weight", H * HD, D}, {"blk.0.ffn_gate.weight", D, F},
         {"blk.0.ffn_up.weight", D, F}, {"blk.0.ffn_down.weight", F, D}};
-    float *bufs[12];
+    void *bufs[12];
     int nbuf = 0;
     for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
         size_t n = (size_t)(mats[i].in * mats[i].out);
-        float *b = bufs[nbuf++] = malloc(sizeof(float) * n);
+        float *b = malloc(sizeof(float) * n);
+        bufs[nbuf++] = b;
         for (size_t k = 0; k < n; k++) b[k] = lrand(&seed) * (i == 1 || i == 2 ? 0.3f : 0.1f);   /* peaky attention */
         int64_t ne[2] = {mats[i].in, mats[i].out};
         rg_gguf_w_tensor(w, mats[i].name, RG_TYPE_F32, 2, ne, b, sizeof(float) * n);
     }
     const char *vecs[] = {"blk.0.attn_norm.weight", "blk.0.ffn_norm.weight", "output_norm.weight"};
-    for (int i = 0; i < 3; i++) {
-        float *b = bufs[nbuf++] = malloc(sizeof(float) * D);
-        for (int k = 0; k < D; k++) b[k] = 1 + 0.1f * lrand(&seed);
-        int64_t ne = D;
-        rg_gguf_w_tensor(w, vecs[i], RG_TYPE_F32, 1, &ne, b, sizeof(float) * D);
-    }
+    qwen2_norms(w, vecs, 3, D, &seed, bufs, &nbuf);
     CHECK(rg_gguf_writer_save(w, path) == 0);
     rg_gguf_writer_free(w);
     for (int i = 0; i < nbuf; i++) free(bufs[i]);

@@ -12,22 +12,15 @@
 #include "nn/gguf_write.h"
 #include "nn/quant_k.h"
 #include "nn/tensor.h"
+#include "tiny_qwen2.h"
 
 enum { D = 64, H = 4, KVH = 2, HD = 16, F = 128, NP = 40, NG = 16 };
-
-static float lrand(unsigned *s) { *s = *s * 1664525u + 1013904223u; return (float)((*s >> 8) & 0xFFFF) / 32768.0f - 1.0f; }
 
 /* a two-layer qwen2 of Q4_0 matrices (wk F32 when mixed) */
 static int write_model(const char *path, int V, int mixed) {
     unsigned seed = 99;
     rg_gguf_writer *w = rg_gguf_writer_new();
-    rg_gguf_w_str(w, "general.architecture", "qwen2");
-    rg_gguf_w_u32(w, "qwen2.context_length", 256);
-    rg_gguf_w_u32(w, "qwen2.embedding_length", D);
-    rg_gguf_w_u32(w, "qwen2.block_count", 2);
-    rg_gguf_w_u32(w, "qwen2.feed_forward_length", F);
-    rg_gguf_w_u32(w, "qwen2.attention.head_count", H);
-    rg_gguf_w_u32(w, "qwen2.attention.head_count_kv", KVH);
+    qwen2_keys(w, 256, D, 2, F, H, KVH);
     rg_gguf_w_f32(w, "qwen2.rope.freq_base", 10000.0f);
     void *bufs[64];
     int nbuf = 0;
@@ -55,12 +48,7 @@ static int write_model(const char *path, int V, int mixed) {
             rg_gguf_w_tensor(w, name, RG_TYPE_Q4_0, 2, ne, q, rb * (size_t)mats[i].out);
         }
     const char *vecs[] = {"blk.0.attn_norm.weight", "blk.0.ffn_norm.weight", "blk.1.attn_norm.weight", "blk.1.ffn_norm.weight", "output_norm.weight"};
-    for (int i = 0; i < 5; i++) {
-        float *b = bufs[nbuf++] = malloc(sizeof(float) * D);
-        for (int k = 0; k < D; k++) b[k] = 1 + 0.1f * lrand(&seed);
-        int64_t ne = D;
-        rg_gguf_w_tensor(w, vecs[i], RG_TYPE_F32, 1, &ne, b, sizeof(float) * D);
-    }
+    qwen2_norms(w, vecs, 5, D, &seed, bufs, &nbuf);
     int rc = rg_gguf_writer_save(w, path);
     rg_gguf_writer_free(w);
     for (int i = 0; i < nbuf; i++) free(bufs[i]);
