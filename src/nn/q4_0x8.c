@@ -42,57 +42,59 @@ static int convert(void *w, size_t rb, int64_t nrows, int64_t K, int dir) {
 int rg_q4x8_repack(void *w, size_t rb, int64_t nrows, int64_t K) { return convert(w, rb, nrows, K, 1); }
 int rg_q4x8_unpack(void *w, size_t rb, int64_t nrows, int64_t K) { return convert(w, rb, nrows, K, 0); }
 
-/* byte k (0..15) of row i's quants in block record rec: element k low, k + 16 high */
-static inline uint8_t qbyte(const uint8_t *rec, int i, int k) { return rec[16 + 32 * (k / 4) + 4 * i + k % 4]; }
+/* Row i's 32 values of block record rec, offset taken off (-8..7): byte k of its quants
+ * holds element k low and k + 16 high. The portable paths below all read through this. */
+static inline void block_vals(const uint8_t *rec, int i, int8_t v[32]) {
+    for (int k = 0; k < 16; k++) {
+        uint8_t q = rec[16 + 32 * (k / 4) + 4 * i + k % 4];
+        v[k] = (int8_t)((q & 0xF) - 8);
+        v[k + 16] = (int8_t)((q >> 4) - 8);
+    }
+}
 static inline float rec_d(const uint8_t *rec, int i) {
     uint16_t h;
     memcpy(&h, rec + 2 * i, 2);
     return rg_f16_to_f32(h);
 }
+/* Block record b of the oct holding row r. */
+static inline const uint8_t *rec_of(const void *w, size_t rb, int64_t r, int64_t b) {
+    return (const uint8_t *)w + (size_t)(r / 8) * 8 * rb + (size_t)b * RG_Q4X8_REC;
+}
 
 void rg_q4x8_row_to_float(const void *w, size_t rb, int64_t r, float *dst, int64_t K) {
-    const uint8_t *oct = (const uint8_t *)w + (size_t)(r / 8) * 8 * rb;
     int i = (int)(r % 8);
+    int8_t v[32];
     for (int64_t b = 0; b < K / 32; b++) {
-        const uint8_t *rec = oct + (size_t)b * RG_Q4X8_REC;
+        const uint8_t *rec = rec_of(w, rb, r, b);
         float d = rec_d(rec, i);
-        for (int k = 0; k < 16; k++) {
-            uint8_t v = qbyte(rec, i, k);
-            dst[32 * b + k] = d * (float)((v & 0xF) - 8);
-            dst[32 * b + k + 16] = d * (float)((v >> 4) - 8);
-        }
+        block_vals(rec, i, v);
+        for (int k = 0; k < 32; k++) dst[32 * b + k] = d * (float)v[k];
     }
 }
 
 float rg_q4x8_dot_scalar(const void *w, size_t rb, int64_t r, const int8_t *q, const float *d, int64_t K) {
-    const uint8_t *oct = (const uint8_t *)w + (size_t)(r / 8) * 8 * rb;
     int i = (int)(r % 8);
+    int8_t v[32];
     float acc = 0;
     for (int64_t b = 0; b < K / 32; b++) {
-        const uint8_t *rec = oct + (size_t)b * RG_Q4X8_REC;
-        const int8_t *x = q + 32 * b;
+        const uint8_t *rec = rec_of(w, rb, r, b);
+        block_vals(rec, i, v);
         int32_t s = 0;
-        for (int k = 0; k < 16; k++) {
-            uint8_t v = qbyte(rec, i, k);
-            s += ((v & 0xF) - 8) * x[k] + ((v >> 4) - 8) * x[k + 16];
-        }
+        for (int k = 0; k < 32; k++) s += v[k] * q[32 * b + k];
         acc += rec_d(rec, i) * d[b] * (float)s;
     }
     return acc;
 }
 
 float rg_q4x8_dot_f32(const void *w, size_t rb, int64_t r, const float *x, int64_t K) {
-    const uint8_t *oct = (const uint8_t *)w + (size_t)(r / 8) * 8 * rb;
     int i = (int)(r % 8);
+    int8_t v[32];
     float acc = 0;
     for (int64_t b = 0; b < K / 32; b++) {
-        const uint8_t *rec = oct + (size_t)b * RG_Q4X8_REC;
-        const float *xb = x + 32 * b;
+        const uint8_t *rec = rec_of(w, rb, r, b);
+        block_vals(rec, i, v);
         float s = 0;
-        for (int k = 0; k < 16; k++) {
-            uint8_t v = qbyte(rec, i, k);
-            s += (float)((v & 0xF) - 8) * xb[k] + (float)((v >> 4) - 8) * xb[k + 16];
-        }
+        for (int k = 0; k < 16; k++) s += (float)v[k] * x[32 * b + k] + (float)v[k + 16] * x[32 * b + k + 16];
         acc += rec_d(rec, i) * s;
     }
     return acc;
