@@ -5,6 +5,7 @@
 #include "index/store.h"
 #include "index/vectors.h"
 #include "index/lex.h"
+#include "index/table_rows.h"
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -52,4 +53,9 @@ sqlite3_stmt *st_prep(rg_store *s, const char *sql);
 void st_done(rg_store *s, sqlite3_stmt *st);     /* NULL is fine */
 char *st_col_text(sqlite3_stmt *st, int i);      /* xstrdup of the column, NULL for NULL */
 int64_t st_count(rg_store *s, const char *sql);  /* a one-integer query; -1 on error */
+/* A reader of table chunks' texts (index/table_rows.h) on the cached table statement: 0, or
+ * -1 with rg_err set; st_table_rows_close gives it back (also after a failed open, twice is
+ * fine). */
+int st_table_rows_open(rg_store *s, rg_table_rows *tr);
+void st_table_rows_close(rg_store *s, rg_table_rows *tr);
 #endif

@@ -79,23 +79,31 @@ int rg_store_list_docs(rg_store *s, rg_doc_info **out, int *n) {
 
 int rg_store_each_chunk(rg_store *s, int (*fn)(int64_t id, const char *text, void *ctx), void *ctx) {
     sqlite3_stmt *st = st_prep(s, "SELECT id, " RG_CHUNK_TEXT_COLS("") " FROM chunks WHERE context_only = 0 ORDER BY id");
-    sqlite3_stmt *tsel = st ? st_prep(s, RG_TABLE_SQL) : NULL;
-    if (!tsel) { st_done(s, st); return -1; }
     rg_table_rows tr;
-    rg_table_rows_init(&tr, tsel, s->db_path);
+    if (st_table_rows_open(s, &tr) != 0 || !st) { st_table_rows_close(s, &tr); st_done(s, st); return -1; }
     int rc, r = 0;
     while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *t = rg_table_rows_chunk(&tr, st, 1, NULL);
         r = t ? fn(sqlite3_column_int64(st, 0), t, ctx) : -1;
     }
-    rg_table_rows_free(&tr);
-    st_done(s, tsel);
+    st_table_rows_close(s, &tr);
     st_done(s, st);
     if (r) return r;
     return rc == SQLITE_DONE ? 0 : st_fail(s, "reading chunks");
 }
 
 /* ---- chunks and tables ---- */
+
+int st_table_rows_open(rg_store *s, rg_table_rows *tr) {
+    rg_table_rows_init(tr, st_prep(s, RG_TABLE_SQL), s->db_path);
+    return tr->sel ? 0 : -1;
+}
+
+void st_table_rows_close(rg_store *s, rg_table_rows *tr) {
+    rg_table_rows_free(tr);
+    st_done(s, tr->sel);
+    tr->sel = NULL;
+}
 
 void rg_chunk_row_free(rg_chunk_row *c) {
     if (!c) return;
@@ -134,16 +142,13 @@ static int chunk_from_row(sqlite3_stmt *st, rg_chunk_row *c, rg_table_rows *tr) 
 
 int rg_store_get_chunk(rg_store *s, int64_t chunk_id, rg_chunk_row *out) {
     sqlite3_stmt *st = st_prep(s, "SELECT " CHUNK_COLS " FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id = ?");
-    sqlite3_stmt *tsel = st ? st_prep(s, RG_TABLE_SQL) : NULL;
-    if (!tsel) { st_done(s, st); return -1; }
-    sqlite3_bind_int64(st, 1, chunk_id);
     rg_table_rows tr;
-    rg_table_rows_init(&tr, tsel, s->db_path);
+    if (st_table_rows_open(s, &tr) != 0 || !st) { st_table_rows_close(s, &tr); st_done(s, st); return -1; }
+    sqlite3_bind_int64(st, 1, chunk_id);
     int rc = sqlite3_step(st), found = 0, join = 0;
     int64_t doc = 0;
     if (rc == SQLITE_ROW) { join = chunk_from_row(st, out, &tr); doc = sqlite3_column_int64(st, 14); found = 1; }
-    rg_table_rows_free(&tr);
-    st_done(s, tsel);
+    st_table_rows_close(s, &tr);
     st_done(s, st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return st_fail(s, "get chunk");
     if (join < 0) return -1;
@@ -204,11 +209,9 @@ int rg_store_doc_chunks(rg_store *s, const char *doc_id, rg_chunk_row **out, int
     *out = NULL; *n = 0;
     sqlite3_stmt *st = st_prep(s, "SELECT " CHUNK_COLS " FROM chunks c JOIN documents d ON d.id = c.doc "
                                "WHERE d.doc_id = ? ORDER BY c.ord");
-    sqlite3_stmt *tsel = st ? st_prep(s, RG_TABLE_SQL) : NULL;
-    if (!tsel) { st_done(s, st); return -1; }
-    sqlite3_bind_text(st, 1, doc_id, -1, SQLITE_STATIC);
     rg_table_rows tr;
-    rg_table_rows_init(&tr, tsel, s->db_path);
+    if (st_table_rows_open(s, &tr) != 0 || !st) { st_table_rows_close(s, &tr); st_done(s, st); return -1; }
+    sqlite3_bind_text(st, 1, doc_id, -1, SQLITE_STATIC);
     int cap = 0, rc, njoin = 0, bad = 0;
     unsigned char *join = NULL;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -222,8 +225,7 @@ int rg_store_doc_chunks(rg_store *s, const char *doc_id, rg_chunk_row **out, int
         join[*n] = (unsigned char)j;
         njoin += join[(*n)++];
     }
-    rg_table_rows_free(&tr);
-    st_done(s, tsel);
+    st_table_rows_close(s, &tr);
     st_done(s, st);
     if (bad || rc != SQLITE_DONE) {
         for (int i = 0; i < *n; i++) rg_chunk_row_free(&(*out)[i]);

@@ -31,11 +31,9 @@ static int64_t *doc_vector_ids(rg_store *s, int64_t rowid, int64_t *n) {
  * the next merge of their segment). */
 static int lex_remove_doc(rg_store *s, int64_t rowid) {
     sqlite3_stmt *sel = st_prep(s, "SELECT id, section, " RG_CHUNK_TEXT_COLS("") " FROM chunks WHERE doc = ?1 AND context_only = 0");
-    sqlite3_stmt *tsel = sel ? st_prep(s, RG_TABLE_SQL) : NULL;
-    if (!tsel) { st_done(s, sel); return -1; }
-    sqlite3_bind_int64(sel, 1, rowid);
     rg_table_rows tr;
-    rg_table_rows_init(&tr, tsel, s->db_path);
+    if (st_table_rows_open(s, &tr) != 0 || !sel) { st_table_rows_close(s, &tr); st_done(s, sel); return -1; }
+    sqlite3_bind_int64(sel, 1, rowid);
     int rc = 0, step = SQLITE_DONE;
     while (rc == 0 && (step = sqlite3_step(sel)) == SQLITE_ROW) {
         /* a table chunk whose table cannot be read is removed all the same: its length only
@@ -44,8 +42,7 @@ static int lex_remove_doc(rg_store *s, int64_t rowid) {
         rc = rg_lex_remove(s->lex, sqlite3_column_int64(sel, 0), text ? text : "", (const char *)sqlite3_column_text(sel, 1));
     }
     if (rc == 0 && step != SQLITE_DONE) rc = st_fail(s, "read chunks for BM25");
-    rg_table_rows_free(&tr);
-    st_done(s, tsel);
+    st_table_rows_close(s, &tr);
     st_done(s, sel);
     return rc;
 }
@@ -407,9 +404,9 @@ int rg_store_reembed(rg_store *s, rg_encoder *e, const char *meta_key, const cha
     int64_t total = st_count(s, "SELECT count(*) FROM chunks WHERE context_only = 0");
     if (total < 0 || st_exec(s, "BEGIN IMMEDIATE") != 0) return -1;
     rg_vectors *nv = rg_vectors_new(s->dim, "Flat");
-    sqlite3_stmt *sel = NULL, *ins = NULL, *tsel = NULL;
+    sqlite3_stmt *sel = NULL, *ins = NULL;
     rg_table_rows tr;
-    rg_table_rows_init(&tr, NULL, s->db_path);
+    rg_table_rows_init(&tr, NULL, s->db_path);   /* opened below; closing an unopened one is fine */
     int64_t *ids = xmalloc(REEMBED_BATCH * sizeof *ids), last = INT64_MIN, done = 0;
     char **texts = xcalloc(REEMBED_BATCH, sizeof *texts);
     float *vecs = xmalloc((size_t)REEMBED_BATCH * (size_t)s->dim * sizeof *vecs);
@@ -417,9 +414,7 @@ int rg_store_reembed(rg_store *s, rg_encoder *e, const char *meta_key, const cha
     if (!nv || st_exec(s, "DELETE FROM vectors") != 0) goto fail;
     sel = st_prep(s, "SELECT id, " RG_CHUNK_TEXT_COLS("") " FROM chunks WHERE context_only = 0 AND id > ?1 ORDER BY id LIMIT ?2");
     ins = st_prep(s, "INSERT INTO vectors(chunk_id, vec) VALUES (?,?)");
-    tsel = st_prep(s, RG_TABLE_SQL);
-    if (!sel || !ins || !tsel) goto fail;
-    tr.sel = tsel;
+    if (!sel || !ins || st_table_rows_open(s, &tr) != 0) goto fail;
     for (;;) {
         sqlite3_bind_int64(sel, 1, last);
         sqlite3_bind_int(sel, 2, REEMBED_BATCH);
@@ -453,8 +448,7 @@ int rg_store_reembed(rg_store *s, rg_encoder *e, const char *meta_key, const cha
     }
     st_done(s, sel); sel = NULL;
     st_done(s, ins); ins = NULL;
-    st_done(s, tsel); tsel = NULL;
-    rg_table_rows_free(&tr);
+    st_table_rows_close(s, &tr);
     if (meta_key) {
         sqlite3_stmt *st = st_prep(s, "INSERT OR REPLACE INTO meta(key, value) VALUES (?,?)");
         if (!st) goto fail;
@@ -486,8 +480,7 @@ fail:
     free(ids); free(texts); free(vecs);
     st_done(s, sel);
     st_done(s, ins);
-    st_done(s, tsel);
-    rg_table_rows_free(&tr);
+    st_table_rows_close(s, &tr);
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     rg_vectors_free(nv);
     s->faiss_dirty = 1;   /* rewrite the (old) FAISS file if it was removed */
