@@ -11,17 +11,6 @@ static const char *cell_raw(const rg_table *t, int r, int c) {
     return cell->raw ? cell->raw : "";
 }
 
-/* rg_buf_put without the call while the buffer has room (rows are built a few bytes at a time). */
-static inline void put(rg_buf *b, const void *p, size_t n) {
-    if (b->len + n + 1 <= b->cap) {
-        memcpy(b->data + b->len, p, n);
-        b->len += n;
-        b->data[b->len] = 0;
-    } else {
-        rg_buf_put(b, p, n);
-    }
-}
-
 /* Appends s with white space runs collapsed to one space (cells may hold newlines), and
  * returns rg_approx_tokens_n of what it wrote, in the same pass: white space only separates
  * runs there, so the count of the cleaned text is the count of s's own bytes. Word by word
@@ -31,7 +20,7 @@ static int put_clean(rg_buf *b, const char *s) {
     int space = 0, tok = 0;
     while (*p) {
         if (rg_char_class[*p] == RG_CL_SPACE) { space = 1; p++; continue; }
-        if (space && b->len && b->data[b->len - 1] != ' ' && b->data[b->len - 1] != '\n') put(b, " ", 1);
+        if (space && b->len && b->data[b->len - 1] != ' ' && b->data[b->len - 1] != '\n') rg_buf_put(b, " ", 1);
         space = 0;
         const unsigned char *w = p;
         unsigned k;
@@ -41,7 +30,7 @@ static int put_clean(rg_buf *b, const char *s) {
             while (*p && rg_char_class[*p] == k) p++;
             tok += rg_run_pieces(k, (size_t)(p - run));
         }
-        put(b, w, (size_t)(p - w));
+        rg_buf_put(b, w, (size_t)(p - w));
     }
     return tok;
 }
@@ -117,21 +106,21 @@ int rg_table_text_row(const rg_table_text *x, rg_buf *b, int r) {
     for (int c = 0; c < hc && c < nc; c++) {
         const char *s = cell_raw(t, r, c);
         if (!*s) continue;
-        if (b->len > start) put(b, " ", 1);
+        if (b->len > start) rg_buf_put(b, " ", 1);
         tok += put_clean(b, s);
     }
     for (int c = hc; c < nc; c++) {
         const char *s = cell_raw(t, r, c);
         if (!*s) continue;
-        if (b->len > start) { put(b, " | ", 3); tok++; }
+        if (b->len > start) { rg_buf_put(b, " | ", 3); tok++; }
         if (x->col_len[c]) {
-            put(b, x->col[c], x->col_len[c]);
-            put(b, ": ", 2);
+            rg_buf_put(b, x->col[c], x->col_len[c]);
+            rg_buf_put(b, ": ", 2);
             tok += x->col_tokens[c] + 1;
         }
         tok += put_clean(b, s);
     }
-    if (b->len > start) put(b, "\n", 1);
+    if (b->len > start) rg_buf_put(b, "\n", 1);
     return tok;
 }
 

@@ -59,7 +59,7 @@ static void buf_grow(rg_buf *b, size_t need) {
     b->data = xrealloc(b->data, cap);
     b->cap = cap;
 }
-void rg_buf_put(rg_buf *b, const void *p, size_t n) {
+void rg_buf_put_grow(rg_buf *b, const void *p, size_t n) {
     buf_grow(b, n);
     if (n) memcpy(b->data + b->len, p, n);
     b->len += n;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 void rg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *rg_errmsg(void);
@@ -22,7 +23,18 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2), nonnull(1), returns_nonnull));
 
 typedef struct { char *data; size_t len, cap; } rg_buf;
-void rg_buf_put(rg_buf *b, const void *p, size_t n);
+void rg_buf_put_grow(rg_buf *b, const void *p, size_t n);   /* rg_buf_put when it must grow */
+/* Appends n bytes (and keeps a NUL after them). Inline while the buffer has room: rows and
+ * cells are built a few bytes at a time. */
+static inline void rg_buf_put(rg_buf *b, const void *p, size_t n) {
+    if (n < b->cap - b->len) {   /* room for n bytes and the NUL (no overflow: len < cap) */
+        if (n) memcpy(b->data + b->len, p, n);   /* p may be NULL when n is 0 */
+        b->len += n;
+        b->data[b->len] = 0;
+    } else {
+        rg_buf_put_grow(b, p, n);
+    }
+}
 void rg_buf_puts(rg_buf *b, const char *s);
 void rg_buf_putc(rg_buf *b, char c);
 void rg_buf_printf(rg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
