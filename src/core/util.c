@@ -52,20 +52,19 @@ char *xasprintf(const char *fmt, ...) {
     return p;
 }
 
-static void buf_grow(rg_buf *b, size_t need) {
-    if (b->len + need + 1 <= b->cap) return;
+void rg_buf_grow(rg_buf *b, size_t need) {
+    if (need < b->cap - b->len) return;   /* room already (len < cap whenever cap > 0) */
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + need + 1) cap *= 2;
     b->data = xrealloc(b->data, cap);
     b->cap = cap;
 }
 void rg_buf_put_grow(rg_buf *b, const void *p, size_t n) {
-    buf_grow(b, n);
+    rg_buf_grow(b, n);
     if (n) memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = 0;
 }
-void rg_buf_reserve(rg_buf *b, size_t n) { buf_grow(b, n); }
 
 int rg_cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -82,7 +81,7 @@ void rg_buf_printf(rg_buf *b, const char *fmt, ...) {
     va_end(ap);
     if (n > 0 && (size_t)n < sizeof small) rg_buf_put(b, small, (size_t)n);
     else if (n > 0) {
-        buf_grow(b, (size_t)n);
+        rg_buf_grow(b, (size_t)n);
         vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
         b->len += (size_t)n;
     }
@@ -158,7 +157,7 @@ int rg_read_file_into(const char *path, size_t max_bytes, rg_buf *b) {
     }
     b->data[0] = 0;
     for (;;) {
-        if (b->cap - b->len - 1 == 0) buf_grow(b, b->cap);
+        if (b->cap - b->len - 1 == 0) rg_buf_grow(b, b->cap);
         ssize_t n = read(fd, b->data + b->len, b->cap - b->len - 1);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -291,7 +290,7 @@ char *rg_utf8_repair(const char *s, size_t len, size_t *out_len, int *repaired) 
     rg_buf b = {0};
     const unsigned char *p = (const unsigned char *)s;
     int fixed = 0;
-    buf_grow(&b, len);
+    rg_buf_grow(&b, len);
     size_t run = 0;   /* start of the pending run of valid bytes, copied in one go */
     for (size_t i = 0; i < len;) {
         if (p[i] && p[i] < 0x80) { i++; continue; }   /* ASCII fast path */

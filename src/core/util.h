@@ -40,8 +40,11 @@ void rg_buf_putc(rg_buf *b, char c);
 void rg_buf_printf(rg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *rg_buf_take(rg_buf *b);     /* NUL-terminated string; the buffer is reset */
 /* Room for n more bytes and the NUL after them, for a writer that fills data + len itself
- * (then sets len and the NUL). */
-void rg_buf_reserve(rg_buf *b, size_t n);
+ * (then sets len and the NUL). Inline while there is room; rg_buf_grow makes it. */
+void rg_buf_grow(rg_buf *b, size_t n);
+static inline void rg_buf_reserve(rg_buf *b, size_t n) {
+    if (n >= b->cap - b->len) rg_buf_grow(b, n);
+}
 void rg_buf_free(rg_buf *b);
 
 /* qsort/bsearch order of int64_t values. */

@@ -8,11 +8,7 @@
 /* One posting appended to b, written in place (rg_buf_put per varint costs more than the
  * encoding). */
 static void post_put(rg_buf *b, uint64_t delta, uint64_t wtf, uint64_t len) {
-    if (b->len + 31 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        b->data = xrealloc(b->data, cap);
-        b->cap = cap;
-    }
+    rg_buf_reserve(b, 30);   /* three varints of at most 10 bytes */
     unsigned char *o = (unsigned char *)b->data + b->len;
     size_t n = rg_lex_varint_at(o, delta);
     n += rg_lex_varint_at(o + n, wtf);
@@ -532,20 +528,10 @@ static int write_segment(rg_lex_writer *w) {
         while (end < w->nrecs && sorted[end].term == t) end++;
         int64_t prev = 0, df = (int64_t)(end - i);
         post.len = 0;
-        while (i < end) {
-            /* room for up to 4,096 postings at a time (at most 10 + 5 + 5 varint bytes each) */
-            size_t stop = end - i > 4096 ? i + 4096 : end;
-            rg_buf_reserve(&post, (stop - i) * 20);
-            unsigned char *o = (unsigned char *)post.data + post.len;
-            for (; i < stop; i++) {
-                const lx_rec *e = &sorted[i];
-                int64_t cid = ids[e->chunk];
-                o += rg_lex_varint_at(o, (uint64_t)(cid - prev));
-                o += rg_lex_varint_at(o, e->wtf);
-                o += rg_lex_varint_at(o, lens[e->chunk]);
-                prev = cid;
-            }
-            post.len = (size_t)(o - (unsigned char *)post.data);
+        for (; i < end; i++) {
+            const lx_rec *e = &sorted[i];
+            post_put(&post, (uint64_t)(ids[e->chunk] - prev), e->wtf, lens[e->chunk]);
+            prev = ids[e->chunk];
         }
         const lx_term *term = &w->terms[order[t]];
         rc = rg_lex_rows_add(&rows, w->arena.data + term->off, term->len, df, post.data, post.len);
