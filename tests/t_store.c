@@ -711,9 +711,12 @@ static void test_cellpack_values(void) {
     /* a text cell tagged with a value, a number tagged without one: refused */
     unsigned char bad1[] = {2, RG_CELL_TEXT | 1 << 4, 0, 0, 1, 'a'};
     unsigned char bad2[] = {2, RG_CELL_NUMBER, 1, 'a'};
+    /* a text length spread over 6 bytes (1 as 0x81 0x80 0x80 0x80 0x80 0x00): past 5, refused */
+    unsigned char bad3[] = {2, RG_CELL_TEXT, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00, 'a'};
     u = rg_table_new(1, 1);
     CHECK_INT(rg_cells_unpack(u, bad1, sizeof bad1), -1);
     CHECK_INT(rg_cells_unpack(u, bad2, sizeof bad2), -1);
+    CHECK_INT(rg_cells_unpack(u, bad3, sizeof bad3), -1);
     rg_table_free(u);
     rg_buf_free(&b);
     rg_table_free(t);

@@ -1,5 +1,6 @@
 /* index/cellpack: see cellpack.h */
 #include "index/cellpack.h"
+#include "index/varint.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,6 @@ static int as_decimal(double v, int64_t *m, int *k) {
     return 0;
 }
 
-static unsigned char *put_varint(unsigned char *o, uint64_t v) {
-    while (v > 0x7f) { *o++ = (unsigned char)(v | 0x80); v >>= 7; }
-    *o++ = (unsigned char)v;
-    return o;
-}
-
 /* Each cell is written straight into out's room (a table has many small cells). */
 void rg_cells_pack(const rg_table *t, rg_buf *out) {
     rg_buf_putc(out, CELLPACK_FORMAT);
@@ -57,7 +52,7 @@ void rg_cells_pack(const rg_table *t, rg_buf *out) {
             if (as_decimal(c->value, &m, &k)) {
                 enc = VAL_DECIMAL;
                 *o++ = (unsigned char)k;
-                o = put_varint(o, ((uint64_t)m << 1) ^ (uint64_t)(m >> 63));   /* zigzag */
+                o += rg_varint_put(o, ((uint64_t)m << 1) ^ (uint64_t)(m >> 63));   /* zigzag */
             } else {
                 enc = VAL_DOUBLE;
                 uint64_t bits;
@@ -66,7 +61,7 @@ void rg_cells_pack(const rg_table *t, rg_buf *out) {
             }
         }
         *tag = (unsigned char)(((unsigned)c->type & TAG_TYPE) | (ul ? TAG_UNIT : 0) | (unsigned)enc << VAL_SHIFT);
-        o = put_varint(o, rl);
+        o += rg_varint_put(o, rl);
         memcpy(o, raw, rl);
         o += rl;
         if (ul) {
@@ -82,20 +77,19 @@ void rg_cells_pack(const rg_table *t, rg_buf *out) {
 typedef struct { const unsigned char *p, *end; } reader;
 
 static int get_u64(reader *r, uint64_t *v) {
-    uint64_t x = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (r->p >= r->end) return -1;
-        unsigned char b = *r->p++;
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) { *v = x; return 0; }
-    }
-    return -1;
+    size_t pos = 0;
+    if (rg_varint_get(r->p, (size_t)(r->end - r->p), &pos, v) != 0) return -1;
+    r->p += pos;
+    return 0;
 }
 
-/* A text length: one longer than any raw text a table holds (2^35) is damage. */
+/* A text length: at most 5 bytes (35 bits, more than any raw text a table holds); a longer
+ * varint is damage. */
 static int get_varint(reader *r, size_t *v) {
+    size_t pos = 0, left = (size_t)(r->end - r->p);
     uint64_t x;
-    if (get_u64(r, &x) != 0 || x >= (uint64_t)1 << 35) return -1;
+    if (rg_varint_get(r->p, left < 5 ? left : 5, &pos, &x) != 0) return -1;
+    r->p += pos;
     *v = (size_t)x;
     return 0;
 }

@@ -10,9 +10,9 @@
 static void post_put(rg_buf *b, uint64_t delta, uint64_t wtf, uint64_t len) {
     rg_buf_reserve(b, 30);   /* three varints of at most 10 bytes */
     unsigned char *o = (unsigned char *)b->data + b->len;
-    size_t n = rg_lex_varint_at(o, delta);
-    n += rg_lex_varint_at(o + n, wtf);
-    n += rg_lex_varint_at(o + n, len);
+    size_t n = rg_varint_put(o, delta);
+    n += rg_varint_put(o + n, wtf);
+    n += rg_varint_put(o + n, len);
     b->len += n;
 }
 
@@ -21,7 +21,7 @@ int64_t rg_lex_decode(const unsigned char *p, size_t n, int64_t df, int64_t last
     int64_t prev = 0, i;
     for (i = 0; i < df; i++) {
         uint64_t d, wtf, len;
-        if (rg_lex_varint_get(p, n, &pos, &d) || rg_lex_varint_get(p, n, &pos, &wtf) || rg_lex_varint_get(p, n, &pos, &len)) break;
+        if (rg_varint_get(p, n, &pos, &d) || rg_varint_get(p, n, &pos, &wtf) || rg_varint_get(p, n, &pos, &len)) break;
         if (last < prev) break;
         if (d == 0 || d > (uint64_t)(last - prev) || wtf == 0 || wtf > UINT32_MAX || len > UINT32_MAX) break;
         prev += (int64_t)d;

@@ -5,18 +5,18 @@
 
 static void put_varint(rg_buf *b, uint64_t v) {
     unsigned char o[10];
-    rg_buf_put(b, o, rg_lex_varint_at(o, v));
+    rg_buf_put(b, o, rg_varint_put(o, v));
 }
 
 int rg_lex_block_next(rg_lex_block *b, rg_lex_entry *e) {
     if (b->pos >= b->n) return 0;
     uint64_t tn, df, pn;
-    if (rg_lex_varint_get(b->p, b->n, &b->pos, &tn) || tn == 0 || tn > RG_LEX_MAX_WORD || tn > b->n - b->pos) goto bad;
+    if (rg_varint_get(b->p, b->n, &b->pos, &tn) || tn == 0 || tn > RG_LEX_MAX_WORD || tn > b->n - b->pos) goto bad;
     e->term = (const char *)b->p + b->pos;
     e->tn = (size_t)tn;
     b->pos += (size_t)tn;
-    if (rg_lex_varint_get(b->p, b->n, &b->pos, &df) || df == 0 || df > INT64_MAX) goto bad;
-    if (rg_lex_varint_get(b->p, b->n, &b->pos, &pn) || pn > b->n - b->pos) goto bad;
+    if (rg_varint_get(b->p, b->n, &b->pos, &df) || df == 0 || df > INT64_MAX) goto bad;
+    if (rg_varint_get(b->p, b->n, &b->pos, &pn) || pn > b->n - b->pos) goto bad;
     e->df = (int64_t)df;
     e->post = b->p + b->pos;
     e->pn = (size_t)pn;

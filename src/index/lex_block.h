@@ -7,6 +7,7 @@
 #ifndef RAGD_INDEX_LEX_BLOCK_H
 #define RAGD_INDEX_LEX_BLOCK_H
 #include "core/util.h"
+#include "index/varint.h"
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,24 +21,6 @@
 typedef struct { const char *term; size_t tn; int64_t df; const unsigned char *post; size_t pn; } rg_lex_entry;
 typedef struct { const unsigned char *p; size_t n, pos; } rg_lex_block;
 
-/* LEB128 varints, as lists and blocks store every number: rg_lex_varint_at writes v at o (at
- * most 10 bytes) and returns its length; rg_lex_varint_get reads one at p[*pos] of n bytes,
- * -1 when it runs off the end or past 64 bits. Inline: they run once per posting. */
-static inline size_t rg_lex_varint_at(unsigned char *o, uint64_t v) {
-    size_t n = 0;
-    while (v > 0x7f) { o[n++] = (unsigned char)(v | 0x80); v >>= 7; }
-    o[n++] = (unsigned char)v;
-    return n;
-}
-static inline int rg_lex_varint_get(const unsigned char *p, size_t n, size_t *pos, uint64_t *v) {
-    uint64_t x = 0;
-    for (int shift = 0; shift < 64 && *pos < n; shift += 7) {
-        unsigned char c = p[(*pos)++];
-        x |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) { *v = x; return 0; }
-    }
-    return -1;
-}
 
 /* The next entry of a row's blob: 1, 0 at its end, -1 when the rest cannot be read (every
  * length is checked against the blob; a term longer than RG_LEX_MAX_WORD is damage). */
