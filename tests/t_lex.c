@@ -300,6 +300,7 @@ static void with_fixture(void (*body)(rg_store *, rg_lex_tok *, ref_index *, con
  * rankings equal the reference's throughout, and a reader sees the same. */
 static void segments_merges(rg_store *s, rg_lex_tok *tok, ref_index *ref, const char *dir) {
     char id[32];
+    int64_t secure = st_count(s, "PRAGMA secure_delete");   /* the merges set FAST, then put it back */
     for (int d = 0; d < NDOCS; d++) {
         snprintf(id, sizeof id, "doc%04d", d);
         if (put_doc(s, ref, id, d) != 0) { CHECKF(0, "put: %s", rg_errmsg()); break; }
@@ -311,6 +312,8 @@ static void segments_merges(rg_store *s, rg_lex_tok *tok, ref_index *ref, const 
     CHECK_INT(db_count(dir, "SELECT count(*) FROM lex_seg WHERE level = 1"), 3);
     CHECK_INT(db_count(dir, "SELECT max(level) FROM lex_seg"), 3);
     CHECK_INT(db_count(dir, "SELECT sum(ndocs) FROM lex_seg"), NDOCS * PER_DOC);
+    CHECK(secure == 0 || secure == 1);
+    CHECK_INT(st_count(s, "PRAGMA secure_delete"), secure);
     CHECK_INT(rankings_match(s, ref, tok), 0);
     for (int d = 0; d < NDOCS; d += 149) CHECK_INT(rankings_match_in(s, ref, tok, d), 0);   /* filtered */
     expect_clean(s);

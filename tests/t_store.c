@@ -349,6 +349,68 @@ static void test_context_only_chunks(void) {
     free(dir);
 }
 
+/* Chunk rows are written 32, 8 and 1 to a statement: a document of 32 + 8 + 5 chunks uses
+ * each, and every field of every row (parents across the groups included) reads back as
+ * given, in BM25 too; the next document's ids follow on. */
+static void test_many_chunks_roundtrip(void) {
+    char *dir = test_tmpdir();
+    rg_store *s = open_store(dir, 1);
+    CHECK(s != NULL);
+    if (!s) { test_rm_rf(dir); free(dir); return; }
+    enum { N = 45 };
+    rg_doc *d = rg_doc_new("many", "many.md", "markdown");
+    rg_chunk c[N];
+    char text[N][64], sec[N][16];
+    memset(c, 0, sizeof c);
+    for (int i = 0; i < N; i++) {
+        snprintf(text[i], sizeof text[i], "chunk number %d says word%dx", i, i);
+        snprintf(sec[i], sizeof sec[i], "S%d", i / 10);
+        c[i] = (rg_chunk){.kind = RG_CHUNK_TEXT, .text = text[i], .section = sec[i], .table_index = -1,
+                          .parent = i % 7 == 3 ? N - 1 - i : -1, .row_start = i, .row_end = 2 * i,
+                          .ntokens = 100 + i, .page = i % 4, .offset = 1000 * i, .context_only = i == 40};
+    }
+    float *v = xcalloc((size_t)N * (size_t)enc->dim, sizeof *v);
+    const char *t[N];
+    for (int i = 0; i < N; i++) t[i] = c[i].text;
+    rg_encoder_embed(enc, t, N, 0, v);
+    CHECK_INT(rg_store_put_doc(s, d, NULL, c, N, v), 0);
+    rg_chunk_row *rows; int n;
+    CHECK_INT(rg_store_doc_chunks(s, "many", &rows, &n), 0);
+    CHECK_INT(n, N);
+    for (int i = 0; i < n && n == N; i++) {
+        CHECK_INT(rows[i].ord, i);
+        CHECK_INT(rows[i].id, rows[0].id + i);
+        CHECKF(strcmp(rows[i].text, text[i]) == 0, "chunk %d: text \"%.60s\"", i, rows[i].text);
+        CHECKF(strcmp(rows[i].section, sec[i]) == 0, "chunk %d: section \"%.15s\"", i, rows[i].section);
+        CHECK_INT(rows[i].parent, c[i].parent >= 0 ? rows[0].id + c[i].parent : -1);
+        CHECK_INT(rows[i].row_start, i);
+        CHECK_INT(rows[i].row_end, 2 * i);
+        CHECK_INT(rows[i].ntokens, 100 + i);
+        CHECK_INT(rows[i].page, i % 4);
+    }
+    for (int i = 0; i < n; i++) rg_chunk_row_free(&rows[i]);
+    free(rows);
+    char q[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(q, sizeof q, "word%dx", i);
+        CHECK_INT(bm25_count(s, q, NULL), i == 40 ? 0 : 1);   /* the context-only chunk is not searched */
+    }
+    rg_store_stats st;
+    rg_store_stats_get(s, &st);
+    CHECK_INT(st.vectors, N - 1);
+    CHECK_INT(put_md(s, "next", doc_b), 0);
+    CHECK_INT(rg_store_doc_chunks(s, "next", &rows, &n), 0);
+    CHECK(n > 0 && rows[0].id > N);
+    for (int i = 0; i < n; i++) rg_chunk_row_free(&rows[i]);
+    free(rows);
+    CHECK_INT(check_clean(s), 0);
+    free(v);
+    rg_doc_free(d);
+    rg_store_close(s);
+    test_rm_rf(dir);
+    free(dir);
+}
+
 /* ---- batches ---- */
 
 static int64_t faiss_count(rg_store *s) {
@@ -859,6 +921,7 @@ int main(void) {
     RUN(test_kill9_writer);
     RUN(test_reader_not_blocked);
     RUN(test_context_only_chunks);
+    RUN(test_many_chunks_roundtrip);
     RUN(test_batch_commit_rollback);
     RUN(test_batch_failure);
     RUN(test_kill9_mid_batch);
