@@ -460,11 +460,31 @@ int rg_lex_remove(rg_lex_writer *w, int64_t chunk_id, const char *text, const ch
     return rc == SQLITE_DONE ? 0 : lx_fail(w->db, "mark a chunk removed");
 }
 
-static const rg_buf *sort_arena;
-static const lx_term *sort_terms;
-static int cmp_term(const void *a, const void *b) {
-    const lx_term *x = &sort_terms[*(const int32_t *)a], *y = &sort_terms[*(const int32_t *)b];
-    return rg_lex_term_cmp(sort_arena->data + x->off, x->len, sort_arena->data + y->off, y->len);
+/* A term's sort key: its first 8 bytes as a big-endian integer, zero-padded (a term holds no
+ * NUL byte, so the keys order as rg_lex_term_cmp does), the whole terms compared only on a
+ * tie. Comparing through the term array and the arena missed the cache twice a comparison. */
+typedef struct { uint64_t prefix; int32_t term; } lx_sortkey;
+
+static int cmp_sortkey(const void *a, const void *b, void *ctx) {
+    const lx_sortkey *x = a, *y = b;
+    if (x->prefix != y->prefix) return x->prefix < y->prefix ? -1 : 1;
+    const rg_lex_writer *w = ctx;
+    const lx_term *s = &w->terms[x->term], *t = &w->terms[y->term];
+    return rg_lex_term_cmp(w->arena.data + s->off, s->len, w->arena.data + t->off, t->len);
+}
+
+/* order[rank] = the term of that rank, in byte order of the terms. */
+static void sort_terms(const rg_lex_writer *w, int32_t *order) {
+    lx_sortkey *k = xmalloc(((size_t)w->nterms + 1) * sizeof *k);
+    for (int32_t i = 0; i < w->nterms; i++) {
+        const unsigned char *p = (const unsigned char *)w->arena.data + w->terms[i].off;
+        uint64_t v = 0;
+        for (uint32_t j = 0; j < 8; j++) v = v << 8 | (j < w->terms[i].len ? p[j] : 0);
+        k[i] = (lx_sortkey){v, i};
+    }
+    if (w->nterms > 1) qsort_r(k, (size_t)w->nterms, sizeof *k, cmp_sortkey, (void *)w);
+    for (int32_t i = 0; i < w->nterms; i++) order[i] = k[i].term;
+    free(k);
 }
 
 /* Sorts the records by term rank, keeping chunk order within a term: least significant
@@ -511,12 +531,7 @@ static int write_segment(rg_lex_writer *w) {
     int64_t id = sqlite3_last_insert_rowid(w->db);
     int32_t *order = xmalloc(((size_t)w->nterms + 1) * sizeof *order);
     uint32_t *rank = xmalloc(((size_t)w->nterms + 1) * sizeof *rank);
-    for (int32_t i = 0; i < w->nterms; i++) order[i] = i;
-    sort_arena = &w->arena;
-    sort_terms = w->terms;
-    if (w->nterms > 1) qsort(order, (size_t)w->nterms, sizeof *order, cmp_term);
-    sort_arena = NULL;
-    sort_terms = NULL;
+    sort_terms(w, order);
     for (int32_t i = 0; i < w->nterms; i++) rank[order[i]] = (uint32_t)i;
     if (w->capspare < w->nrecs + 1) {
         free(w->spare);
