@@ -7,7 +7,7 @@ BUILD   ?= build/release
 SAN     ?=
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-PKGS    := sqlite3 libcurl libpcre2-8 libxml-2.0 poppler-glib libutf8proc libmicrohttpd jansson libcrypto
+PKGS    := sqlite3 libcurl libpcre2-8 libxml-2.0 poppler-glib libutf8proc libmicrohttpd jansson libcrypto libxxhash
 
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -MMD -MP -pthread \
              -Isrc -Ibuild/faiss/include $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PKGS="build-essential pkg-config dpkg-dev libsqlite3-dev libcurl4-openssl-dev libpcre2-dev
 libfaiss-dev libopenblas-dev liblapacke-dev libxml2-dev libpoppler-glib-dev libutf8proc-dev
-libmicrohttpd-dev libjansson-dev libssl-dev libstemmer-dev curl poppler-utils"
+libmicrohttpd-dev libjansson-dev libssl-dev libstemmer-dev libxxhash-dev curl poppler-utils"
 
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -18,6 +18,22 @@ check doc_id_is_relative [ "$(R list --json | jq_get '[x["id"] for x in d["docum
 
 R index --json "$T/docs" --exclude '*.log' > "$T/j" 2>/dev/null
 check reindex_unchanged [ "$(jq_get 'd["indexed"], d["unchanged"]' < "$T/j")" = "(0, $m)" ]
+check content_hash_xxh3 [ "$(R show --json sub/gamma.md | jq_get 'd["content_hash"].startswith("xxh3:") and len(d["content_hash"])==37')" = True ]
+# A SHA-256 content hash that an older release stored still matches its unchanged source
+# (no re-read after an upgrade); a stored hash that matches nothing means changed.
+pv=$(sed -n 's/^#define RG_PIPELINE_VERSION "\(.*\)"/\1/p' "$RAGD_ROOT/src/serve/index_job.c")
+python3 - "$IDX/ragd.db" "$T/docs/northwind-2019.md" "$pv" <<'PY'
+import hashlib, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+data = open(sys.argv[2], 'rb').read()
+old = hashlib.sha256(data + b"\n#ragd-pipeline-" + sys.argv[3].encode()).hexdigest()
+db.execute("UPDATE documents SET content_hash = ? WHERE doc_id = 'northwind-2019.md'", (old,))
+db.execute("UPDATE documents SET content_hash = ? WHERE doc_id = 'sub/gamma.md'", ("0" * 64,))
+db.commit()
+PY
+R index --json "$T/docs" --exclude '*.log' > "$T/j" 2>/dev/null
+check legacy_sha256_hash_unchanged [ "$(jq_get 'd["indexed"], d["unchanged"]' < "$T/j")" = "(1, $((m - 1)))" ]
+check legacy_hash_kept [ "$(R show --json northwind-2019.md | jq_get 'len(d["content_hash"])')" = 64 ]
 
 printf '# Gamma\n\nGamma now mines lithium in Chile.\n' > "$T/docs/sub/gamma.md"
 R index --json --exclude '*.log' "$T/docs" > "$T/j" 2>/dev/null

@@ -1,5 +1,5 @@
 /* core/util: reading files whole (rg_read_file), from real files, a directory and a pipe;
- * string pools. */
+ * string pools; the content hash. */
 #include "check.h"
 #include "core/util.h"
 #include <fcntl.h>
@@ -110,9 +110,27 @@ static void test_strpool(void) {
     free(p);
 }
 
+/* rg_content_hash: "xxh3:" and XXH3-128 in hex (the empty input's is XXH3's published value),
+ * the same for a text given in two parts, different for a one-byte change. */
+static void test_content_hash(void) {
+    char h[65], h2[65];
+    rg_content_hash("", 0, NULL, 0, h);
+    CHECK_STR(h, "xxh3:99aa06d3014798d86001c324468d497f");
+    char *p = pattern(100000);
+    rg_content_hash(p, 100000, NULL, 0, h);
+    rg_content_hash(p, 65537, p + 65537, 100000 - 65537, h2);
+    CHECK_STR(h, h2);
+    CHECK_INT(strlen(h), 37);
+    p[50000] ^= 1;
+    rg_content_hash(p, 100000, NULL, 0, h2);
+    CHECK(strcmp(h, h2) != 0);
+    free(p);
+}
+
 int main(void) {
     RUN(test_read_sizes);
     RUN(test_read_pipe);
     RUN(test_strpool);
+    RUN(test_content_hash);
     TESTS_DONE();
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <libgen.h>
 #include <openssl/evp.h>
+#include <xxhash.h>
 
 static _Thread_local char err_buf[1024];
 
@@ -246,6 +247,22 @@ void rg_sha256_hex2(const void *a, size_t alen, const void *b, size_t blen, char
     EVP_DigestFinal_ex(ctx, md, &mdlen);
     EVP_MD_CTX_free(ctx);
     hex32(md, out);
+}
+
+void rg_content_hash(const void *a, size_t alen, const void *b, size_t blen, char out[65]) {
+    XXH3_state_t *st = XXH3_createState();
+    if (!st) { fprintf(stderr, "ragd: out of memory for a digest\n"); abort(); }
+    XXH3_128bits_reset(st);
+    XXH3_128bits_update(st, a, alen);
+    if (blen) XXH3_128bits_update(st, b, blen);
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
+    XXH3_freeState(st);
+    static const char hex[] = "0123456789abcdef";
+    size_t n = sizeof RG_CONTENT_HASH_PREFIX - 1;
+    memcpy(out, RG_CONTENT_HASH_PREFIX, n);
+    for (int i = 0; i < 16; i++) { out[n++] = hex[c.digest[i] >> 4]; out[n++] = hex[c.digest[i] & 15]; }
+    out[n] = 0;
 }
 
 double rg_now(void) {

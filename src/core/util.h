@@ -70,6 +70,11 @@ int rg_mkdir_p(const char *path, int mode);
 void rg_sha256_hex(const void *data, size_t len, char out[65]);
 /* The digest of a followed by b, without joining them. */
 void rg_sha256_hex2(const void *a, size_t alen, const void *b, size_t blen, char out[65]);
+/* A content hash of a followed by b, for noticing that a source changed: "xxh3:" and XXH3's
+ * 128 bits in hex (about 20x SHA-256's speed here; not for adversaries, who could make two
+ * sources collide, but a source's writer can change it anyway). */
+#define RG_CONTENT_HASH_PREFIX "xxh3:"
+void rg_content_hash(const void *a, size_t alen, const void *b, size_t blen, char out[65]);
 double rg_now(void);                 /* monotonic seconds */
 int64_t rg_unix_time(void);
 long rg_peak_rss_kb(void);

@@ -56,9 +56,21 @@ static void progress(const rg_index_report *r, double t0, int final) {
 }
 
 /* A source's content hash: its bytes and the pipeline version, so a new pipeline re-reads it. */
+static const char pipeline_suffix[] = "\n#ragd-pipeline-" RG_PIPELINE_VERSION;
 static void source_hash(const char *data, size_t len, char out[65]) {
-    static const char suffix[] = "\n#ragd-pipeline-" RG_PIPELINE_VERSION;
-    rg_sha256_hex2(data, len, suffix, sizeof suffix - 1, out);
+    rg_content_hash(data, len, pipeline_suffix, sizeof pipeline_suffix - 1, out);
+}
+
+/* Whether a stored hash is this source's: the current kind (hash, just made), or SHA-256 as
+ * releases before XXH3 stored it, checked with SHA-256 so that an upgrade re-reads nothing;
+ * such a source keeps its old hash until it changes. */
+static int same_source_hash(const char *stored, const char *data, size_t len, const char *hash) {
+    if (!stored) return 0;
+    if (strncmp(stored, RG_CONTENT_HASH_PREFIX, sizeof RG_CONTENT_HASH_PREFIX - 1) == 0) return strcmp(stored, hash) == 0;
+    if (strlen(stored) != 64) return 0;
+    char old[65];
+    rg_sha256_hex2(data, len, pipeline_suffix, sizeof pipeline_suffix - 1, old);
+    return strcmp(stored, old) == 0;
 }
 
 /* Parses, chunks, embeds and stores one source's bytes. */
@@ -134,7 +146,7 @@ static int index_file(rg_store *s, rg_encoder *e, const source *src, const rg_in
     int have = rg_store_get_doc(s, src->id, &info);
     if (have == 0) have = rg_store_get_doc(s, src->path, &info);
     if (have > 0) {
-        int same = info.hash && strcmp(info.hash, hash) == 0 && info.source && strcmp(info.source, src->path) == 0;
+        int same = same_source_hash(info.hash, data, len, hash) && info.source && strcmp(info.source, src->path) == 0;
         rg_doc_info_free(&info);
         if (same) { r->unchanged++; return 0; }
     }
@@ -163,7 +175,7 @@ static int index_url(rg_store *s, rg_encoder *e, const source *src, const rg_ind
     r->bytes += (int64_t)res.len;
     char hash[65];
     source_hash(res.body, res.len, hash);
-    int same = have && info.hash && strcmp(info.hash, hash) == 0;
+    int same = have && same_source_hash(info.hash, res.body, res.len, hash);
     if (have) rg_doc_info_free(&info);
     int rc = 0;
     if (same) r->unchanged++;
