@@ -222,7 +222,9 @@ static unsigned char *elided_texts(const rg_chunk *chunks, int nchunks, int ntab
 }
 
 /* Chunk rows are inserted 32, 8 or 1 at a time: a statement's fixed cost (its start and halt,
- * AUTOINCREMENT's sqlite_sequence read and write) was about 3 us, a third of a row's. OR FAIL:
+ * AUTOINCREMENT's sqlite_sequence read and write) was about 3 us, a third of a row's. The id
+ * is left to SQLite, which appends the row without first seeking it (the ids it gives are
+ * next_chunk_id's, in order: checked after each statement). OR FAIL:
  * a multi-row INSERT that may abort keeps a statement journal, which copied every page it
  * touched (it doubled the bytes ingestion wrote); a failed insert rolls the whole document
  * or batch back anyway. */
@@ -238,7 +240,7 @@ static unsigned char *elided_texts(const rg_chunk *chunks, int nchunks, int ntab
 static void bind_chunk(sqlite3_stmt *st, int p, const rg_chunk *chunks, int i, int nchunks, int64_t base,
                        int64_t doc_rowid, const int64_t *table_ids, int ntables, const unsigned char *elide) {
     const rg_chunk *c = &chunks[i];
-    sqlite3_bind_int64(st, p + 1, base + i);
+    sqlite3_bind_null(st, p + 1);   /* SQLite's next id, base + i: checked after the insert */
     sqlite3_bind_int64(st, p + 2, doc_rowid);
     sqlite3_bind_int(st, p + 3, i);
     sqlite3_bind_int(st, p + 4, (int)c->kind);
@@ -316,6 +318,11 @@ int rg_store_put_doc(rg_store *s, const rg_doc *d, const rg_source_stamp *stamp,
         int rc = sqlite3_step(st);
         st_done(s, st); st = NULL;
         if (rc != SQLITE_DONE) { st_fail(s, "insert chunk"); goto fail; }
+        if (sqlite3_last_insert_rowid(s->db) != base + i + rows - 1) {
+            rg_err("%s: chunk ids out of step (%lld, expected %lld)", s->dir, (long long)sqlite3_last_insert_rowid(s->db),
+                   (long long)(base + i + rows - 1));
+            goto fail;
+        }
         for (int r = 0; r < rows; r++, i++)
             if (!chunks[i].context_only) rg_lex_add(s->lex, base + i, chunks[i].text, chunks[i].section);
     }
