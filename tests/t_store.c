@@ -390,7 +390,7 @@ static void test_many_chunks_roundtrip(void) {
     }
     for (int i = 0; i < n; i++) rg_chunk_row_free(&rows[i]);
     free(rows);
-    char q[16];
+    char q[32];
     for (int i = 0; i < N; i++) {
         snprintf(q, sizeof q, "word%dx", i);
         CHECK_INT(bm25_count(s, q, NULL), i == 40 ? 0 : 1);   /* the context-only chunk is not searched */
