@@ -5,7 +5,9 @@
  * gives logits within rounding and the same greedy tokens, and is not bit-identical (so the
  * interleaved path did run). Also a tied, repacked token embedding (the lookup reads the
  * interleaved rows), a vocabulary that is not a multiple of 8 (left as it is), and a layer
- * mixing a Q4_0 matrix with an F32 one in one group. */
+ * mixing a Q4_0 matrix with an F32 one in one group.
+ * Also a Q6_K model (hidden size 256): its prompt through the Q6_K GEMM tiles (one batch of 40,
+ * batches of 7) against batches of 3 (the per-row dot) and of 1 (generation's matvec). */
 #include "check.h"
 #include "core/util.h"
 #include "generate/llama.h"
@@ -14,20 +16,22 @@
 #include "nn/tensor.h"
 #include "tiny_qwen2.h"
 
-enum { D = 64, H = 4, KVH = 2, HD = 16, F = 128, NP = 40, NG = 16 };
+enum { D = 64, H = 4, KVH = 2, F = 128, NP = 40, NG = 16 };
 
-/* a two-layer qwen2 of Q4_0 matrices (wk F32 when mixed) */
-static int write_model(const char *path, int V, int mixed) {
+/* a two-layer qwen2 of Q4_0 matrices (wk F32 when mixed), or with q6 Q6_K matrices where the
+ * input width is a multiple of 256 and Q8_0 elsewhere; hidden size dim, FFN ffn */
+static int write_model(const char *path, int V, int mixed, int q6, int dim, int ffn) {
     unsigned seed = 99;
+    const int HD = dim / H;
     rg_gguf_writer *w = rg_gguf_writer_new();
-    qwen2_keys(w, 256, D, 2, F, H, KVH);
+    qwen2_keys(w, 256, dim, 2, ffn, H, KVH);
     rg_gguf_w_f32(w, "qwen2.rope.freq_base", 10000.0f);
     void *bufs[64];
     int nbuf = 0;
     struct { const char *name; int in, out; } mats[] = {
-        {"token_embd.weight", D, V}, {"blk.%d.attn_q.weight", D, H * HD}, {"blk.%d.attn_k.weight", D, KVH * HD},
-        {"blk.%d.attn_v.weight", D, KVH * HD}, {"blk.%d.attn_output.weight", H * HD, D},
-        {"blk.%d.ffn_gate.weight", D, F}, {"blk.%d.ffn_up.weight", D, F}, {"blk.%d.ffn_down.weight", F, D}};
+        {"token_embd.weight", dim, V}, {"blk.%d.attn_q.weight", dim, H * HD}, {"blk.%d.attn_k.weight", dim, KVH * HD},
+        {"blk.%d.attn_v.weight", dim, KVH * HD}, {"blk.%d.attn_output.weight", H * HD, dim},
+        {"blk.%d.ffn_gate.weight", dim, ffn}, {"blk.%d.ffn_up.weight", dim, ffn}, {"blk.%d.ffn_down.weight", ffn, dim}};
     for (int l = 0; l < 2; l++)
         for (size_t i = l ? 1 : 0; i < sizeof mats / sizeof mats[0]; i++) {
             char name[64];
@@ -41,14 +45,21 @@ static int write_model(const char *path, int V, int mixed) {
                 rg_gguf_w_tensor(w, name, RG_TYPE_F32, 2, ne, f, sizeof(float) * n);
                 continue;
             }
-            size_t rb = rg_type_row_bytes(RG_TYPE_Q4_0, mats[i].in);
+            int type = !q6 ? RG_TYPE_Q4_0 : mats[i].in % 256 == 0 ? RG_TYPE_Q6_K : RG_TYPE_Q8_0;
+            size_t rb = rg_type_row_bytes(type, mats[i].in);
             char *q = bufs[nbuf++] = malloc(rb * (size_t)mats[i].out);
-            for (int r = 0; r < mats[i].out; r++) rg_quantize_q4_0(f + (size_t)r * mats[i].in, q + (size_t)r * rb, mats[i].in);
+            for (int r = 0; r < mats[i].out; r++) {
+                const float *src = f + (size_t)r * mats[i].in;
+                char *dst = q + (size_t)r * rb;
+                if (type == RG_TYPE_Q4_0) rg_quantize_q4_0(src, dst, mats[i].in);
+                else if (type == RG_TYPE_Q6_K) rg_quantize_q6_K(src, dst, mats[i].in);
+                else rg_quantize_q8_0(src, (rg_block_q8_0 *)dst, mats[i].in);
+            }
             free(f);
-            rg_gguf_w_tensor(w, name, RG_TYPE_Q4_0, 2, ne, q, rb * (size_t)mats[i].out);
+            rg_gguf_w_tensor(w, name, type, 2, ne, q, rb * (size_t)mats[i].out);
         }
     const char *vecs[] = {"blk.0.attn_norm.weight", "blk.0.ffn_norm.weight", "blk.1.attn_norm.weight", "blk.1.ffn_norm.weight", "output_norm.weight"};
-    qwen2_norms(w, vecs, 5, D, &seed, bufs, &nbuf);
+    qwen2_norms(w, vecs, 5, dim, &seed, bufs, &nbuf);
     int rc = rg_gguf_writer_save(w, path);
     rg_gguf_writer_free(w);
     for (int i = 0; i < nbuf; i++) free(bufs[i]);
@@ -96,7 +107,7 @@ static double maxdiff(const float *a, const float *b, size_t n, double *mag) {
 static void check_file(int V, int mixed, int expect_gen_change) {
     char *dir = test_tmpdir(), path[256];
     snprintf(path, sizeof path, "%s/q4.gguf", dir);
-    CHECKF(write_model(path, V, mixed) == 0, "%s", rg_errmsg());
+    CHECKF(write_model(path, V, mixed, 0, D, F) == 0, "%s", rg_errmsg());
     run_out a = {0}, b = {0}, c = {0};
     if (run(path, V, 0, 64, 2, &a) == 0 && run(path, V, 1, 64, 2, &b) == 0 && run(path, V, 1, 7, 1, &c) == 0) {
         double mag, dp = maxdiff(b.prompt, a.prompt, (size_t)NP * V, &mag);
@@ -115,6 +126,28 @@ static void check_file(int V, int mixed, int expect_gen_change) {
     free(dir);
 }
 
+/* Q6_K: the same prompt in one batch of 40 and in batches of 7 (tiles of 4 tokens, then 3),
+ * 3 (below the tiles' minimum: the per-row dot) and 1 (the matvec): logits within float
+ * rounding of each other (the integer sums are the same), the same greedy tokens */
+static void test_q6_K_prompt_batches(void) {
+    char *dir = test_tmpdir(), path[256];
+    snprintf(path, sizeof path, "%s/q6.gguf", dir);
+    const int V = 200;
+    CHECKF(write_model(path, V, 0, 1, 256, 256) == 0, "%s", rg_errmsg());
+    run_out r[4] = {{0}};
+    const int batch[4] = {64, 7, 3, 1};
+    int ok = 1;
+    for (int i = 0; i < 4 && ok; i++) ok = run(path, V, 1, batch[i], 2, &r[i]) == 0;
+    for (int i = 1; i < 4 && ok; i++) {
+        double mag, d = maxdiff(r[i].prompt, r[0].prompt, (size_t)NP * V, &mag);
+        CHECKF(mag > 0.5 && d <= 1e-4 * (1 + mag), "batches of %d: prompt logits differ by %.3g (magnitude %.3g)", batch[i], d, mag);
+        CHECKF(memcmp(r[i].greedy, r[0].greedy, sizeof r[0].greedy) == 0, "batches of %d: greedy tokens differ", batch[i]);
+    }
+    for (int i = 0; i < 4; i++) free(r[i].prompt), free(r[i].gen);
+    test_rm_rf(dir);
+    free(dir);
+}
+
 static void test_q4_0_tied_repacked(void) { check_file(200, 0, 1); }
 static void test_q4_0_vocab_not_octs(void) { check_file(203, 0, 1); }
 static void test_q4_0_mixed_group(void) { check_file(200, 1, 1); }
@@ -128,5 +161,6 @@ int main(void) {
     RUN(test_q4_0_tied_repacked);
     RUN(test_q4_0_vocab_not_octs);
     RUN(test_q4_0_mixed_group);
+    RUN(test_q6_K_prompt_batches);
     TESTS_DONE();
 }

@@ -1,13 +1,14 @@
 /* nn/qgemm: see qgemm.h. The AVX2 tile kernels are always-inline templates, instantiated for
  * every tile width (8 rows x up to QG_RN4 / Q8_RN tokens) so that edges need no scalar code
  * and the accumulators of each width stay in registers.
- * All three types share one driver: a group of rows is first repacked (8 rows interleaved so
+ * All four types share one driver: a group of rows is first repacked (8 rows interleaved so
  * that a vector holds 4 consecutive values of each of 8 rows, scales to floats) once per
  * token chunk, then every token tile of the chunk only multiplies: a token's 4 activations,
  * broadcast, meet 8 rows in one maddubs, and each row's sum stays in its own lane.
  * Integer products: Q4_0 and Q4_K nibbles are unsigned and go in directly, their offsets (-8,
- * the Q4_K mins) applied through the activation sums s; Q8_0 weights are signed, so |w| (u8)
- * x sign(x, w) (s8) goes through maddubs (pairs <= 2*128*127, no int16 saturation). */
+ * the Q4_K mins) applied through the activation sums s; Q8_0 and Q6_K (q - 32) weights are
+ * signed, so |w| (u8) x sign(x, w) (s8) goes through maddubs (pairs <= 2*128*127, no int16
+ * saturation); Q6_K's scale per 16 values is applied per half block. */
 #include "nn/qgemm.h"
 #include "core/util.h"
 #include "nn/q4_0x8.h"
@@ -267,6 +268,7 @@ static const tile4_fn tiles_q4[QG_RN4] = {q4_x1, q4_x2, q4_x3, q4_x4};
  * memory, no faster. So the vector-op count, not latency or loads, is the limit: about 20
  * MACs per cycle in place, 24 at best without VNNI. */
 #define Q8_REC (2 * 8 * 32 + 8 * 4)
+#define Q6_REC (2 * 8 * 32 + 16 * 4)  /* Q6_K: the same, with two scales per row (16-value halves) */
 #define Q8_RN 4                /* tokens per Q8_0 tile */
 /* Below this many tokens the packing does not pay: the per-row dot is faster (T = 2: 1.5x;
  * crossover at 5 to 6 tokens) */
@@ -275,6 +277,9 @@ static const tile4_fn tiles_q4[QG_RN4] = {q4_x1, q4_x2, q4_x3, q4_x4};
  * do not amortise (per-row dot faster by 2.1x at T = 2, 1.2x at 4, 1.1x at 5, 0.9x at 6,
  * on 896 rows of 4864; Q4_0 at T = 2 was within noise either way, so it stays packed) */
 #define Q4K_MIN_T 6
+/* Q6_K: its per-row dot is slow (~13 GMAC/s a thread against the tile's ~38), so the tile
+ * pays from 4 tokens (896 rows of 4864: 0.62x at T = 2, 0.88x at 3, 1.09x at 4, 1.39x at 6) */
+#define Q6K_MIN_T 4
 
 AVX2 static void pack_q8_0(const char *w, size_t rb, int rows, int64_t nb, uint8_t *pk) {
     for (int o = 0; 8 * o < rows; o++) {
@@ -298,16 +303,63 @@ AVX2 static void pack_q8_0(const char *w, size_t rb, int rows, int64_t nb, uint8
     }
 }
 
+/* Q6_K on the Q8_0 record, with a scale per 16-value half: a super-block of 256 is two
+ * halves of 128, each 64 bytes of low nibbles ql and 32 of high 2-bit pairs qh; quarter k of
+ * half h (32 values, activation block 8s + 4h + k) takes ql[l] (k even) or ql[32 + l] (k odd),
+ * the low nibble for k < 2, the high one else, and bits 2k..2k+1 of qh[l]; x = d * sc * (q - 32),
+ * sc = scales[8h + 2k] for values 0-15, scales[8h + 2k + 1] for 16-31. */
+AVX2 static void pack_q6_K(const char *w, size_t rb, int rows, int64_t nb, uint8_t *pk) {
+    const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
+    for (int o = 0; 8 * o < rows; o++) {
+        const int n = rows - 8 * o < 8 ? rows - 8 * o : 8;
+        for (int64_t sb = 0; sb < nb / 8; sb++)
+            for (int h = 0; h < 2; h++) {
+                __m256i v[4][8];
+                float D[4][2][8];
+                for (int i = 0; i < 8; i++) {
+                    if (i >= n) {
+                        for (int k = 0; k < 4; k++) v[k][i] = _mm256_setzero_si256(), D[k][0][i] = D[k][1][i] = 0;
+                        continue;
+                    }
+                    const rg_block_q6_K *blk = (const rg_block_q6_K *)(w + (size_t)(8 * o + i) * rb) + sb;
+                    const uint8_t *ql = blk->ql + 64 * h, *qh = blk->qh + 32 * h;
+                    __m256i a = _mm256_loadu_si256((const __m256i *)ql), c = _mm256_loadu_si256((const __m256i *)(ql + 32));
+                    __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+                    for (int k = 0; k < 4; k++) {
+                        __m256i lo = _mm256_and_si256(k < 2 ? (k ? c : a) : _mm256_srli_epi16(k == 2 ? a : c, 4), m4);
+                        __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * k), m3), 4);
+                        v[k][i] = _mm256_sub_epi8(_mm256_or_si256(lo, hi), m32);
+                        float d = _cvtsh_ss(blk->d);
+                        D[k][0][i] = d * (float)blk->scales[8 * h + 2 * k];
+                        D[k][1][i] = d * (float)blk->scales[8 * h + 2 * k + 1];
+                    }
+                }
+                for (int k = 0; k < 4; k++) {
+                    uint8_t *rec = pk + ((size_t)o * (size_t)nb + (size_t)(8 * sb + 4 * h + k)) * Q6_REC;
+                    pack_oct(v[k], rec);
+                    for (int s = 0; s < 8; s++) {
+                        __m256i q = _mm256_load_si256((const __m256i *)(rec + 32 * s));
+                        _mm256_store_si256((__m256i *)(rec + 256 + 32 * s), _mm256_sign_epi8(q, q));
+                    }
+                    memcpy(rec + 512, D[k], sizeof D[k]);
+                }
+            }
+    }
+}
+
 /* One oct of packed rows x rn tokens. Each vector pair (q, |q|) is loaded once for the rn
- * tokens; per (token, vector): broadcast, sign, maddubs, madd, add. */
+ * tokens; per (token, vector): broadcast, sign, maddubs, madd, add. nsc scales per (row,
+ * block): 1 for Q8_0; 2 for Q6_K, whose 16-value halves (vectors 0-3 and 4-7) have their own,
+ * so the integer sums are converted and scaled after each half. */
 TILE void tile_q8(const uint8_t *pk, int64_t nb, const int8_t *xq, const float *xd, int64_t K, float *y, size_t ldy,
-                  int64_t r, int rm, const float *bias, const float *resid, const int rn) {
+                  int64_t r, int rm, const float *bias, const float *resid, const int rn, const int nsc) {
     const __m256i ones = _mm256_set1_epi16(1);
+    const size_t recb = nsc == 1 ? Q8_REC : Q6_REC;
     __m256 acc[Q8_RN];
 #pragma GCC unroll 4
     for (int t = 0; t < rn; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *rec = pk + (size_t)b * Q8_REC;
+        const uint8_t *rec = pk + (size_t)b * recb;
         __m256i is[Q8_RN];
 #pragma GCC unroll 4
         for (int t = 0; t < rn; t++) is[t] = _mm256_setzero_si256();
@@ -323,11 +375,15 @@ TILE void tile_q8(const uint8_t *pk, int64_t nb, const int8_t *xq, const float *
                 is[t] = _mm256_add_epi32(is[t], _mm256_madd_epi16(p, ones));
                 KEEP(is[t]);
             }
-        }
-        const __m256 D = _mm256_load_ps((const float *)(rec + 512));
+            if (s % (8 / nsc) == 8 / nsc - 1) {       /* the end of a scale's vectors */
+                const __m256 D = _mm256_load_ps((const float *)(rec + 512 + 32 * (s / (8 / nsc))));
 #pragma GCC unroll 4
-        for (int t = 0; t < rn; t++)
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[t]), _mm256_mul_ps(D, _mm256_broadcast_ss(xd + t * nb + b)), acc[t]);
+                for (int t = 0; t < rn; t++) {
+                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[t]), _mm256_mul_ps(D, _mm256_broadcast_ss(xd + t * nb + b)), acc[t]);
+                    is[t] = _mm256_setzero_si256();
+                }
+            }
+        }
     }
 #pragma GCC unroll 4
     for (int t = 0; t < rn; t++) store_tile(acc[t], y, ldy, r, t, rm, bias, resid);
@@ -335,18 +391,20 @@ TILE void tile_q8(const uint8_t *pk, int64_t nb, const int8_t *xq, const float *
 
 typedef void (*tile8_fn)(const uint8_t *pk, int64_t nb, const int8_t *xq, const float *xd, int64_t K, float *y,
                          size_t ldy, int64_t r, int rm, const float *bias, const float *resid);
-#define INST8(RN_)                                                                                                \
-    AVX2 static void q8_x##RN_(const uint8_t *pk, int64_t nb, const int8_t *xq, const float *xd, int64_t K, float *y, \
-                               size_t ldy, int64_t r, int rm, const float *bias, const float *resid) {            \
-        tile_q8(pk, nb, xq, xd, K, y, ldy, r, rm, bias, resid, RN_);                                           \
+#define INST8(NAME, RN_, NSC)                                                                                     \
+    AVX2 static void NAME##_x##RN_(const uint8_t *pk, int64_t nb, const int8_t *xq, const float *xd, int64_t K, float *y, \
+                                   size_t ldy, int64_t r, int rm, const float *bias, const float *resid) {        \
+        tile_q8(pk, nb, xq, xd, K, y, ldy, r, rm, bias, resid, RN_, NSC);                                      \
     }
-INST8(1) INST8(2) INST8(3) INST8(4)
+INST8(q8, 1, 1) INST8(q8, 2, 1) INST8(q8, 3, 1) INST8(q8, 4, 1)
+INST8(q6, 1, 2) INST8(q6, 2, 2) INST8(q6, 3, 2) INST8(q6, 4, 2)
 #undef INST8
 static const tile8_fn tiles_q8[Q8_RN] = {q8_x1, q8_x2, q8_x3, q8_x4};
+static const tile8_fn tiles_q6[Q8_RN] = {q6_x1, q6_x2, q6_x3, q6_x4};
 
 int rg_qgemm_blocked(int type) {
     rg_type_get(RG_TYPE_F32);          /* CPU check done (rg_quant_k_init) */
-    return rg_quant_k_avx2() && (type == RG_TYPE_Q8_0 || type == RG_TYPE_Q4_0 || type == RG_TYPE_Q4_K);
+    return rg_quant_k_avx2() && (type == RG_TYPE_Q8_0 || type == RG_TYPE_Q4_0 || type == RG_TYPE_Q4_K || type == RG_TYPE_Q6_K);
 }
 
 /* token chunk: as many tokens as fit in bytes, a multiple of the tile width */
@@ -360,9 +418,9 @@ static int chunk_tokens(size_t bytes, int64_t K, int rn) {
 static int qgemm_packed(int type, int x8, const char *w, size_t rb, int64_t r0, int64_t r1, const rg_qact *x, const float *bias,
                         const float *resid, float *y, size_t ldy) {
     const int64_t K = x->K, nb = K / 32;
-    const int q8 = type == RG_TYPE_Q8_0;
-    const size_t rec = q8 ? Q8_REC : PK_REC;                  /* both multiples of 32 */
-    const int tn = q8 ? Q8_RN : QG_RN4;
+    const int q8 = type == RG_TYPE_Q8_0, q6 = type == RG_TYPE_Q6_K;
+    const size_t rec = q8 ? Q8_REC : q6 ? Q6_REC : PK_REC;     /* all multiples of 32 */
+    const int tn = q8 || q6 ? Q8_RN : QG_RN4;
     uint8_t *pk = aligned_alloc(32, (size_t)(GROUP / 8) * (size_t)nb * rec);
     if (!pk) return qgemm_rowwise(rg_dot_q8_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
     const int chunk = chunk_tokens(CHUNK_BYTES, K, tn);
@@ -371,6 +429,7 @@ static int qgemm_packed(int type, int x8, const char *w, size_t rb, int64_t r0, 
         for (int64_t g = r0; g < r1; g += GROUP) {
             int rows = r1 - g < GROUP ? (int)(r1 - g) : GROUP;
             if (q8) pack_q8_0(w + (size_t)g * rb, rb, rows, nb, pk);
+            else if (q6) pack_q6_K(w + (size_t)g * rb, rb, rows, nb, pk);
             else if (x8) pack_q4_0x8(w + (size_t)g * rb, rb, rows, nb, pk);
             else if (type == RG_TYPE_Q4_0) pack_q4_0(w + (size_t)g * rb, rb, rows, nb, pk);
             else pack_q4_K(w + (size_t)g * rb, rb, rows, nb, pk);
@@ -383,6 +442,7 @@ static int qgemm_packed(int type, int x8, const char *w, size_t rb, int64_t r0, 
                     int rm = rows - 8 * o < 8 ? rows - 8 * o : 8;
                     const uint8_t *po = pk + (size_t)o * (size_t)nb * rec;
                     if (q8) tiles_q8[rn - 1](po, nb, xq, xd, K, yt, ldy, g + 8 * o, rm, bias, rs);
+                    else if (q6) tiles_q6[rn - 1](po, nb, xq, xd, K, yt, ldy, g + 8 * o, rm, bias, rs);
                     else tiles_q4[rn - 1](po, nb, xq, xd, x->s + t * nb, K, yt, ldy, g + 8 * o, rm, bias, rs);
                 }
             }
@@ -398,7 +458,7 @@ int rg_qgemm(int type, const void *w, size_t rb, int64_t r0, int64_t r1, const r
     const rg_type_traits *tr = rg_type_get(type);
     if (!rg_qgemm_blocked(type) || !tr || x->K <= 0 || x->K % tr->blck || x->K % 32)
         return qgemm_rowwise(rg_dot_q8_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
-    if (x->T < (type == RG_TYPE_Q8_0 ? Q8_MIN_T : type == RG_TYPE_Q4_K ? Q4K_MIN_T : 2))
+    if (x->T < (type == RG_TYPE_Q8_0 ? Q8_MIN_T : type == RG_TYPE_Q4_K ? Q4K_MIN_T : type == RG_TYPE_Q6_K ? Q6K_MIN_T : 2))
         return qgemm_rowwise(rg_dot_q8_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
     return qgemm_packed(type, 0, w, rb, r0, r1, x, bias, resid, y, ldy);
 }
