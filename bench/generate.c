@@ -5,9 +5,11 @@
  * llama-bench, and peak RSS.
  * Types: q8_0 (every matrix Q8_0), q4_k (Q4_K where rows are a multiple of 256, which for
  * this shape is ffn_down only, Q4_0 elsewhere: llama.cpp also falls back for 896-wide rows),
- * and q4_k_m, llama.cpp's Q4_K_M mix on this shape: as q4_k, but in the layers it gives more
- * bits (the first and last eighth, every third between) ffn_down is Q6_K and attn_v Q8_0
- * (its fallback for Q6_K on 896-wide rows).
+ * and q4_k_m, the types llama.cpp's Q4_K_M gives this shape (those of the published
+ * Qwen2.5-0.5B-Instruct Q4_K_M file): Q4_K, but Q6_K for attn_v and ffn_down in the layers it
+ * gives more bits (the first and last eighth, every third between) and for the (tied)
+ * embedding; rows not a multiple of 256 fall back to Q5_0 for Q4_K and Q8_0 for Q6_K, so all
+ * 896-wide matrices are Q5_0 or Q8_0 and ffn_down is Q4_K or Q6_K.
  * usage: generate [--type q8_0|q4_k|q4_k_m|all] [--threads N] [--reps N] [--keep DIR] [--model FILE.gguf]
  *                 [--only pp|tg] [--gemm] [--no-repack] [--llama-bench PATH]
  * --llama-bench PATH: the reference, measured in the same run: after each of our passes,
@@ -66,17 +68,17 @@ static int more_bits(int layer) { return layer < L / 8 || layer >= 7 * L / 8 || 
 /* the weight type of matrix nm ("attn_v.weight", ...; layer -1: not in a layer) with in columns */
 static int mat_type(int mix, const char *nm, int layer, int64_t in) {
     if (mix == MIX_Q8_0) return RG_TYPE_Q8_0;
-    if (mix == MIX_Q4_K_M && layer >= 0 && more_bits(layer)) {
-        if (!strcmp(nm, "ffn_down.weight")) return in % 256 == 0 ? RG_TYPE_Q6_K : RG_TYPE_Q8_0;
-        if (!strcmp(nm, "attn_v.weight")) return in % 256 == 0 ? RG_TYPE_Q6_K : RG_TYPE_Q8_0;
-    }
-    return in % 256 == 0 ? RG_TYPE_Q4_K : RG_TYPE_Q4_0;
+    if (mix == MIX_Q4_K) return in % 256 == 0 ? RG_TYPE_Q4_K : RG_TYPE_Q4_0;
+    int more = layer < 0 || (more_bits(layer) && (!strcmp(nm, "ffn_down.weight") || !strcmp(nm, "attn_v.weight")));
+    if (in % 256 == 0) return more ? RG_TYPE_Q6_K : RG_TYPE_Q4_K;
+    return more ? RG_TYPE_Q8_0 : RG_TYPE_Q5_0;        /* llama.cpp's fallbacks */
 }
 
 static void quantize_row(int type, const float *row, void *dst, int64_t in) {
     if (type == RG_TYPE_Q8_0) rg_quantize_q8_0(row, (rg_block_q8_0 *)dst, in);
     else if (type == RG_TYPE_Q4_K) rg_quantize_q4_K(row, dst, in);
     else if (type == RG_TYPE_Q6_K) rg_quantize_q6_K(row, dst, in);
+    else if (type == RG_TYPE_Q5_0) rg_quantize_q5_0(row, dst, in);
     else rg_quantize_q4_0(row, dst, in);
 }
 

@@ -1,11 +1,11 @@
 /* bench/matvec: throughput of the single-token matrix-vector kernels (int8 activations,
  * nn/quant_k.h) in GB/s of weight bytes read, for Q8_0, Q4_0, Q4_K and Q6_K rows of the
- * decoder's widths (896 and 4864). Two sizes: a matrix that stays in L2 (what the arithmetic
- * alone can do) and one far past the caches (what memory allows), on 1 and N threads
- * (rows split as the decoder splits them). Each measurement alternates the one-row-at-a-time
- * dot (rg_dot_q8_for per row) with the 4-row matvec (rg_matvec_q8_for) and keeps the best
- * of --reps passes, so the ratio of the two holds even on a busy machine (one thread is
- * timed in thread CPU time).
+ * decoder's widths (896 and 4864), and Q5_0 at 896 (most of Qwen2.5-0.5B's Q4_K_M file). Two
+ * sizes: a matrix that stays in L2 (what the arithmetic alone can do) and one far past the
+ * caches (what memory allows), on 1 and N threads (rows split as the decoder splits them).
+ * Each measurement alternates the one-row-at-a-time dot (rg_dot_q8_for per row) with the
+ * 4-row matvec (rg_matvec_q8_for) and keeps the best of --reps passes, so the ratio of the
+ * two holds even on a busy machine (one thread is timed in thread CPU time).
  * Q4_0 rows are also timed repacked with 8 rows interleaved (nn/q4_0x8.h, the decoder's
  * layout for them), in the same alternation: a third column and its ratio to the matvec.
  * --small-pages: 4 KB pages, as the decoder's mapped model file gets (default: huge pages).
@@ -80,6 +80,7 @@ static char *make(int type, int64_t K, size_t bytes, size_t *rb, int64_t *N) {
         char *dst = w + (size_t)r * *rb;
         if (type == RG_TYPE_Q8_0) rg_quantize_q8_0(row, (rg_block_q8_0 *)dst, K);
         else if (type == RG_TYPE_Q4_0) rg_quantize_q4_0(row, dst, K);
+        else if (type == RG_TYPE_Q5_0) rg_quantize_q5_0(row, dst, K);
         else if (type == RG_TYPE_Q4_K) rg_quantize_q4_K(row, dst, K);
         else rg_quantize_q6_K(row, dst, K);
     }
@@ -105,7 +106,8 @@ int main(int argc, char **argv) {
     rg_quant_k_init();
     struct { int type; const char *name; int64_t K; } T[] = {
         {RG_TYPE_Q8_0, "q8_0", 896}, {RG_TYPE_Q4_0, "q4_0", 896}, {RG_TYPE_Q4_K, "q4_K", 4864},
-        {RG_TYPE_Q6_K, "q6_K", 4864}, {RG_TYPE_Q8_0, "q8_0", 4864}, {RG_TYPE_Q4_0, "q4_0", 4864}};
+        {RG_TYPE_Q6_K, "q6_K", 4864}, {RG_TYPE_Q8_0, "q8_0", 4864}, {RG_TYPE_Q4_0, "q4_0", 4864},
+        {RG_TYPE_Q5_0, "q5_0", 896}};
     size_t sizes[2] = {256 << 10, (size_t)big_mb << 20};
     printf("GB/s of weights, best of %d (rg_dot_q8_for per row | rg_matvec_q8_for | ratio)\n", reps);
     for (int nt = 1; nt <= threads; nt = nt < threads ? threads : nt + 1) {

@@ -6,8 +6,10 @@
  * interleaved path did run). Also a tied, repacked token embedding (the lookup reads the
  * interleaved rows), a vocabulary that is not a multiple of 8 (left as it is), and a layer
  * mixing a Q4_0 matrix with an F32 one in one group.
- * Also a Q6_K model (hidden size 256): its prompt through the Q6_K GEMM tiles (one batch of 40,
- * batches of 7) against batches of 3 (the per-row dot) and of 1 (generation's matvec). */
+ * Also a model with the types of a Q4_K_M file whose rows are not all multiples of 256 (as
+ * llama.cpp writes Qwen2.5-0.5B: Q5_0, Q8_0 attn_v and embedding, Q6_K and Q4_K ffn_down),
+ * hidden size 256: its prompt through the GEMM tiles (one batch of 40, batches of 7) against
+ * batches of 3 (the per-row dots) and of 1 (generation's matvec). */
 #include "check.h"
 #include "core/util.h"
 #include "generate/llama.h"
@@ -18,9 +20,16 @@
 
 enum { D = 64, H = 4, KVH = 2, F = 128, NP = 40, NG = 16 };
 
-/* a two-layer qwen2 of Q4_0 matrices (wk F32 when mixed), or with q6 Q6_K matrices where the
- * input width is a multiple of 256 and Q8_0 elsewhere; hidden size dim, FFN ffn */
-static int write_model(const char *path, int V, int mixed, int q6, int dim, int ffn) {
+/* the type of matrix i of mats[] below in layer l of a Q4_K_M-like mix */
+static int kmix_type(size_t i, int l) {
+    if (i == 0 || i == 3) return RG_TYPE_Q8_0;                   /* embedding, attn_v */
+    if (i == 7) return l == 0 ? RG_TYPE_Q6_K : RG_TYPE_Q4_K;     /* ffn_down */
+    return RG_TYPE_Q5_0;
+}
+
+/* a two-layer qwen2 of Q4_0 matrices (wk F32 when mixed), or with kmix the types of
+ * kmix_type (widths multiples of 256); hidden size dim, FFN ffn */
+static int write_model(const char *path, int V, int mixed, int kmix, int dim, int ffn) {
     unsigned seed = 99;
     const int HD = dim / H;
     rg_gguf_writer *w = rg_gguf_writer_new();
@@ -45,13 +54,15 @@ static int write_model(const char *path, int V, int mixed, int q6, int dim, int 
                 rg_gguf_w_tensor(w, name, RG_TYPE_F32, 2, ne, f, sizeof(float) * n);
                 continue;
             }
-            int type = !q6 ? RG_TYPE_Q4_0 : mats[i].in % 256 == 0 ? RG_TYPE_Q6_K : RG_TYPE_Q8_0;
+            int type = kmix ? kmix_type(i, l) : RG_TYPE_Q4_0;
             size_t rb = rg_type_row_bytes(type, mats[i].in);
             char *q = bufs[nbuf++] = malloc(rb * (size_t)mats[i].out);
             for (int r = 0; r < mats[i].out; r++) {
                 const float *src = f + (size_t)r * mats[i].in;
                 char *dst = q + (size_t)r * rb;
                 if (type == RG_TYPE_Q4_0) rg_quantize_q4_0(src, dst, mats[i].in);
+                else if (type == RG_TYPE_Q5_0) rg_quantize_q5_0(src, dst, mats[i].in);
+                else if (type == RG_TYPE_Q4_K) rg_quantize_q4_K(src, dst, mats[i].in);
                 else if (type == RG_TYPE_Q6_K) rg_quantize_q6_K(src, dst, mats[i].in);
                 else rg_quantize_q8_0(src, (rg_block_q8_0 *)dst, mats[i].in);
             }
@@ -126,12 +137,12 @@ static void check_file(int V, int mixed, int expect_gen_change) {
     free(dir);
 }
 
-/* Q6_K: the same prompt in one batch of 40 and in batches of 7 (tiles of 4 tokens, then 3),
- * 3 (below the tiles' minimum: the per-row dot) and 1 (the matvec): logits within float
- * rounding of each other (the integer sums are the same), the same greedy tokens */
-static void test_q6_K_prompt_batches(void) {
+/* The Q4_K_M-like mix: the same prompt in one batch of 40 and in batches of 7 (tiles of 4
+ * tokens, then 3), 3 (below the tiles' minimum: the per-row dots) and 1 (the matvec): logits
+ * within float rounding of each other (the integer sums are the same), the same greedy tokens */
+static void test_k_mix_prompt_batches(void) {
     char *dir = test_tmpdir(), path[256];
-    snprintf(path, sizeof path, "%s/q6.gguf", dir);
+    snprintf(path, sizeof path, "%s/kmix.gguf", dir);
     const int V = 200;
     CHECKF(write_model(path, V, 0, 1, 256, 256) == 0, "%s", rg_errmsg());
     run_out r[4] = {{0}};
@@ -161,6 +172,6 @@ int main(void) {
     RUN(test_q4_0_tied_repacked);
     RUN(test_q4_0_vocab_not_octs);
     RUN(test_q4_0_mixed_group);
-    RUN(test_q6_K_prompt_batches);
+    RUN(test_k_mix_prompt_batches);
     TESTS_DONE();
 }

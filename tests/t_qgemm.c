@@ -1,9 +1,10 @@
 /* t_qgemm: the blocked int8 GEMM (nn/qgemm.h) against its per-(row, token) scalar reference
- * for Q8_0, Q4_0, Q4_K and Q6_K weights: odd row ranges and token counts (every tile edge, partial
+ * for Q8_0, Q4_0, Q5_0, Q4_K and Q6_K weights: odd row ranges and token counts (every tile edge, partial
  * row groups and quads), bias, residual in place, several K, token chunk boundaries, and
  * extreme values (Q8_0: -128 and blocks of all -128 / all 127 against activation blocks of all
  * 127 / -127, the largest maddubs pairs; Q4: all-15 nibbles against full-scale activations;
- * Q6_K: blocks of all -32 and all 31, scales of -128 and 127). */
+ * Q6_K: blocks of all -32 and all 31, scales of -128 and 127; Q5_0: blocks of all 15 and all
+ * -16). */
 #include "check.h"
 #include "core/util.h"
 #include "nn/qgemm.h"
@@ -28,6 +29,11 @@ static void *make_weights(int type, int N, int K, unsigned *seed, size_t *rb) {
         } else if (type == RG_TYPE_Q4_0) {
             rg_quantize_q4_0(row, dst, K);
             if (r % 3 == 0) memset(((rg_block_q4_0 *)dst)->qs, 0xFF, RG_QK4_0 / 2);   /* q = 15 throughout a block */
+        } else if (type == RG_TYPE_Q5_0) {
+            rg_quantize_q5_0(row, dst, K);
+            rg_block_q5_0 *b0 = (rg_block_q5_0 *)dst;
+            if (r % 3 == 0) memset(b0->qs, 0xFF, 16), memset(b0->qh, 0xFF, 4);     /* 31 - 16 = 15 throughout */
+            if (r % 3 == 1) memset(b0->qs, 0, 16), memset(b0->qh, 0, 4);           /* -16 throughout */
         } else if (type == RG_TYPE_Q4_K) {
             rg_quantize_q4_K(row, dst, K);
             if (r % 3 == 0) memset(((rg_block_q4_K *)dst)->qs, 0xFF, 32);            /* sub-blocks 0 and 1 all 15 */
@@ -62,9 +68,10 @@ static void check_one_t(int type, int K, int T, unsigned seed) {
     int ranges[][3] = {{0, N, T}, {1, 6, 5}, {3, 4, 1}, {0, 8, 3}, {5, 22, 7}, {0, N, 2}, {2, 8, 4},
                        {4, 7, 3}, {10, 12, 6}, {0, 20, 9}, {1, 13, 4}};    /* 1..8 rows left in an oct */
     const int nr = (int)(sizeof ranges / sizeof ranges[0]);
-    /* Q8_0, Q4_K and Q6_K take the per-row dot below 6 (Q6_K: 4) tokens: a second pass with 5
-     * more tokens per range (capped at T) puts every range on the packed path too */
-    for (int k = 0; k < (type == RG_TYPE_Q8_0 || type == RG_TYPE_Q4_K || type == RG_TYPE_Q6_K ? 2 * nr : nr); k++) {
+    /* Q8_0, Q5_0, Q4_K and Q6_K take the per-row dot below 6 tokens (Q6_K: 4, Q5_0: 3): a
+     * second pass with 5 more tokens per range (capped at T) puts every range on the packed
+     * path too */
+    for (int k = 0; k < (type == RG_TYPE_Q4_0 ? nr : 2 * nr); k++) {
         int r0 = ranges[k % nr][0], r1 = ranges[k % nr][1], tt = ranges[k % nr][2] + (k >= nr ? 5 : 0);
         if (tt > T) tt = T;
         rg_qact a = {xq, xd, xs, tt, K};
@@ -102,6 +109,10 @@ static void test_q4_K(void) {
     check_one_t(RG_TYPE_Q4_K, 16384, 70, 10);
 }
 
+static void test_q5_0(void) {
+    check_one(RG_TYPE_Q5_0, 96, 17); check_one(RG_TYPE_Q5_0, 896, 18);
+    check_one_t(RG_TYPE_Q5_0, 16384, 70, 19);
+}
 static void test_q6_K(void) {
     check_one(RG_TYPE_Q6_K, 256, 14); check_one(RG_TYPE_Q6_K, 1280, 15);
     check_one_t(RG_TYPE_Q6_K, 16384, 70, 16);
@@ -109,10 +120,10 @@ static void test_q6_K(void) {
 
 /* the product itself is right, not just the agreement: against dequantised weights in f64 */
 static void test_against_dequant(void) {
-    const int N = 5, K = 512, T = 8;   /* T >= 6: Q8_0, Q4_K and Q6_K on their packed path too */
+    const int N = 5, K = 512, T = 8;   /* T >= 6: every type on its packed path */
     unsigned seed = 11;
-    int types[] = {RG_TYPE_Q8_0, RG_TYPE_Q4_0, RG_TYPE_Q4_K, RG_TYPE_Q6_K};
-    for (int k = 0; k < 4; k++) {
+    int types[] = {RG_TYPE_Q8_0, RG_TYPE_Q4_0, RG_TYPE_Q5_0, RG_TYPE_Q4_K, RG_TYPE_Q6_K};
+    for (int k = 0; k < 5; k++) {
         size_t rb;
         void *w = make_weights(types[k], N, K, &seed, &rb);
         float *wd = malloc(sizeof(float) * K), x[T * K], xd[T * K / 32], xs[T * K / 32], y[T * N];
@@ -156,6 +167,7 @@ int main(void) {
     RUN(test_q8_0);
     RUN(test_q4_0);
     RUN(test_q4_K);
+    RUN(test_q5_0);
     RUN(test_q6_K);
     RUN(test_against_dequant);
     RUN(test_bad_input);

@@ -1,4 +1,4 @@
-/* t_quant_k: Q4_0 / Q4_K / Q6_K. Hand-built blocks pin the bit layouts; random rows check
+/* t_quant_k: Q4_0 / Q5_0 / Q4_K / Q6_K. Hand-built blocks pin the bit layouts; random rows check
  * scalar dot == AVX2 dot == dequantise-then-dot, and that quantising keeps the error small. */
 #include "check.h"
 #include "core/util.h"
@@ -15,6 +15,8 @@ static void test_registered(void) {
     CHECK_INT(t->bytes, 144);
     CHECK_INT(rg_type_get(RG_TYPE_Q6_K)->bytes, 210);
     CHECK_INT(rg_type_get(RG_TYPE_Q4_0)->bytes, 18);
+    CHECK_INT(rg_type_get(RG_TYPE_Q5_0)->bytes, 22);
+    CHECK_INT(rg_type_row_bytes(RG_TYPE_Q5_0, 64), 44);
     CHECK_INT(rg_type_row_bytes(RG_TYPE_Q6_K, 512), 420);
     CHECK_INT(rg_type_row_bytes(RG_TYPE_Q4_K, 100), 0);      /* not a multiple of 256 */
 }
@@ -29,6 +31,20 @@ static void test_layouts(void) {
     CHECK_NEAR(y[3], -3.5, 0);
     CHECK_NEAR(y[19], 1.0, 0);
     CHECK_NEAR(y[0], -4.0, 0);
+
+    rg_block_q5_0 f;
+    memset(&f, 0, sizeof f);
+    f.d = rg_f32_to_f16(0.5f);
+    f.qs[3] = 0xA1;                     /* element 3: low nibble 1, element 19: 10 */
+    f.qs[15] = 0xF0;                    /* element 31: 15 */
+    f.qh[0] = 1 << 3;                   /* bit 3: element 3 gets 16 */
+    f.qh[3] = 0x80;                     /* bit 31: element 31 gets 16 */
+    rg_dequant_q5_0(&f, y, 32);
+    CHECK_NEAR(y[3], 0.5 * (17 - 16), 0);
+    CHECK_NEAR(y[19], 0.5 * (10 - 16), 0);
+    CHECK_NEAR(y[31], 0.5 * (31 - 16), 0);
+    CHECK_NEAR(y[0], -8.0, 0);
+    CHECK_NEAR(y[15], -8.0, 0);
 
     rg_block_q4_K k;
     memset(&k, 0, sizeof k);
@@ -98,6 +114,7 @@ static void check_type(const char *name, int type, quant_fn q, deq_fn dq, dot_fn
 }
 
 static void test_q4_0(void) { check_type("q4_0", RG_TYPE_Q4_0, rg_quantize_q4_0, rg_dequant_q4_0, rg_dot_q4_0_scalar, rg_dot_q4_0_avx2, 0.15); }
+static void test_q5_0(void) { check_type("q5_0", RG_TYPE_Q5_0, rg_quantize_q5_0, rg_dequant_q5_0, rg_dot_q5_0_scalar, rg_dot_q5_0_avx2, 0.08); }
 static void test_q4_K(void) { check_type("q4_K", RG_TYPE_Q4_K, rg_quantize_q4_K, rg_dequant_q4_K, rg_dot_q4_K_scalar, rg_dot_q4_K_avx2, 0.12); }
 static void test_q6_K(void) { check_type("q6_K", RG_TYPE_Q6_K, rg_quantize_q6_K, rg_dequant_q6_K, rg_dot_q6_K_scalar, rg_dot_q6_K_avx2, 0.04); }
 
@@ -105,7 +122,7 @@ static void test_q6_K(void) { check_type("q6_K", RG_TYPE_Q6_K, rg_quantize_q6_K,
  * and close to the f32 product (activation rounding only). */
 static void test_q8_activation_dots(void) {
     const int n = 2048;
-    int types[] = {RG_TYPE_Q8_0, RG_TYPE_Q4_0, RG_TYPE_Q4_K, RG_TYPE_Q6_K};
+    int types[] = {RG_TYPE_Q8_0, RG_TYPE_Q4_0, RG_TYPE_Q5_0, RG_TYPE_Q4_K, RG_TYPE_Q6_K};
     unsigned seed = 99;
     float *w = malloc(sizeof(float) * n), *x = malloc(sizeof(float) * n), *wd = malloc(sizeof(float) * n);
     int8_t *xq = malloc((size_t)n);
@@ -126,11 +143,12 @@ static void test_q8_activation_dots(void) {
     rg_quantize_act(z, 64, xq, xd, xs);
     CHECK(xd[0] == 0 && xs[0] == 0 && xq[0] == 0 && xq[31] == 0);
     CHECK(xq[40] == -127 && xs[1] == -3);
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
         int type = types[k];
         void *blk = malloc(rg_type_row_bytes(type, n));
         if (type == RG_TYPE_Q8_0) rg_quantize_q8_0(w, blk, n);
         else if (type == RG_TYPE_Q4_0) rg_quantize_q4_0(w, blk, n);
+        else if (type == RG_TYPE_Q5_0) rg_quantize_q5_0(w, blk, n);
         else if (type == RG_TYPE_Q4_K) rg_quantize_q4_K(w, blk, n);
         else rg_quantize_q6_K(w, blk, n);
         rg_type_get(type)->to_float(blk, wd, n);
@@ -160,7 +178,8 @@ static void test_matvec(void) {
     struct { int type; int K; } cases[] = {
         {RG_TYPE_Q8_0, 32}, {RG_TYPE_Q8_0, 96}, {RG_TYPE_Q8_0, 896}, {RG_TYPE_Q4_0, 32}, {RG_TYPE_Q4_0, 160},
         {RG_TYPE_Q4_0, 896}, {RG_TYPE_Q4_0, 8192}, {RG_TYPE_Q4_0, 8224}, {RG_TYPE_Q4_K, 256}, {RG_TYPE_Q4_K, 4864},
-        {RG_TYPE_Q6_K, 256}, {RG_TYPE_Q6_K, 4864}};
+        {RG_TYPE_Q6_K, 256}, {RG_TYPE_Q6_K, 4864}, {RG_TYPE_Q5_0, 32}, {RG_TYPE_Q5_0, 896}, {RG_TYPE_Q5_0, 8192},
+        {RG_TYPE_Q5_0, 8224}};
     unsigned seed = 4242;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         int type = cases[c].type, K = cases[c].K, N = 7;
@@ -173,6 +192,7 @@ static void test_matvec(void) {
             for (int i = 0; i < K; i++) row[i] = frand(&seed) * (i % 37 == 0 ? 3.0f : 1.0f);
             if (type == RG_TYPE_Q8_0) rg_quantize_q8_0(row, (rg_block_q8_0 *)(w + r * rb), K);
             else if (type == RG_TYPE_Q4_0) rg_quantize_q4_0(row, w + r * rb, K);
+            else if (type == RG_TYPE_Q5_0) rg_quantize_q5_0(row, w + r * rb, K);
             else if (type == RG_TYPE_Q4_K) rg_quantize_q4_K(row, w + r * rb, K);
             else rg_quantize_q6_K(row, w + r * rb, K);
         }
@@ -212,6 +232,7 @@ int main(void) {
     RUN(test_registered);
     RUN(test_layouts);
     RUN(test_q4_0);
+    RUN(test_q5_0);
     RUN(test_q4_K);
     RUN(test_q6_K);
     RUN(test_q8_activation_dots);

@@ -1,5 +1,5 @@
 /* nn/matvec_q8: the AVX2 int8-activation kernels of nn/quant_k.h (rg_dot_q8_for,
- * rg_matvec_q8_for) for Q8_0, Q4_0, Q4_K and Q6_K weights: token generation's inner loop.
+ * rg_matvec_q8_for) for Q8_0, Q4_0, Q5_0, Q4_K and Q6_K weights: token generation's inner loop.
  * What made them faster than the first versions (bench/matvec):
  * - two accumulators per row: with one, every block's FMA waited for the previous (4 cycles
  *   a block), which held the 4-bit types below memory speed;
@@ -59,16 +59,27 @@ AVX2 static INLINE float q8_0_row(const void *w, const int8_t *q, const float *d
     return rg_hsum8_avx2(_mm256_add_ps(a0, a1));
 }
 
-/* ---- Q4_0: elements 0-15 in the low nibbles, 16-31 in the high ones ---- */
-/* off: 8 * sum(x) per int32 lane of the activation block (from a table, or computed) */
-AVX2 static INLINE __m256 q4_0_block(const rg_block_q4_0 *b, const int8_t *q, const int32_t *off, float dx, __m256 acc) {
+/* ---- Q4_0: elements 0-15 in the low nibbles, 16-31 in the high ones; Q5_0 the same plus a
+ * fifth bit per element from its 32-bit qh, offset 16 ---- */
+/* off: 8 * sum(x) per int32 lane of the activation block (from a table, or computed); qh NULL
+ * for Q4_0 (a constant in each caller) */
+AVX2 static INLINE __m256 q4_q5_block(const uint8_t *qs16, const uint8_t *qh, uint16_t dw, const int8_t *q, const int32_t *off,
+                                      float dx, __m256 acc) {
     /* the 16 bytes in both halves, the upper half shifted right 4: low nibbles then high */
-    __m256i qs = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b->qs));
+    __m256i qs = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs16));
     __m256i wv = _mm256_and_si256(_mm256_srlv_epi64(qs, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0xF));
+    if (qh) wv = _mm256_or_si256(wv, rg_q5_high_avx2(qh));
     __m256i xv = load32(q);
     __m256i o = off ? load32(off) : dot32_u8(_mm256_set1_epi8(8), xv);
-    __m256i p = _mm256_sub_epi32(dot32_u8(wv, xv), o);                 /* (w - 8) . x */
-    return _mm256_fmadd_ps(_mm256_set1_ps(f16(b->d) * dx), i32_ps(p), acc);
+    if (qh) o = _mm256_slli_epi32(o, 1);
+    __m256i p = _mm256_sub_epi32(dot32_u8(wv, xv), o);                 /* (w - 8) . x, (w - 16) . x */
+    return _mm256_fmadd_ps(_mm256_set1_ps(f16(dw) * dx), i32_ps(p), acc);
+}
+AVX2 static INLINE __m256 q4_0_block(const rg_block_q4_0 *b, const int8_t *q, const int32_t *off, float dx, __m256 acc) {
+    return q4_q5_block(b->qs, NULL, b->d, q, off, dx, acc);
+}
+AVX2 static INLINE __m256 q5_0_block(const rg_block_q5_0 *b, const int8_t *q, const int32_t *off, float dx, __m256 acc) {
+    return q4_q5_block(b->qs, b->qh, b->d, q, off, dx, acc);
 }
 /* off: NULL (offsets computed per block) or the table of q4_0_offsets; a constant in each
  * caller, so each gets its own loop */
@@ -93,6 +104,22 @@ AVX2 static INLINE float q4_0_row(const void *w, const int8_t *q, const int32_t 
 }
 AVX2 static void q4_0_offsets(const int8_t *q, int64_t nb, int32_t *off) {
     for (int64_t i = 0; i < nb; i++) _mm256_storeu_si256((__m256i *)(off + 8 * i), dot32_u8(_mm256_set1_epi8(8), load32(q + 32 * i)));
+}
+
+/* Q5_0 rows: 44 bytes per two blocks */
+AVX2 static INLINE float q5_0_row(const void *w, const int8_t *q, const int32_t *off, const float *d, int64_t n) {
+    const rg_block_q5_0 *b = w;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t nb = n / 32, i = 0;
+#define OFF(k) (off ? off + 8 * (i + (k)) : NULL)
+    for (; i + 2 <= nb; i += 2) {                   /* 44 bytes: about one prefetch per line */
+        PREFETCH(b + i);
+        a0 = q5_0_block(b + i, q + 32 * i, OFF(0), d[i], a0);
+        a1 = q5_0_block(b + i + 1, q + 32 * i + 32, OFF(1), d[i + 1], a1);
+    }
+    if (i < nb) a0 = q5_0_block(b + i, q + 32 * i, OFF(0), d[i], a0);
+#undef OFF
+    return rg_hsum8_avx2(_mm256_add_ps(a0, a1));
 }
 
 /* ---- Q4_K ---- */
@@ -177,6 +204,7 @@ AVX2 static INLINE float q6_K_row(const void *w, const int8_t *q, const float *d
 
 AVX2 static float q8_0_dot(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) { (void)s; return q8_0_row(w, q, d, n); }
 AVX2 static float q4_0_dot(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) { (void)s; return q4_0_row(w, q, NULL, d, n); }
+AVX2 static float q5_0_dot(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) { (void)s; return q5_0_row(w, q, NULL, d, n); }
 AVX2 static float q4_K_dot(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) { return q4_K_row(w, q, d, s, n); }
 AVX2 static float q6_K_dot(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) { (void)s; return q6_K_row(w, q, d, n); }
 
@@ -191,20 +219,23 @@ AVX2 static float q6_K_dot(const void *w, const int8_t *q, const float *d, const
         for (int64_t r = 0; r < nrows; r++, wr += rb) y[r] = row_call;                             \
     }
 MATVEC(q8_0_matvec, q8_0_row(wr, q, d, n))
-/* Q4_0: the offsets of every activation block made once per call, not once per row (rows up
- * to 8192 values; longer ones compute them per block) */
-AVX2 static void q4_0_matvec(const void *w, size_t rb, int64_t nrows, const int8_t *q, const float *d,
-                             const float *s, int64_t n, float *y) {
-    (void)s;
-    const char *wr = w;
-    if (n > 8192) {
-        for (int64_t r = 0; r < nrows; r++, wr += rb) y[r] = q4_0_row(wr, q, NULL, d, n);
-        return;
+/* Q4_0 and Q5_0: the offsets of every activation block made once per call, not once per row
+ * (rows up to 8192 values; longer ones compute them per block). Q5_0 doubles Q4_0's 8 * sum. */
+#define OFFSET_MATVEC(name, row_fn)                                                                \
+    AVX2 static void name(const void *w, size_t rb, int64_t nrows, const int8_t *q, const float *d, \
+                          const float *s, int64_t n, float *y) {                                   \
+        (void)s;                                                                                   \
+        const char *wr = w;                                                                        \
+        if (n > 8192) {                                                                            \
+            for (int64_t r = 0; r < nrows; r++, wr += rb) y[r] = row_fn(wr, q, NULL, d, n);        \
+            return;                                                                                \
+        }                                                                                          \
+        int32_t off[8192 / 4] __attribute__((aligned(32)));                                        \
+        q4_0_offsets(q, n / 32, off);                                                              \
+        for (int64_t r = 0; r < nrows; r++, wr += rb) y[r] = row_fn(wr, q, off, d, n);             \
     }
-    int32_t off[8192 / 4] __attribute__((aligned(32)));
-    q4_0_offsets(q, n / 32, off);
-    for (int64_t r = 0; r < nrows; r++, wr += rb) y[r] = q4_0_row(wr, q, off, d, n);
-}
+OFFSET_MATVEC(q4_0_matvec, q4_0_row)
+OFFSET_MATVEC(q5_0_matvec, q5_0_row)
 MATVEC(q4_K_matvec, q4_K_row(wr, q, d, s, n))
 MATVEC(q6_K_matvec, q6_K_row(wr, q, d, n))
 
@@ -217,6 +248,7 @@ MATVEC(q6_K_matvec, q6_K_row(wr, q, d, n))
     }
 SCALAR_MATVEC(q8_0_matvec_scalar, RG_TYPE_Q8_0)
 SCALAR_MATVEC(q4_0_matvec_scalar, RG_TYPE_Q4_0)
+SCALAR_MATVEC(q5_0_matvec_scalar, RG_TYPE_Q5_0)
 SCALAR_MATVEC(q4_K_matvec_scalar, RG_TYPE_Q4_K)
 SCALAR_MATVEC(q6_K_matvec_scalar, RG_TYPE_Q6_K)
 
@@ -226,6 +258,7 @@ rg_dot_q8_fn rg_dot_q8_for(int type) {
     switch (type) {
     case RG_TYPE_Q8_0: return q8_0_dot;
     case RG_TYPE_Q4_0: return q4_0_dot;
+    case RG_TYPE_Q5_0: return q5_0_dot;
     case RG_TYPE_Q4_K: return q4_K_dot;
     case RG_TYPE_Q6_K: return q6_K_dot;
     default: return NULL;
@@ -236,6 +269,7 @@ rg_matvec_q8_fn rg_matvec_q8_scalar_for(int type) {
     switch (type) {
     case RG_TYPE_Q8_0: return q8_0_matvec_scalar;
     case RG_TYPE_Q4_0: return q4_0_matvec_scalar;
+    case RG_TYPE_Q5_0: return q5_0_matvec_scalar;
     case RG_TYPE_Q4_K: return q4_K_matvec_scalar;
     case RG_TYPE_Q6_K: return q6_K_matvec_scalar;
     default: return NULL;
@@ -248,6 +282,7 @@ rg_matvec_q8_fn rg_matvec_q8_for(int type) {
     switch (type) {
     case RG_TYPE_Q8_0: return q8_0_matvec;
     case RG_TYPE_Q4_0: return q4_0_matvec;
+    case RG_TYPE_Q5_0: return q5_0_matvec;
     case RG_TYPE_Q4_K: return q4_K_matvec;
     case RG_TYPE_Q6_K: return q6_K_matvec;
     default: return NULL;

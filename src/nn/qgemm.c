@@ -1,18 +1,19 @@
 /* nn/qgemm: see qgemm.h. The AVX2 tile kernels are always-inline templates, instantiated for
  * every tile width (8 rows x up to QG_RN4 / Q8_RN tokens) so that edges need no scalar code
  * and the accumulators of each width stay in registers.
- * All four types share one driver: a group of rows is first repacked (8 rows interleaved so
+ * All five types share one driver: a group of rows is first repacked (8 rows interleaved so
  * that a vector holds 4 consecutive values of each of 8 rows, scales to floats) once per
  * token chunk, then every token tile of the chunk only multiplies: a token's 4 activations,
  * broadcast, meet 8 rows in one maddubs, and each row's sum stays in its own lane.
  * Integer products: Q4_0 and Q4_K nibbles are unsigned and go in directly, their offsets (-8,
- * the Q4_K mins) applied through the activation sums s; Q8_0 and Q6_K (q - 32) weights are
- * signed, so |w| (u8) x sign(x, w) (s8) goes through maddubs (pairs <= 2*128*127, no int16
+ * the Q4_K mins) applied through the activation sums s; Q8_0, Q5_0 (q - 16) and Q6_K (q - 32)
+ * weights are signed, so |w| (u8) x sign(x, w) (s8) goes through maddubs (pairs <= 2*128*127, no int16
  * saturation); Q6_K's scale per 16 values is applied per half block. */
 #include "nn/qgemm.h"
 #include "core/util.h"
 #include "nn/q4_0x8.h"
 #include "nn/quant_k.h"
+#include "nn/simd_avx2.h"
 #include "nn/tensor.h"
 #include <immintrin.h>
 #include <string.h>
@@ -277,11 +278,24 @@ static const tile4_fn tiles_q4[QG_RN4] = {q4_x1, q4_x2, q4_x3, q4_x4};
  * do not amortise (per-row dot faster by 2.1x at T = 2, 1.2x at 4, 1.1x at 5, 0.9x at 6,
  * on 896 rows of 4864; Q4_0 at T = 2 was within noise either way, so it stays packed) */
 #define Q4K_MIN_T 6
+/* Q5_0: its per-row dot assembles the fifth bits per block; the tile pays from 3 tokens (896
+ * rows of 896: 0.81x at T = 2, 1.13x at 3, 1.39x at 4, 1.74x at 6) */
+#define Q5_MIN_T 3
 /* Q6_K: its per-row dot is slow (~13 GMAC/s a thread against the tile's ~38), so the tile
  * pays from 4 tokens (896 rows of 4864: 0.62x at T = 2, 0.88x at 3, 1.09x at 4, 1.39x at 6) */
 #define Q6K_MIN_T 4
 
-AVX2 static void pack_q8_0(const char *w, size_t rb, int rows, int64_t nb, uint8_t *pk) {
+/* the |q| half of a signed record: vector s + 8 is |vector s| */
+AVX2 static inline void store_abs(uint8_t *rec) {
+    for (int s = 0; s < 8; s++) {
+        __m256i q = _mm256_load_si256((const __m256i *)(rec + 32 * s));
+        _mm256_store_si256((__m256i *)(rec + 256 + 32 * s), _mm256_sign_epi8(q, q));
+    }
+}
+
+/* Q8_0 and Q5_0 (its values less 16 as signed bytes): 32 values and one scale per block */
+TILE void pack_signed(const char *w, size_t rb, int rows, int64_t nb, uint8_t *pk, const int q5) {
+    const __m128i m4 = _mm_set1_epi8(0xF);
     for (int o = 0; 8 * o < rows; o++) {
         const int n = rows - 8 * o < 8 ? rows - 8 * o : 8;
         uint8_t *rec = pk + (size_t)o * (size_t)nb * Q8_REC;
@@ -290,18 +304,26 @@ AVX2 static void pack_q8_0(const char *w, size_t rb, int rows, int64_t nb, uint8
             float *d = (float *)(rec + 512);
             for (int i = 0; i < 8; i++) {
                 if (i >= n) { v[i] = _mm256_setzero_si256(); d[i] = 0; continue; }
-                const rg_block_q8_0 *blk = (const rg_block_q8_0 *)(w + (size_t)(8 * o + i) * rb) + b;
-                v[i] = _mm256_loadu_si256((const __m256i *)blk->qs);
-                d[i] = _cvtsh_ss(blk->d);
+                const char *row = w + (size_t)(8 * o + i) * rb;
+                if (q5) {
+                    const rg_block_q5_0 *blk = (const rg_block_q5_0 *)row + b;
+                    __m128i q = _mm_loadu_si128((const __m128i *)blk->qs);
+                    __m256i lo = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
+                    v[i] = _mm256_sub_epi8(_mm256_or_si256(lo, rg_q5_high_avx2(blk->qh)), _mm256_set1_epi8(16));
+                    d[i] = _cvtsh_ss(blk->d);
+                } else {
+                    const rg_block_q8_0 *blk = (const rg_block_q8_0 *)row + b;
+                    v[i] = _mm256_loadu_si256((const __m256i *)blk->qs);
+                    d[i] = _cvtsh_ss(blk->d);
+                }
             }
             pack_oct(v, rec);
-            for (int s = 0; s < 8; s++) {
-                __m256i q = _mm256_load_si256((const __m256i *)(rec + 32 * s));
-                _mm256_store_si256((__m256i *)(rec + 256 + 32 * s), _mm256_sign_epi8(q, q));
-            }
+            store_abs(rec);
         }
     }
 }
+AVX2 static void pack_q8_0(const char *w, size_t rb, int rows, int64_t nb, uint8_t *pk) { pack_signed(w, rb, rows, nb, pk, 0); }
+AVX2 static void pack_q5_0(const char *w, size_t rb, int rows, int64_t nb, uint8_t *pk) { pack_signed(w, rb, rows, nb, pk, 1); }
 
 /* Q6_K on the Q8_0 record, with a scale per 16-value half: a super-block of 256 is two
  * halves of 128, each 64 bytes of low nibbles ql and 32 of high 2-bit pairs qh; quarter k of
@@ -337,10 +359,7 @@ AVX2 static void pack_q6_K(const char *w, size_t rb, int rows, int64_t nb, uint8
                 for (int k = 0; k < 4; k++) {
                     uint8_t *rec = pk + ((size_t)o * (size_t)nb + (size_t)(8 * sb + 4 * h + k)) * Q6_REC;
                     pack_oct(v[k], rec);
-                    for (int s = 0; s < 8; s++) {
-                        __m256i q = _mm256_load_si256((const __m256i *)(rec + 32 * s));
-                        _mm256_store_si256((__m256i *)(rec + 256 + 32 * s), _mm256_sign_epi8(q, q));
-                    }
+                    store_abs(rec);
                     memcpy(rec + 512, D[k], sizeof D[k]);
                 }
             }
@@ -404,7 +423,8 @@ static const tile8_fn tiles_q6[Q8_RN] = {q6_x1, q6_x2, q6_x3, q6_x4};
 
 int rg_qgemm_blocked(int type) {
     rg_type_get(RG_TYPE_F32);          /* CPU check done (rg_quant_k_init) */
-    return rg_quant_k_avx2() && (type == RG_TYPE_Q8_0 || type == RG_TYPE_Q4_0 || type == RG_TYPE_Q4_K || type == RG_TYPE_Q6_K);
+    return rg_quant_k_avx2() && (type == RG_TYPE_Q8_0 || type == RG_TYPE_Q4_0 || type == RG_TYPE_Q5_0 || type == RG_TYPE_Q4_K ||
+                                 type == RG_TYPE_Q6_K);
 }
 
 /* token chunk: as many tokens as fit in bytes, a multiple of the tile width */
@@ -418,7 +438,7 @@ static int chunk_tokens(size_t bytes, int64_t K, int rn) {
 static int qgemm_packed(int type, int x8, const char *w, size_t rb, int64_t r0, int64_t r1, const rg_qact *x, const float *bias,
                         const float *resid, float *y, size_t ldy) {
     const int64_t K = x->K, nb = K / 32;
-    const int q8 = type == RG_TYPE_Q8_0, q6 = type == RG_TYPE_Q6_K;
+    const int q5 = type == RG_TYPE_Q5_0, q8 = type == RG_TYPE_Q8_0 || q5, q6 = type == RG_TYPE_Q6_K;   /* q8: the Q8_0 tiles */
     const size_t rec = q8 ? Q8_REC : q6 ? Q6_REC : PK_REC;     /* all multiples of 32 */
     const int tn = q8 || q6 ? Q8_RN : QG_RN4;
     uint8_t *pk = aligned_alloc(32, (size_t)(GROUP / 8) * (size_t)nb * rec);
@@ -428,7 +448,8 @@ static int qgemm_packed(int type, int x8, const char *w, size_t rb, int64_t r0, 
         int t1 = x->T - t0 < chunk ? x->T : t0 + chunk;
         for (int64_t g = r0; g < r1; g += GROUP) {
             int rows = r1 - g < GROUP ? (int)(r1 - g) : GROUP;
-            if (q8) pack_q8_0(w + (size_t)g * rb, rb, rows, nb, pk);
+            if (q5) pack_q5_0(w + (size_t)g * rb, rb, rows, nb, pk);
+            else if (q8) pack_q8_0(w + (size_t)g * rb, rb, rows, nb, pk);
             else if (q6) pack_q6_K(w + (size_t)g * rb, rb, rows, nb, pk);
             else if (x8) pack_q4_0x8(w + (size_t)g * rb, rb, rows, nb, pk);
             else if (type == RG_TYPE_Q4_0) pack_q4_0(w + (size_t)g * rb, rb, rows, nb, pk);
@@ -458,7 +479,9 @@ int rg_qgemm(int type, const void *w, size_t rb, int64_t r0, int64_t r1, const r
     const rg_type_traits *tr = rg_type_get(type);
     if (!rg_qgemm_blocked(type) || !tr || x->K <= 0 || x->K % tr->blck || x->K % 32)
         return qgemm_rowwise(rg_dot_q8_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
-    if (x->T < (type == RG_TYPE_Q8_0 ? Q8_MIN_T : type == RG_TYPE_Q4_K ? Q4K_MIN_T : type == RG_TYPE_Q6_K ? Q6K_MIN_T : 2))
+    int min_t = type == RG_TYPE_Q8_0 ? Q8_MIN_T : type == RG_TYPE_Q5_0 ? Q5_MIN_T : type == RG_TYPE_Q4_K ? Q4K_MIN_T
+              : type == RG_TYPE_Q6_K ? Q6K_MIN_T : 2;
+    if (x->T < min_t)
         return qgemm_rowwise(rg_dot_q8_for(type), type, w, rb, r0, r1, x, bias, resid, y, ldy);
     return qgemm_packed(type, 0, w, rb, r0, r1, x, bias, resid, y, ldy);
 }

@@ -1,11 +1,11 @@
 /* nn/qgemm: quantised weight matrix x batch of int8 activation rows, the prompt path of the
- * decoder. Weights stay in their file format (Q8_0, Q4_0, Q4_K, Q6_K); activations are quantised
- * once per product with rg_quantize_act (blocks of 32: int8 q, scale d, d*sum(q) in s).
+ * decoder. Weights stay in their file format (Q8_0, Q4_0, Q5_0, Q4_K, Q6_K); activations are
+ * quantised once per product with rg_quantize_act (blocks of 32: int8 q, scale d, d*sum(q) in s).
  * AVX2 micro-kernels keep a tile of several weight rows x several tokens in registers; tokens
  * go in chunks while each group of 16 rows, repacked once per chunk (8 rows interleaved, float
  * scales) and held in L1/L2, meets every token of the chunk. Q8_0 and Q4_K products of fewer
- * than 6 tokens (Q6_K: 4), and other weight types with an int8-activation dot (nn/quant_k.h),
- * use that dot per (row, token). The caller splits rows between threads. */
+ * than 6 tokens (Q6_K: 4, Q5_0: 3), and other weight types with an int8-activation dot
+ * (nn/quant_k.h), use that dot per (row, token). The caller splits rows between threads. */
 #ifndef RAGD_NN_QGEMM_H
 #define RAGD_NN_QGEMM_H
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* nn/quant_k: Q4_0, Q4_K, Q6_K. See quant_k.h. Layouts follow ggml's block definitions; the
+/* nn/quant_k: Q4_0, Q5_0, Q4_K, Q6_K. See quant_k.h. Layouts follow ggml's block definitions; the
  * code is written from their description. AVX2 kernels unpack 16-32 quants at a time into
  * f32 lanes and accumulate with FMA against the f32 activations. */
 #include "nn/quant_k.h"
@@ -9,6 +9,7 @@
 #include <string.h>
 
 _Static_assert(sizeof(rg_block_q4_0) == 18, "q4_0 block is 18 bytes");
+_Static_assert(sizeof(rg_block_q5_0) == 22, "q5_0 block is 22 bytes");
 _Static_assert(sizeof(rg_block_q4_K) == 144, "q4_K block is 144 bytes");
 _Static_assert(sizeof(rg_block_q6_K) == 210, "q6_K block is 210 bytes");
 
@@ -35,6 +36,21 @@ void rg_dequant_q4_0(const void *src, float *y, int64_t n) {
             y[j] = d * (float)((b[i].qs[j] & 0xF) - 8);
             y[j + 16] = d * (float)((b[i].qs[j] >> 4) - 8);
         }
+    }
+}
+
+/* Q5_0 element j (0..31) of a block as its signed value q - 16 */
+static inline int q5_0_val(const rg_block_q5_0 *b, int j) {
+    uint32_t qh = (uint32_t)b->qh[0] | (uint32_t)b->qh[1] << 8 | (uint32_t)b->qh[2] << 16 | (uint32_t)b->qh[3] << 24;
+    int lo = j < 16 ? b->qs[j] & 0xF : b->qs[j - 16] >> 4;
+    return (lo | (int)((qh >> j) & 1) << 4) - 16;
+}
+
+void rg_dequant_q5_0(const void *src, float *y, int64_t n) {
+    const rg_block_q5_0 *b = src;
+    for (int64_t i = 0; i < n / RG_QK4_0; i++, y += RG_QK4_0) {
+        float d = rg_f16_to_f32(b[i].d);
+        for (int j = 0; j < 32; j++) y[j] = d * (float)q5_0_val(b + i, j);
     }
 }
 
@@ -85,6 +101,17 @@ float rg_dot_q4_0_scalar(const void *w, const float *x, int64_t n) {
         float bs = 0;
         for (int j = 0; j < 16; j++)
             bs += (float)((b[i].qs[j] & 0xF) - 8) * x[j] + (float)((b[i].qs[j] >> 4) - 8) * x[j + 16];
+        s += rg_f16_to_f32(b[i].d) * bs;
+    }
+    return s;
+}
+
+float rg_dot_q5_0_scalar(const void *w, const float *x, int64_t n) {
+    const rg_block_q5_0 *b = w;
+    float s = 0;
+    for (int64_t i = 0; i < n / RG_QK4_0; i++, x += RG_QK4_0) {
+        float bs = 0;
+        for (int j = 0; j < 32; j++) bs += (float)q5_0_val(b + i, j) * x[j];
         s += rg_f16_to_f32(b[i].d) * bs;
     }
     return s;
@@ -167,6 +194,21 @@ AVX2 float rg_dot_q4_0_avx2(const void *w, const float *x, int64_t n) {
     return rg_hsum8_avx2(acc);
 }
 
+/* (f32 activations are exact mode's and the f32 fallback's path only: the values are
+ * assembled one by one; generation and prompts use the int8 kernels of nn/matvec_q8.c and
+ * nn/qgemm.c) */
+AVX2 float rg_dot_q5_0_avx2(const void *w, const float *x, int64_t n) {
+    const rg_block_q5_0 *b = w;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / RG_QK4_0; i++, x += RG_QK4_0) {
+        _Alignas(16) int8_t v[32];
+        for (int j = 0; j < 32; j++) v[j] = (int8_t)q5_0_val(b + i, j);
+        __m256 s = _mm256_add_ps(dot16_i8(_mm_load_si128((const __m128i *)v), x), dot16_i8(_mm_load_si128((const __m128i *)(v + 16)), x + 16));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(b[i].d)), s, acc);
+    }
+    return rg_hsum8_avx2(acc);
+}
+
 AVX2 float rg_dot_q4_K_avx2(const void *w, const float *x, int64_t n) {
     const rg_block_q4_K *b = w;
     const __m128i m4 = _mm_set1_epi8(0xF);
@@ -231,19 +273,39 @@ AVX2 float rg_dot_q6_K_avx2(const void *w, const float *x, int64_t n) {
 /* ---- quantisers ---- */
 
 static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+/* the value of largest magnitude among x[0..31], sign kept (Q4_0 and Q5_0 map it to -8 / -16) */
+static inline float signed_absmax32(const float *x) {
+    float amax = 0, mx = 0;
+    for (int j = 0; j < 32; j++) if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); mx = x[j]; }
+    return mx;
+}
 
 void rg_quantize_q4_0(const float *x, void *out, int64_t n) {
     rg_block_q4_0 *b = out;
     for (int64_t i = 0; i < n / RG_QK4_0; i++, x += RG_QK4_0) {
-        float amax = 0, mx = 0;
-        for (int j = 0; j < RG_QK4_0; j++) if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); mx = x[j]; }
-        float d = mx / -8, id = d != 0 ? 1.0f / d : 0;
+        float d = signed_absmax32(x) / -8, id = d != 0 ? 1.0f / d : 0;
         b[i].d = rg_f32_to_f16(d);
         for (int j = 0; j < 16; j++) {
             int q0 = clampi((int)floorf(x[j] * id + 8.5f), 0, 15);
             int q1 = clampi((int)floorf(x[j + 16] * id + 8.5f), 0, 15);
             b[i].qs[j] = (uint8_t)(q0 | (q1 << 4));
         }
+    }
+}
+
+void rg_quantize_q5_0(const float *x, void *out, int64_t n) {
+    rg_block_q5_0 *b = out;
+    for (int64_t i = 0; i < n / RG_QK4_0; i++, x += RG_QK4_0) {
+        float d = signed_absmax32(x) / -16, id = d != 0 ? 1.0f / d : 0;
+        b[i].d = rg_f32_to_f16(d);
+        uint32_t qh = 0;
+        memset(b[i].qs, 0, sizeof b[i].qs);
+        for (int j = 0; j < 32; j++) {
+            int q = clampi((int)floorf(x[j] * id + 16.5f), 0, 31);
+            b[i].qs[j % 16] |= (uint8_t)((q & 0xF) << (j < 16 ? 0 : 4));
+            qh |= (uint32_t)(q >> 4) << j;
+        }
+        for (int k = 0; k < 4; k++) b[i].qh[k] = (uint8_t)(qh >> (8 * k));
     }
 }
 
@@ -400,6 +462,18 @@ static float q4_0_q8_scalar(const void *w, const int8_t *q, const float *d, cons
     return acc;
 }
 
+static float q5_0_q8_scalar(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) {
+    (void)s;
+    const rg_block_q5_0 *b = w;
+    float acc = 0;
+    for (int64_t i = 0; i < n / 32; i++, q += 32) {
+        int sum = 0;
+        for (int j = 0; j < 32; j++) sum += q5_0_val(b + i, j) * q[j];
+        acc += rg_f16_to_f32(b[i].d) * d[i] * (float)sum;
+    }
+    return acc;
+}
+
 static float q4_K_q8_scalar(const void *w, const int8_t *q, const float *d, const float *s, int64_t n) {
     const rg_block_q4_K *b = w;
     float acc = 0;
@@ -447,6 +521,7 @@ rg_dot_q8_fn rg_dot_q8_scalar_for(int type) {
     switch (type) {
     case RG_TYPE_Q8_0: return q8_0_q8_scalar;
     case RG_TYPE_Q4_0: return q4_0_q8_scalar;
+    case RG_TYPE_Q5_0: return q5_0_q8_scalar;
     case RG_TYPE_Q4_K: return q4_K_q8_scalar;
     case RG_TYPE_Q6_K: return q6_K_q8_scalar;
     default: return NULL;
@@ -462,11 +537,14 @@ void rg_quant_k_init(void) {
     use_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     rg_type_traits q40 = {"q4_0", RG_QK4_0, sizeof(rg_block_q4_0), rg_dequant_q4_0,
                           use_avx2 ? rg_dot_q4_0_avx2 : rg_dot_q4_0_scalar};
+    rg_type_traits q50 = {"q5_0", RG_QK4_0, sizeof(rg_block_q5_0), rg_dequant_q5_0,
+                          use_avx2 ? rg_dot_q5_0_avx2 : rg_dot_q5_0_scalar};
     rg_type_traits q4k = {"q4_K", RG_QK_K, sizeof(rg_block_q4_K), rg_dequant_q4_K,
                           use_avx2 ? rg_dot_q4_K_avx2 : rg_dot_q4_K_scalar};
     rg_type_traits q6k = {"q6_K", RG_QK_K, sizeof(rg_block_q6_K), rg_dequant_q6_K,
                           use_avx2 ? rg_dot_q6_K_avx2 : rg_dot_q6_K_scalar};
     rg_type_register(RG_TYPE_Q4_0, &q40);
+    rg_type_register(RG_TYPE_Q5_0, &q50);
     rg_type_register(RG_TYPE_Q4_K, &q4k);
     rg_type_register(RG_TYPE_Q6_K, &q6k);
 }

@@ -1,5 +1,5 @@
 /* nn/simd_avx2: vector math shared by the AVX2 kernels (nn/kernels.c, nn/quant_k.c, nn/matvec_q8.c,
- * generate/llama.c).
+ * nn/qgemm.c, generate/llama.c).
  * Functions carry their own target attribute, so including files need no -mavx2; callers
  * must only reach them on CPUs with AVX2 and FMA. */
 #ifndef RAGD_NN_SIMD_AVX2_H
@@ -14,6 +14,18 @@ static inline __attribute__((always_inline)) RG_AVX2 float rg_hsum8_avx2(__m256 
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+}
+
+/* Q5_0's fifth bits as bytes 0 or 16: byte j of the result is 16 when bit j of the 4 bytes
+ * at qh (little-endian) is set. Byte j takes byte j / 8 of qh (a shuffle within each 128-bit
+ * lane of qh broadcast), keeps bit j % 8, and compares. */
+static inline __attribute__((always_inline)) RG_AVX2 __m256i rg_q5_high_avx2(const unsigned char *qh) {
+    int h;
+    __builtin_memcpy(&h, qh, 4);
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(h), spread);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit), _mm256_set1_epi8(16));
 }
 
 /* e^x for 8 lanes: x = n ln2 + r (ln2 split in two for exactness), e^r by its degree-7
