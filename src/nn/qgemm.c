@@ -7,8 +7,8 @@
  * broadcast, meet 8 rows in one maddubs, and each row's sum stays in its own lane.
  * Integer products: Q4_0 and Q4_K nibbles are unsigned and go in directly, their offsets (-8,
  * the Q4_K mins) applied through the activation sums s; Q8_0, Q5_0 (q - 16) and Q6_K (q - 32)
- * weights are signed, so |w| (u8) x sign(x, w) (s8) goes through maddubs (pairs <= 2*128*127, no int16
- * saturation); Q6_K's scale per 16 values is applied per half block. */
+ * weights are signed, so |w| (u8) x sign(x, w) (s8) goes through maddubs (pairs <= 2*128*127,
+ * no int16 saturation); Q6_K's scale per 16 values is applied per half block. */
 #include "nn/qgemm.h"
 #include "core/util.h"
 #include "nn/q4_0x8.h"
@@ -347,11 +347,11 @@ AVX2 static void pack_q6_K(const char *w, size_t rb, int rows, int64_t nb, uint8
                     const uint8_t *ql = blk->ql + 64 * h, *qh = blk->qh + 32 * h;
                     __m256i a = _mm256_loadu_si256((const __m256i *)ql), c = _mm256_loadu_si256((const __m256i *)(ql + 32));
                     __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+                    const float d = _cvtsh_ss(blk->d);
                     for (int k = 0; k < 4; k++) {
                         __m256i lo = _mm256_and_si256(k < 2 ? (k ? c : a) : _mm256_srli_epi16(k == 2 ? a : c, 4), m4);
                         __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * k), m3), 4);
                         v[k][i] = _mm256_sub_epi8(_mm256_or_si256(lo, hi), m32);
-                        float d = _cvtsh_ss(blk->d);
                         D[k][0][i] = d * (float)blk->scales[8 * h + 2 * k];
                         D[k][1][i] = d * (float)blk->scales[8 * h + 2 * k + 1];
                     }
@@ -368,7 +368,7 @@ AVX2 static void pack_q6_K(const char *w, size_t rb, int rows, int64_t nb, uint8
 
 /* One oct of packed rows x rn tokens. Each vector pair (q, |q|) is loaded once for the rn
  * tokens; per (token, vector): broadcast, sign, maddubs, madd, add. nsc scales per (row,
- * block): 1 for Q8_0; 2 for Q6_K, whose 16-value halves (vectors 0-3 and 4-7) have their own,
+ * block): 1 for Q8_0 and Q5_0; 2 for Q6_K, whose 16-value halves (vectors 0-3 and 4-7) have their own,
  * so the integer sums are converted and scaled after each half. */
 TILE void tile_q8(const uint8_t *pk, int64_t nb, const int8_t *xq, const float *xd, int64_t K, float *y, size_t ldy,
                   int64_t r, int rm, const float *bias, const float *resid, const int rn, const int nsc) {
