@@ -226,10 +226,11 @@ int rg_mkdir_p(const char *path, int mode) {
     return 0;
 }
 
-static void hex32(const unsigned char md[32], char out[65]) {
+/* n bytes as 2n lower-case hex digits and a NUL */
+static void hex_bytes(const unsigned char *b, size_t n, char *out) {
     static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) { out[2 * i] = hex[md[i] >> 4]; out[2 * i + 1] = hex[md[i] & 15]; }
-    out[64] = 0;
+    for (size_t i = 0; i < n; i++) { out[2 * i] = hex[b[i] >> 4]; out[2 * i + 1] = hex[b[i] & 15]; }
+    out[2 * n] = 0;
 }
 
 void rg_sha256_hex(const void *data, size_t len, char out[65]) {
@@ -246,7 +247,7 @@ void rg_sha256_hex2(const void *a, size_t alen, const void *b, size_t blen, char
     if (blen) EVP_DigestUpdate(ctx, b, blen);
     EVP_DigestFinal_ex(ctx, md, &mdlen);
     EVP_MD_CTX_free(ctx);
-    hex32(md, out);
+    hex_bytes(md, 32, out);
 }
 
 void rg_content_hash(const void *a, size_t alen, const void *b, size_t blen, char out[65]) {
@@ -258,11 +259,9 @@ void rg_content_hash(const void *a, size_t alen, const void *b, size_t blen, cha
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
     XXH3_freeState(st);
-    static const char hex[] = "0123456789abcdef";
     size_t n = sizeof RG_CONTENT_HASH_PREFIX - 1;
     memcpy(out, RG_CONTENT_HASH_PREFIX, n);
-    for (int i = 0; i < 16; i++) { out[n++] = hex[c.digest[i] >> 4]; out[n++] = hex[c.digest[i] & 15]; }
-    out[n] = 0;
+    hex_bytes(c.digest, sizeof c.digest, out + n);
 }
 
 double rg_now(void) {
