@@ -39,18 +39,24 @@ void rg_dequant_q4_0(const void *src, float *y, int64_t n) {
     }
 }
 
-/* Q5_0 element j (0..31) of a block as its signed value q - 16 */
-static inline int q5_0_val(const rg_block_q5_0 *b, int j) {
+/* A Q5_0 block's 32 values as signed q - 16: element j takes the low nibble of qs[j] (j < 16)
+ * or the high one of qs[j - 16], and bit j of the little-endian qh as its fifth bit. The
+ * portable paths all read through this. */
+static inline void q5_0_vals(const rg_block_q5_0 *b, int8_t v[32]) {
     uint32_t qh = (uint32_t)b->qh[0] | (uint32_t)b->qh[1] << 8 | (uint32_t)b->qh[2] << 16 | (uint32_t)b->qh[3] << 24;
-    int lo = j < 16 ? b->qs[j] & 0xF : b->qs[j - 16] >> 4;
-    return (lo | (int)((qh >> j) & 1) << 4) - 16;
+    for (int j = 0; j < 32; j++) {
+        int lo = j < 16 ? b->qs[j] & 0xF : b->qs[j - 16] >> 4;
+        v[j] = (int8_t)((lo | (int)((qh >> j) & 1) << 4) - 16);
+    }
 }
 
 void rg_dequant_q5_0(const void *src, float *y, int64_t n) {
     const rg_block_q5_0 *b = src;
+    int8_t v[32];
     for (int64_t i = 0; i < n / RG_QK4_0; i++, y += RG_QK4_0) {
         float d = rg_f16_to_f32(b[i].d);
-        for (int j = 0; j < 32; j++) y[j] = d * (float)q5_0_val(b + i, j);
+        q5_0_vals(b + i, v);
+        for (int j = 0; j < 32; j++) y[j] = d * (float)v[j];
     }
 }
 
@@ -109,9 +115,11 @@ float rg_dot_q4_0_scalar(const void *w, const float *x, int64_t n) {
 float rg_dot_q5_0_scalar(const void *w, const float *x, int64_t n) {
     const rg_block_q5_0 *b = w;
     float s = 0;
+    int8_t v[32];
     for (int64_t i = 0; i < n / RG_QK4_0; i++, x += RG_QK4_0) {
         float bs = 0;
-        for (int j = 0; j < 32; j++) bs += (float)q5_0_val(b + i, j) * x[j];
+        q5_0_vals(b + i, v);
+        for (int j = 0; j < 32; j++) bs += (float)v[j] * x[j];
         s += rg_f16_to_f32(b[i].d) * bs;
     }
     return s;
@@ -195,14 +203,14 @@ AVX2 float rg_dot_q4_0_avx2(const void *w, const float *x, int64_t n) {
 }
 
 /* (f32 activations are exact mode's and the f32 fallback's path only: the values are
- * assembled one by one; generation and prompts use the int8 kernels of nn/matvec_q8.c and
+ * assembled by the portable q5_0_vals; generation and prompts use the int8 kernels of nn/matvec_q8.c and
  * nn/qgemm.c) */
 AVX2 float rg_dot_q5_0_avx2(const void *w, const float *x, int64_t n) {
     const rg_block_q5_0 *b = w;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / RG_QK4_0; i++, x += RG_QK4_0) {
         _Alignas(16) int8_t v[32];
-        for (int j = 0; j < 32; j++) v[j] = (int8_t)q5_0_val(b + i, j);
+        q5_0_vals(b + i, v);
         __m256 s = _mm256_add_ps(dot16_i8(_mm_load_si128((const __m128i *)v), x), dot16_i8(_mm_load_si128((const __m128i *)(v + 16)), x + 16));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(b[i].d)), s, acc);
     }
@@ -466,9 +474,11 @@ static float q5_0_q8_scalar(const void *w, const int8_t *q, const float *d, cons
     (void)s;
     const rg_block_q5_0 *b = w;
     float acc = 0;
+    int8_t v[32];
     for (int64_t i = 0; i < n / 32; i++, q += 32) {
         int sum = 0;
-        for (int j = 0; j < 32; j++) sum += q5_0_val(b + i, j) * q[j];
+        q5_0_vals(b + i, v);
+        for (int j = 0; j < 32; j++) sum += v[j] * q[j];
         acc += rg_f16_to_f32(b[i].d) * d[i] * (float)sum;
     }
     return acc;
